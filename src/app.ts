@@ -1,0 +1,156 @@
+// Builds the Hono app from its ports. Runtime-neutral on purpose: Web Standards only, no `node:`
+// imports, no I/O at import time — the same app runs on Node and on Cloudflare Workers.
+
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import type { ZodError } from "zod";
+import { registerHealthRoutes } from "./health.js";
+import { jsonBody } from "./http/json-body.js";
+import type { OrderEvents } from "./hub/port.js";
+import { registerOrderRoutes } from "./orders/routes.js";
+import { ProblemError, problem, problemResponse, validationProblem } from "./problem.js";
+import { QueueUnavailableError, type StatusQueue } from "./queue/port.js";
+import { InvalidContinuationTokenError, type OrderStore, StoreUnavailableError } from "./storage/port.js";
+
+export interface AppDeps {
+	store: OrderStore;
+	queue: StatusQueue;
+	events: OrderEvents;
+	corsOrigins: string[];
+	/** Largest accepted request body (default 64 KiB). */
+	maxBodyBytes?: number;
+	/** Serves Swagger UI's files (swagger-ui.css, swagger-ui-bundle.js) so /swagger works offline. */
+	swaggerAssets?: (file: string) => Promise<Response | undefined>;
+	/** Extra routes (the SSE hub) mounted by the runtime entry before the 404 handler. */
+	extend?: (app: OpenAPIHono) => void;
+	log?: (line: string) => void;
+}
+
+const RETRY_AFTER_SECONDS = "5";
+
+/** zod issues -> ASP.NET-style `errors: { field: [messages] }`. */
+export function issuesToErrors(error: ZodError, fallbackField: string): Record<string, string[]> {
+	const errors: Record<string, string[]> = {};
+	const add = (field: string, message: string) => {
+		const list = errors[field] ?? [];
+		if (!list.includes(message)) list.push(message);
+		errors[field] = list;
+	};
+	const walk = (issues: ZodError["issues"], prefix: (string | number | symbol)[]) => {
+		for (const issue of issues) {
+			const path = [...prefix, ...issue.path];
+			if (issue.code === "invalid_union") {
+				// Report the branch that got furthest: a custom check, else the deepest path.
+				const depth = (b: ZodError["issues"]) =>
+					Math.max(0, ...b.map((i) => i.path.length + (i.code === "custom" ? 10 : 0)));
+				const branches = issue.errors as ZodError["issues"][];
+				const best = [...branches].sort((a, b) => depth(b) - depth(a))[0] ?? [];
+				walk(best, path);
+				continue;
+			}
+			add(path.length ? path.map(String).join(".") : fallbackField, issue.message);
+		}
+	};
+	walk(error.issues, []);
+	return errors;
+}
+
+export function createApp(deps: AppDeps): OpenAPIHono {
+	const log = deps.log ?? (() => {});
+	const app = new OpenAPIHono({
+		defaultHook: (result, c) => {
+			if (!result.success) {
+				const target = (result as { target?: string }).target;
+				const fallback =
+					target === "json"
+						? c.req.path.includes("update-status")
+							? "status"
+							: "body"
+						: (target ?? "request");
+				return problemResponse(validationProblem(issuesToErrors(result.error, fallback)));
+			}
+		},
+	});
+
+	app.use(
+		"*",
+		cors({
+			origin: deps.corsOrigins.includes("*") ? "*" : deps.corsOrigins,
+			allowHeaders: ["Content-Type", "Idempotency-Key", "Last-Event-ID", "Cache-Control"],
+			allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
+			exposeHeaders: ["Location", "X-Continuation-Token", "Retry-After", "Idempotent-Replayed"],
+			credentials: !deps.corsOrigins.includes("*"),
+			maxAge: 600,
+		}),
+	);
+	const bodyLimit = deps.maxBodyBytes ?? 64 * 1024;
+	app.on(["POST", "PUT"], "/api/*", jsonBody(bodyLimit));
+
+	registerOrderRoutes(app, deps);
+	registerHealthRoutes(app, [
+		{
+			name: "store",
+			check: async () => {
+				await deps.store.ping();
+				return undefined;
+			},
+		},
+		{
+			name: "queue",
+			check: async () => {
+				await deps.queue.ping();
+				return { kind: deps.queue.kind };
+			},
+		},
+	]);
+	deps.extend?.(app);
+
+	app.doc31("/doc", {
+		openapi: "3.1.0",
+		info: {
+			title: "order-tracker",
+			version: "1.0.0",
+			description:
+				"Real-time order tracking: REST over Azure Table Storage, status changes through a queue, events over SSE at /orderHub.",
+		},
+	});
+	if (deps.swaggerAssets) {
+		const assets = deps.swaggerAssets;
+		app.get(
+			"/swagger/assets/swagger-ui-dist/:file",
+			async (c) => (await assets(c.req.param("file"))) ?? c.notFound(),
+		);
+	}
+	app.get(
+		"/swagger",
+		swaggerUI({
+			url: "/doc",
+			title: "order-tracker API",
+			...(deps.swaggerAssets ? { baseUrl: "/swagger/assets" } : {}),
+		}),
+	);
+
+	app.notFound((c) => problemResponse(problem(404, `No route for ${c.req.method} ${c.req.path}.`)));
+	app.onError((err, c: Context) => {
+		if (err instanceof ProblemError) return problemResponse(err.problem, err.headers);
+		if (err instanceof InvalidContinuationTokenError) {
+			return problemResponse(validationProblem({ continuationToken: [err.message] }));
+		}
+		if (err instanceof StoreUnavailableError || err instanceof QueueUnavailableError) {
+			log(`${c.req.method} ${c.req.path}: ${err.message}`);
+			const what = err instanceof StoreUnavailableError ? "Order storage" : "The status queue";
+			return problemResponse(problem(503, `${what} is unavailable right now; retry shortly.`), {
+				"Retry-After": RETRY_AFTER_SECONDS,
+			});
+		}
+		if (err instanceof HTTPException) {
+			return problemResponse(problem(err.status, err.message || "The request could not be processed."));
+		}
+		log(`${c.req.method} ${c.req.path}: unexpected ${(err as Error).stack ?? err}`);
+		return problemResponse(problem(500, "An unexpected error occurred."));
+	});
+	return app;
+}

@@ -1,0 +1,150 @@
+// Configuration: appsettings.json in the original's shape, overridden by environment variables
+// with `__` for nesting (ServiceBus__ConnectionString), plus PORT. Keys match case-insensitively,
+// as .NET configuration does. Pure: the runtime entry reads the file and passes the environment.
+import { z } from "zod";
+
+const SECTIONS = ["TableStorage", "ServiceBus", "Cors", "Embedded", "Hub"] as const;
+
+/** `<Your Service Bus Connection String>` and friends count as empty. */
+const isPlaceholder = (v: string) => /^\s*<[^>]*>\s*$/.test(v) || v.trim() === "";
+const optionalSecret = z
+	.string()
+	.optional()
+	.transform((v) => (v === undefined || isPlaceholder(v) ? undefined : v.trim()));
+
+const originList = z.preprocess(
+	(v) => {
+		if (typeof v !== "string") return v;
+		const t = v.trim();
+		if (t.startsWith("[")) {
+			try {
+				return JSON.parse(t);
+			} catch {
+				return v;
+			}
+		}
+		return t
+			.split(",")
+			.map((s) => s.trim())
+			.filter(Boolean);
+	},
+	z.array(
+		z.string().refine((o) => o === "*" || /^https?:\/\/[^/\s]+$/.test(o), {
+			message: 'each origin must look like "http://host[:port]" (scheme and host, no path) or be "*"',
+		}),
+	),
+);
+
+const intFromString = (min: number, max: number) =>
+	z.preprocess(
+		(v) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v),
+		z
+			.number({ error: `must be a whole number from ${min} to ${max}` })
+			.int()
+			.min(min)
+			.max(max),
+	);
+
+export const ConfigSchema = z.object({
+	TableStorage: z
+		.object({
+			ConnectionString: optionalSecret,
+			TableName: z
+				.string()
+				.regex(
+					/^[A-Za-z][A-Za-z0-9]{2,62}$/,
+					"must be 3-63 letters or digits, starting with a letter (Azure table name rules)",
+				)
+				.default("OrderTracking"),
+			TimeoutMs: intFromString(100, 120_000).default(5000),
+		})
+		.prefault({}),
+	ServiceBus: z
+		.object({
+			ConnectionString: optionalSecret,
+			QueueName: z
+				.string()
+				.regex(/^[A-Za-z0-9][A-Za-z0-9._\-/]{0,259}$/, "must be 1-260 letters, digits, '.', '-', '_' or '/'")
+				.default("OrderTracker"),
+		})
+		.prefault({}),
+	Cors: z.object({ AllowedOrigins: originList.default(["http://localhost:3000"]) }).prefault({}),
+	Embedded: z.object({ DataDir: z.string().min(1).default(".data") }).prefault({}),
+	PORT: intFromString(0, 65535).default(5080),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+	constructor(readonly problems: string[]) {
+		super(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+		this.name = "ConfigError";
+	}
+}
+
+type Json = Record<string, unknown>;
+
+/** Every setting name below a section, so `tablestorage__tablename` finds `TableName`. */
+const KNOWN_KEYS = [
+	"ConnectionString",
+	"TableName",
+	"TimeoutMs",
+	"QueueName",
+	"AllowedOrigins",
+	"DataDir",
+	"HistorySize",
+	"HeartbeatMs",
+	"RetryMs",
+	"MaxSubscribers",
+	"MaxBufferedBytes",
+];
+
+function findKey(obj: Json, key: string): string {
+	const lower = key.toLowerCase();
+	return (
+		Object.keys(obj).find((k) => k.toLowerCase() === lower) ??
+		KNOWN_KEYS.find((k) => k.toLowerCase() === lower) ??
+		key
+	);
+}
+
+/** Sets a `__`-separated path into a nested object, matching existing keys case-insensitively. */
+function setPath(target: Json, path: string[], value: string): void {
+	let node = target;
+	for (let i = 0; i < path.length - 1; i++) {
+		const key = findKey(node, path[i] as string);
+		const next = node[key];
+		if (typeof next !== "object" || next === null) node[key] = /^\d+$/.test(path[i + 1] as string) ? [] : {};
+		node = node[key] as Json;
+	}
+	node[findKey(node, path[path.length - 1] as string)] = value;
+}
+
+/** Brings top-level section names to their canonical spelling so the schema sees them. */
+function canonicalSections(settings: Json): Json {
+	const out: Json = {};
+	for (const [k, v] of Object.entries(settings)) {
+		const canonical = SECTIONS.find((s) => s.toLowerCase() === k.toLowerCase());
+		out[canonical ?? k] = v;
+	}
+	return out;
+}
+
+export function resolveConfig(settings: unknown, env: Record<string, string | undefined>): Config {
+	const merged: Json = canonicalSections(
+		structuredClone(typeof settings === "object" && settings !== null ? (settings as Json) : {}),
+	);
+	for (const [name, value] of Object.entries(env)) {
+		if (value === undefined) continue;
+		const path = name.split("__");
+		const section = SECTIONS.find((s) => s.toLowerCase() === path[0]?.toLowerCase());
+		if (path.length < 2 || !section) continue;
+		setPath(merged, [section, ...path.slice(1)], value);
+	}
+	if (env.PORT !== undefined) merged.PORT = env.PORT;
+	const result = ConfigSchema.safeParse(merged);
+	if (!result.success) {
+		throw new ConfigError(result.error.issues.map((i) => `${i.path.join(":") || "(root)"}: ${i.message}`));
+	}
+	return result.data;
+}

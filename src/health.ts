@@ -1,0 +1,72 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+
+export interface HealthCheck {
+	name: string;
+	check(): Promise<Record<string, unknown> | undefined>;
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+async function run(check: HealthCheck): Promise<Record<string, unknown>> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	try {
+		const details = await Promise.race([
+			check.check(),
+			new Promise<never>((_, reject) => {
+				timer = setTimeout(
+					() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+					CHECK_TIMEOUT_MS,
+				);
+			}),
+		]);
+		return { status: "ok", ...details };
+	} catch (err) {
+		return { status: "unavailable", error: (err as Error).message };
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+const Health = z
+	.object({
+		status: z.enum(["ok", "unavailable"]),
+		checks: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+	})
+	.openapi("Health");
+
+export function registerHealthRoutes(app: OpenAPIHono, checks: HealthCheck[]): void {
+	app.openapi(
+		createRoute({
+			method: "get",
+			path: "/health/live",
+			tags: ["Health"],
+			summary: "The process is up",
+			responses: { 200: { description: "Alive", content: { "application/json": { schema: Health } } } },
+		}),
+		(c) => c.json({ status: "ok" as const }, 200),
+	);
+	app.openapi(
+		createRoute({
+			method: "get",
+			path: "/health/ready",
+			tags: ["Health"],
+			summary: "Store and queue are reachable",
+			responses: {
+				200: { description: "Ready", content: { "application/json": { schema: Health } } },
+				503: {
+					description: "Not ready; checks say which part",
+					content: { "application/json": { schema: Health } },
+				},
+			},
+		}),
+		async (c) => {
+			const results = await Promise.all(checks.map(async (h) => [h.name, await run(h)] as const));
+			const ready = results.every(([, r]) => r.status === "ok");
+			const body = {
+				status: ready ? ("ok" as const) : ("unavailable" as const),
+				checks: Object.fromEntries(results),
+			};
+			return ready ? c.json(body, 200) : c.json(body, 503);
+		},
+	);
+}

@@ -1,0 +1,79 @@
+// Reads a JSON request body before the route's validator sees it, so that every way a body can
+// be wrong gets its own clear 4xx (wrong content type 415, too large 413, empty or malformed 400),
+// and so that property names match in any case, as ASP.NET Core model binding does.
+import type { MiddlewareHandler } from "hono";
+import { ProblemError, problem, validationProblem } from "../problem.js";
+
+const CANONICAL = ["orderId", "partitionKey", "customerName", "productName", "status"];
+const BY_LOWER = new Map(CANONICAL.map((k) => [k.toLowerCase(), k]));
+
+/** `CustomerName` / `CUSTOMERNAME` / `customername` -> `customerName`; unknown keys get a lower-case first letter. */
+export function normalizePropertyNames(value: unknown): unknown {
+	if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+	const out: Record<string, unknown> = {};
+	for (const [k, v] of Object.entries(value)) {
+		out[BY_LOWER.get(k.toLowerCase()) ?? k.charAt(0).toLowerCase() + k.slice(1)] = v;
+	}
+	return out;
+}
+
+async function readLimited(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<string> {
+	const reader = body.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > maxBytes) {
+			await reader.cancel();
+			throw new ProblemError(problem(413, `The request body is larger than ${maxBytes} bytes.`));
+		}
+		chunks.push(value);
+	}
+	const all = new Uint8Array(size);
+	let offset = 0;
+	for (const c of chunks) {
+		all.set(c, offset);
+		offset += c.byteLength;
+	}
+	try {
+		return new TextDecoder("utf-8", { fatal: true }).decode(all);
+	} catch {
+		throw new ProblemError(validationProblem({ body: ["The request body is not valid UTF-8."] }));
+	}
+}
+
+export function jsonBody(maxBytes: number): MiddlewareHandler {
+	return async (c, next) => {
+		const type = c.req.header("content-type") ?? "";
+		const mediaType = type.split(";")[0]?.trim().toLowerCase() ?? "";
+		if (mediaType !== "application/json" && !mediaType.endsWith("+json")) {
+			throw new ProblemError(
+				problem(415, `Content-Type must be application/json (got ${type ? `'${type}'` : "none"}).`),
+			);
+		}
+		const declared = Number(c.req.header("content-length"));
+		if (Number.isFinite(declared) && declared > maxBytes) {
+			throw new ProblemError(problem(413, `The request body is larger than ${maxBytes} bytes.`));
+		}
+		const text = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes) : "";
+		if (text.trim() === "") {
+			throw new ProblemError(validationProblem({ body: ["A non-empty JSON request body is required."] }));
+		}
+		let parsed: unknown;
+		try {
+			parsed = JSON.parse(text);
+		} catch (err) {
+			throw new ProblemError(
+				validationProblem({ body: [`The request body is not valid JSON: ${(err as Error).message}`] }),
+			);
+		}
+		// Hand the normalised body to the route's json validator: c.req.json() parses this cached text.
+		// (Hono stores the pending body promise there at run time, though its type says string.)
+		(c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(
+			JSON.stringify(normalizePropertyNames(parsed)),
+		);
+		await next();
+	};
+}

@@ -1,0 +1,119 @@
+// Node composition root: reads configuration, picks the adapters, starts the receiver loop,
+// serves on PORT, and shuts down gracefully (idempotently: npm may deliver a signal twice).
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { serve } from "@hono/node-server";
+import { createApp } from "./app.js";
+import { type Config, ConfigError, resolveConfig } from "./config.js";
+import type { OrderEvents } from "./hub/port.js";
+import { InProcessStatusQueue } from "./queue/in-process.js";
+import type { StatusQueue } from "./queue/port.js";
+import { createStatusMessageHandler } from "./queue/receiver.js";
+import { createAzureTablesStore } from "./storage/azure-tables.js";
+import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
+
+const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+
+function loadConfig(): Config {
+	let settings: unknown = {};
+	try {
+		settings = JSON.parse(readFileSync(process.env.APPSETTINGS_PATH ?? "appsettings.json", "utf8"));
+	} catch (err) {
+		if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+			throw new ConfigError([`appsettings.json: ${(err as Error).message}`]);
+		}
+	}
+	return resolveConfig(settings, process.env);
+}
+
+const SWAGGER_FILES: Record<string, string> = {
+	"swagger-ui.css": "text/css; charset=utf-8",
+	"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+};
+
+function swaggerAssets(): (file: string) => Promise<Response | undefined> {
+	const dir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+	return async (file) => {
+		const type = SWAGGER_FILES[file];
+		if (!type) return undefined;
+		const body = await readFile(join(dir, file));
+		return new Response(body, {
+			headers: { "content-type": type, "cache-control": "public, max-age=86400" },
+		});
+	};
+}
+
+async function main(): Promise<void> {
+	const config = loadConfig();
+	const host = process.env.HOST ?? "127.0.0.1";
+
+	let azurite: EmbeddedAzurite | undefined;
+	let connectionString = config.TableStorage.ConnectionString;
+	if (!connectionString) {
+		azurite = await startEmbeddedAzurite({ dataDir: config.Embedded.DataDir });
+		connectionString = azurite.connectionString;
+		log(`storage: embedded Azurite on 127.0.0.1:${azurite.port}, data in ${config.Embedded.DataDir}/`);
+	} else {
+		log(`storage: Azure Table Storage (table ${config.TableStorage.TableName})`);
+	}
+	const store = createAzureTablesStore(connectionString, config.TableStorage.TableName, {
+		timeoutMs: config.TableStorage.TimeoutMs,
+	});
+
+	const queue: StatusQueue = new InProcessStatusQueue({ log });
+	log(`status queue: ${queue.kind}`);
+	const events: OrderEvents = { publish: () => {} };
+
+	queue.start(createStatusMessageHandler({ store, events, log }));
+	const app = createApp({
+		store,
+		queue,
+		events,
+		corsOrigins: config.Cors.AllowedOrigins,
+		swaggerAssets: swaggerAssets(),
+		log,
+	});
+
+	const server = serve({ fetch: app.fetch, port: config.PORT, hostname: host }, (info) => {
+		const base = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${info.port}`;
+		log(
+			`order-tracker listening on ${base}  API ${base}/api/orders  OpenAPI ${base}/doc  Swagger UI ${base}/swagger`,
+		);
+	});
+	server.on("error", (err) => {
+		console.error(`cannot listen on ${host}:${config.PORT}: ${err.message}`);
+		process.exit(1);
+	});
+
+	let shuttingDown: Promise<void> | undefined;
+	const shutdown = (signal: string) => {
+		if (shuttingDown) {
+			log(`${signal} again: already shutting down, still settling in-flight work`);
+			return;
+		}
+		log(`${signal}: shutting down`);
+		const force = setTimeout(() => {
+			console.error("shutdown took over 15 s; exiting");
+			process.exit(1);
+		}, 15_000);
+		force.unref();
+		shuttingDown = (async () => {
+			const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+			(server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+			await queue.close(); // settles in-flight and queued status changes
+			await closed;
+			await azurite?.close(); // flushes embedded storage to disk
+			log("stopped");
+			process.exit(0);
+		})();
+	};
+	process.on("SIGINT", () => shutdown("SIGINT"));
+	process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+main().catch((err) => {
+	console.error(err instanceof ConfigError ? err.message : err);
+	process.exit(1);
+});

@@ -1,0 +1,32 @@
+// Order ids are UUIDv7 (RFC 9562): unique without coordination, and time-ordered, so a
+// listing sorted by id (as Azure Tables sorts keys) is a listing in order of creation.
+// Within one process ids are strictly increasing: ids made in the same millisecond use the
+// 12-bit rand_a field as a counter (RFC 9562 §6.2, method 1).
+
+let lastMs = 0;
+let counter = 0;
+
+export function newOrderId(now = Date.now()): string {
+	let ms = now;
+	if (ms <= lastMs) {
+		ms = lastMs;
+		counter++;
+		if (counter > 0xfff) {
+			ms++;
+			counter = 0;
+		}
+	} else {
+		counter = 0;
+	}
+	lastMs = ms;
+	const bytes = crypto.getRandomValues(new Uint8Array(16));
+	for (let i = 5; i >= 0; i--) {
+		bytes[i] = ms % 256;
+		ms = Math.floor(ms / 256);
+	}
+	bytes[6] = 0x70 | (counter >> 8);
+	bytes[7] = counter & 0xff;
+	bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+	const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

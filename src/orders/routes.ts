@@ -1,0 +1,186 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { OrderEvents } from "../hub/port.js";
+import { ProblemError, problem } from "../problem.js";
+import { QueueUnavailableError, type StatusQueue } from "../queue/port.js";
+import type { OrderStore } from "../storage/port.js";
+import {
+	CreateOrderBody,
+	HistoryEntry,
+	IdempotencyHeader,
+	ListQuery,
+	Order,
+	OrderIdParam,
+	ProblemSchema,
+	StatusAccepted,
+	UpdateStatusBody,
+} from "./schemas.js";
+import { checkTransition, describeIllegal } from "./status.js";
+
+export interface OrderRouteDeps {
+	store: OrderStore;
+	queue: StatusQueue;
+	events: OrderEvents;
+}
+
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+const problems = (...codes: number[]) =>
+	Object.fromEntries(
+		codes.map((code) => [
+			code,
+			{
+				description: `Problem details (${code})`,
+				content: { "application/problem+json": { schema: ProblemSchema } },
+			},
+		]),
+	);
+
+const createOrder = createRoute({
+	method: "post",
+	path: "/api/orders/create",
+	tags: ["Orders"],
+	summary: "Create an order",
+	request: { headers: IdempotencyHeader, body: { required: true, content: json(CreateOrderBody) } },
+	responses: {
+		201: { description: "Created; Location points at the order", content: json(Order) },
+		...problems(400, 413, 415, 422, 503),
+	},
+});
+
+const listOrders = createRoute({
+	method: "get",
+	path: "/api/orders",
+	tags: ["Orders"],
+	summary: "List orders, a page at a time",
+	description:
+		"Follow the X-Continuation-Token response header (as continuationToken) for the next page; it is absent on the last page.",
+	request: { query: ListQuery },
+	responses: {
+		200: {
+			description: "A page of orders (an empty array when none match)",
+			headers: z.object({ "X-Continuation-Token": z.string().optional() }),
+			content: json(z.array(Order)),
+		},
+		...problems(400, 503),
+	},
+});
+
+const getOrder = createRoute({
+	method: "get",
+	path: "/api/orders/{orderId}",
+	tags: ["Orders"],
+	summary: "Get one order",
+	request: { params: OrderIdParam },
+	responses: { 200: { description: "The order", content: json(Order) }, ...problems(400, 404, 503) },
+});
+
+const getHistory = createRoute({
+	method: "get",
+	path: "/api/orders/{orderId}/history",
+	tags: ["Orders"],
+	summary: "An order's status timeline, oldest first, creation first",
+	request: { params: OrderIdParam },
+	responses: {
+		200: { description: "The timeline", content: json(z.array(HistoryEntry)) },
+		...problems(400, 404, 503),
+	},
+});
+
+const updateStatus = createRoute({
+	method: "put",
+	path: "/api/orders/update-status/{orderId}",
+	tags: ["Orders"],
+	summary: "Request a status change",
+	description:
+		"Checks the order, the status and the transition, then puts the change on the status queue. The change is applied and broadcast on /orderHub when the receiver takes it. Asking for the current status again changes nothing (202 without messageId).",
+	request: {
+		params: OrderIdParam,
+		headers: IdempotencyHeader,
+		body: { required: true, content: json(UpdateStatusBody) },
+	},
+	responses: {
+		202: { description: "Accepted: queued for the receiver loop", content: json(StatusAccepted) },
+		...problems(400, 404, 409, 413, 415, 503),
+	},
+});
+
+const notFound = (orderId: string) => new ProblemError(problem(404, `Order '${orderId}' was not found.`));
+
+/** Sends with a short, bounded retry; a queue that stays unreachable becomes a 503. */
+async function sendWithRetry(send: () => Promise<void>): Promise<void> {
+	const delays = [100, 300];
+	for (let attempt = 0; ; attempt++) {
+		try {
+			return await send();
+		} catch (err) {
+			const delay = delays[attempt];
+			if (delay === undefined || !(err instanceof QueueUnavailableError)) throw err;
+			await new Promise((r) => setTimeout(r, delay));
+		}
+	}
+}
+
+export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: OrderRouteDeps): void {
+	app.openapi(createOrder, async (c) => {
+		const input = c.req.valid("json");
+		const idempotencyKey = c.req.valid("header")["idempotency-key"];
+		const result = await store.create(input, { idempotencyKey, fingerprint: JSON.stringify(input) });
+		if (result.kind === "key-reused") {
+			throw new ProblemError(
+				problem(
+					422,
+					"This Idempotency-Key was already used for a different order; use a new key for a new order.",
+					{
+						errors: { "Idempotency-Key": ["already used with a different request body"] },
+					},
+				),
+			);
+		}
+		if (result.kind === "created") events.publish({ type: "OrderCreated", order: result.order });
+		c.header("Location", `/api/orders/${encodeURIComponent(result.order.orderId)}`);
+		if (result.kind === "replayed") c.header("Idempotent-Replayed", "true");
+		return c.json(result.order, 201);
+	});
+
+	app.openapi(listOrders, async (c) => {
+		const query = c.req.valid("query");
+		const page = await store.list(query);
+		if (page.continuationToken) c.header("X-Continuation-Token", page.continuationToken);
+		return c.json(page.items, 200);
+	});
+
+	app.openapi(getOrder, async (c) => {
+		const { orderId } = c.req.valid("param");
+		const order = await store.get(orderId);
+		if (!order) throw notFound(orderId);
+		return c.json(order, 200);
+	});
+
+	app.openapi(getHistory, async (c) => {
+		const { orderId } = c.req.valid("param");
+		const history = await store.history(orderId);
+		if (!history) throw notFound(orderId);
+		return c.json(history, 200);
+	});
+
+	app.openapi(updateStatus, async (c) => {
+		const { orderId } = c.req.valid("param");
+		const body = c.req.valid("json");
+		const status = typeof body === "string" ? body : body.status;
+		const order = await store.get(orderId);
+		if (!order) throw notFound(orderId);
+		const verdict = checkTransition(order.status, status);
+		if (verdict === "illegal") {
+			throw new ProblemError(
+				problem(409, describeIllegal(order.status, status), {
+					currentStatus: order.status,
+					requestedStatus: status,
+				}),
+			);
+		}
+		if (verdict === "noop") return c.json({ orderId, status }, 202);
+		const messageId = c.req.valid("header")["idempotency-key"] ?? crypto.randomUUID();
+		const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
+		await sendWithRetry(() => queue.send(change));
+		return c.json({ orderId, status, messageId }, 202);
+	});
+}

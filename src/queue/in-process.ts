@@ -1,0 +1,166 @@
+// The default StatusQueue when no Service Bus is configured: a FIFO in this process with
+// Service Bus semantics that matter to the loop (peek-lock style settle, redelivery with a
+// delivery count, dead-letter after maxDeliveryCount, duplicate detection by messageId).
+// Not durable across a crash: on a graceful stop it drains what it holds first.
+import type { StatusChange } from "../orders/model.js";
+import {
+	QueueUnavailableError,
+	type ReceivedStatusMessage,
+	type StatusMessageHandler,
+	type StatusQueue,
+	statusMessageBody,
+} from "./port.js";
+
+export interface DeadLetter {
+	messageId: string;
+	body: unknown;
+	reason: string;
+	description: string;
+	deliveryCount: number;
+}
+
+export interface InProcessQueueOptions {
+	maxDeliveryCount?: number;
+	/** First redelivery delay after an abandon; doubles up to 5 s. */
+	retryDelayMs?: number;
+	/** How long close() keeps draining queued messages before giving up. */
+	drainTimeoutMs?: number;
+	/** How many recent message ids are remembered for duplicate detection. */
+	duplicateWindow?: number;
+	log?: (line: string) => void;
+}
+
+export class InProcessStatusQueue implements StatusQueue {
+	readonly kind = "in-process";
+	readonly deadLetters: DeadLetter[] = [];
+	private readonly pending: ReceivedStatusMessage[] = [];
+	private readonly recentIds = new Set<string>();
+	private handler?: StatusMessageHandler;
+	private running = false;
+	private closed = false;
+	private wake?: () => void;
+	private loop?: Promise<void>;
+	private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+	private readonly opts: Required<Omit<InProcessQueueOptions, "log">>;
+	private readonly log: (line: string) => void;
+
+	constructor(options: InProcessQueueOptions = {}) {
+		this.opts = {
+			maxDeliveryCount: options.maxDeliveryCount ?? 10,
+			retryDelayMs: options.retryDelayMs ?? 100,
+			drainTimeoutMs: options.drainTimeoutMs ?? 5000,
+			duplicateWindow: options.duplicateWindow ?? 10_000,
+		};
+		this.log = options.log ?? (() => {});
+	}
+
+	/** Messages waiting (not counting one being handled). */
+	get depth(): number {
+		return this.pending.length + this.timers.size;
+	}
+
+	async send(change: StatusChange): Promise<void> {
+		this.enqueue({ messageId: change.messageId, body: statusMessageBody(change), deliveryCount: 0 });
+	}
+
+	/** What another producer would do: put any body on the queue (JSON object or string). */
+	sendRaw(messageId: string, body: unknown): void {
+		this.enqueue({ messageId, body, deliveryCount: 0 });
+	}
+
+	private enqueue(message: ReceivedStatusMessage): void {
+		if (this.closed) throw new QueueUnavailableError("the status queue is shutting down");
+		if (this.recentIds.has(message.messageId)) return; // duplicate detection, as Service Bus offers
+		this.recentIds.add(message.messageId);
+		if (this.recentIds.size > this.opts.duplicateWindow) {
+			this.recentIds.delete(this.recentIds.values().next().value as string);
+		}
+		this.pending.push(message);
+		this.wake?.();
+	}
+
+	start(handler: StatusMessageHandler): void {
+		if (this.running) throw new Error("receiver already started");
+		this.handler = handler;
+		this.running = true;
+		this.loop = this.run();
+	}
+
+	private async run(): Promise<void> {
+		while (this.running) {
+			const message = this.pending.shift();
+			if (!message) {
+				if (this.closed && this.timers.size === 0) return;
+				await new Promise<void>((resolve) => {
+					this.wake = resolve;
+				});
+				this.wake = undefined;
+				continue;
+			}
+			await this.deliver(message);
+		}
+	}
+
+	private async deliver(message: ReceivedStatusMessage): Promise<void> {
+		const delivery = { ...message, deliveryCount: message.deliveryCount + 1 };
+		let settlement: Awaited<ReturnType<StatusMessageHandler>>;
+		try {
+			settlement = await (this.handler as StatusMessageHandler)(delivery);
+		} catch (err) {
+			settlement = { kind: "abandon", reason: (err as Error).message };
+		}
+		if (settlement.kind === "dead-letter") {
+			this.deadLetter(delivery, settlement.reason, settlement.description);
+		} else if (settlement.kind === "abandon") {
+			if (delivery.deliveryCount >= this.opts.maxDeliveryCount) {
+				this.deadLetter(delivery, "MaxDeliveryCountExceeded", settlement.reason);
+				return;
+			}
+			const delay = Math.min(this.opts.retryDelayMs * 2 ** (delivery.deliveryCount - 1), 5000);
+			const timer = setTimeout(() => {
+				this.timers.delete(timer);
+				this.pending.unshift(delivery);
+				this.wake?.();
+			}, delay);
+			this.timers.add(timer);
+		}
+	}
+
+	private deadLetter(message: ReceivedStatusMessage, reason: string, description: string): void {
+		this.log(`dead-lettered ${message.messageId}: ${reason} — ${description}`);
+		this.deadLetters.push({
+			messageId: message.messageId,
+			body: message.body,
+			reason,
+			description,
+			deliveryCount: message.deliveryCount,
+		});
+	}
+
+	async ping(): Promise<void> {
+		if (this.closed) throw new QueueUnavailableError("the status queue is shutting down");
+	}
+
+	/** Refuses new messages, then keeps delivering what it holds for up to drainTimeoutMs. */
+	async close(): Promise<void> {
+		if (!this.closed) {
+			this.closed = true;
+			this.wake?.();
+		}
+		if (!this.loop) return;
+		let timeout: ReturnType<typeof setTimeout> | undefined;
+		const gaveUp = new Promise<"timeout">((resolve) => {
+			timeout = setTimeout(() => resolve("timeout"), this.opts.drainTimeoutMs);
+		});
+		const outcome = await Promise.race([this.loop.then(() => "drained" as const), gaveUp]);
+		clearTimeout(timeout);
+		if (outcome === "timeout") {
+			this.running = false;
+			for (const t of this.timers) clearTimeout(t);
+			this.timers.clear();
+			this.wake?.();
+			await this.loop; // the message in hand settles (storage calls are bounded by their timeouts)
+			this.log(`status queue closed with ${this.pending.length} undelivered message(s)`);
+		}
+	}
+}

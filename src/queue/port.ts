@@ -1,0 +1,49 @@
+import type { StatusChange } from "../orders/model.js";
+
+/** A message as the receiver loop sees it, whoever produced it. */
+export interface ReceivedStatusMessage {
+	messageId: string;
+	/** A parsed JSON object, or a string (JSON text or the original's `Order:{id},Status:{status}`). */
+	body: unknown;
+	deliveryCount: number;
+}
+
+export type Settlement =
+	| { kind: "complete" }
+	/** Transient failure: put it back to be retried. */
+	| { kind: "abandon"; reason: string }
+	/** Can never apply: set aside with a reason. */
+	| { kind: "dead-letter"; reason: string; description: string };
+
+export type StatusMessageHandler = (message: ReceivedStatusMessage) => Promise<Settlement>;
+
+/** The single inbox of status changes. Adapters: in-process, Azure Service Bus. */
+export interface StatusQueue {
+	/** Short name for logs and health: "in-process", "service-bus". */
+	readonly kind: string;
+	/** Throws QueueUnavailableError when the message could not be durably handed to the queue. */
+	send(change: StatusChange): Promise<void>;
+	/** Starts the receiver loop; each message is settled according to what the handler answers. */
+	start(handler: StatusMessageHandler): void;
+	/** Throws QueueUnavailableError when the queue cannot be reached. */
+	ping(): Promise<void>;
+	/** Stops receiving and returns once in-flight messages are settled. Idempotent. */
+	close(): Promise<void>;
+}
+
+export class QueueUnavailableError extends Error {
+	constructor(message: string, options?: { cause?: unknown }) {
+		super(message, options);
+		this.name = "QueueUnavailableError";
+	}
+}
+
+/** The JSON body we put on the queue (other producers may send the same shape, or the legacy string). */
+export function statusMessageBody(change: StatusChange): Record<string, unknown> {
+	return {
+		orderId: change.orderId,
+		status: change.status,
+		occurredAt: change.occurredAt,
+		...(change.source ? { source: change.source } : {}),
+	};
+}

@@ -1,0 +1,136 @@
+// The receiver loop's logic, independent of which queue delivers the message:
+// parse -> apply to the store (idempotent, ETag-checked) -> publish -> tell the queue how to settle.
+import type { OrderEvents } from "../hub/port.js";
+import type { StatusChange } from "../orders/model.js";
+import { describeIllegal, parseStatus } from "../orders/status.js";
+import { keyProblem } from "../storage/keys.js";
+import { type OrderStore, StoreUnavailableError } from "../storage/port.js";
+import type { ReceivedStatusMessage, Settlement, StatusMessageHandler } from "./port.js";
+
+const LEGACY = /^\s*Order:\s*(?<orderId>[^,]+?)\s*,\s*Status:\s*(?<status>\S+?)\s*$/i;
+
+export type ParsedMessage =
+	| { ok: true; change: StatusChange }
+	| { ok: false; reason: string; description: string };
+
+function propertyCaseInsensitive(obj: Record<string, unknown>, name: string): unknown {
+	const key = Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
+	return key === undefined ? undefined : obj[key];
+}
+
+/** Accepts JSON `{orderId, status, ...}` (any property case) or the original's `Order:{id},Status:{status}`. */
+export function parseStatusMessage(message: ReceivedStatusMessage): ParsedMessage {
+	let body = message.body;
+	if (body instanceof Uint8Array) body = new TextDecoder().decode(body);
+	let orderId: unknown;
+	let status: unknown;
+	let occurredAt: unknown;
+	let source: unknown;
+	if (typeof body === "string") {
+		const text = body;
+		const legacy = LEGACY.exec(text);
+		if (legacy?.groups) {
+			orderId = legacy.groups.orderId;
+			status = legacy.groups.status;
+			source = "legacy";
+		} else {
+			try {
+				body = JSON.parse(text);
+			} catch {
+				return {
+					ok: false,
+					reason: "UnparseableMessage",
+					description: `Body is neither JSON nor "Order:{id},Status:{status}": ${text.slice(0, 200)}`,
+				};
+			}
+		}
+	}
+	if (orderId === undefined) {
+		if (typeof body !== "object" || body === null || Array.isArray(body)) {
+			return { ok: false, reason: "UnparseableMessage", description: "Body is not a JSON object" };
+		}
+		const obj = body as Record<string, unknown>;
+		orderId = propertyCaseInsensitive(obj, "orderId");
+		status = propertyCaseInsensitive(obj, "status");
+		occurredAt = propertyCaseInsensitive(obj, "occurredAt");
+		source = propertyCaseInsensitive(obj, "source");
+	}
+	if (typeof orderId !== "string" || keyProblem(orderId) !== undefined) {
+		return {
+			ok: false,
+			reason: "InvalidOrderId",
+			description: `orderId is missing or invalid: ${JSON.stringify(orderId) ?? "undefined"}`,
+		};
+	}
+	const parsed = parseStatus(status);
+	if (!parsed) {
+		return {
+			ok: false,
+			reason: "UnknownStatus",
+			description: `Unknown status ${JSON.stringify(status) ?? "undefined"}`,
+		};
+	}
+	return {
+		ok: true,
+		change: {
+			orderId,
+			status: parsed,
+			messageId: message.messageId,
+			occurredAt: typeof occurredAt === "string" ? occurredAt : new Date().toISOString(),
+			...(typeof source === "string" && source ? { source } : { source: "queue" }),
+		},
+	};
+}
+
+export interface ReceiverDeps {
+	store: OrderStore;
+	events: OrderEvents;
+	log?: (line: string) => void;
+}
+
+export function createStatusMessageHandler({
+	store,
+	events,
+	log = () => {},
+}: ReceiverDeps): StatusMessageHandler {
+	return async (message): Promise<Settlement> => {
+		const parsed = parseStatusMessage(message);
+		if (!parsed.ok) return { kind: "dead-letter", reason: parsed.reason, description: parsed.description };
+		const { change } = parsed;
+		try {
+			const result = await store.applyStatus(change);
+			switch (result.kind) {
+				case "applied":
+					events.publish({
+						type: "ReceiveOrderUpdate",
+						order: result.order,
+						messageId: change.messageId,
+						previousStatus: result.previous,
+					});
+					return { kind: "complete" };
+				case "duplicate":
+					// Applied before, but we may have stopped before publishing: publish again while it
+					// is still the latest state (the hub drops an event it has already sent).
+					if (result.order.status === change.status)
+						events.publish({ type: "ReceiveOrderUpdate", order: result.order, messageId: change.messageId });
+					return { kind: "complete" };
+				case "noop":
+					return { kind: "complete" };
+				case "not-found":
+					return { kind: "dead-letter", reason: "OrderNotFound", description: `No order ${change.orderId}` };
+				case "illegal":
+					return {
+						kind: "dead-letter",
+						reason: "IllegalTransition",
+						description: describeIllegal(result.order.status, change.status),
+					};
+			}
+		} catch (err) {
+			const transient = err instanceof StoreUnavailableError;
+			log(
+				`status message ${message.messageId} ${transient ? "waits for storage" : "failed"}: ${(err as Error).message}`,
+			);
+			return { kind: "abandon", reason: (err as Error).message };
+		}
+	};
+}

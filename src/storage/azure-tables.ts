@@ -1,0 +1,378 @@
+// OrderStore on Azure Table Storage (@azure/data-tables). Table layout (see README):
+//   PartitionKey = orderId   RowKey = "order"          the order itself (+ version)
+//   PartitionKey = orderId   RowKey = "h~0000000001"   one row per status change, oldest first
+//   PartitionKey = orderId   RowKey = "m~<messageId>"  marker: this queue message was applied
+//   PartitionKey = "~idem~<key>"  RowKey = "idem"     Idempotency-Key of a create -> orderId
+// Everything about one order shares a partition, so reading it, its history, and applying a
+// change (order + history row + marker, one atomic transaction with an ETag check) are point
+// operations whatever the table's size.
+import { odata, RestError, TableClient, type TableEntityResult } from "@azure/data-tables";
+import { newOrderId } from "../orders/ids.js";
+import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/model.js";
+import { checkTransition, type OrderStatus } from "../orders/status.js";
+import {
+	type ApplyResult,
+	type CreateOptions,
+	type CreateResult,
+	decodeToken,
+	encodeToken,
+	InvalidContinuationTokenError,
+	type ListPage,
+	type ListQuery,
+	type OrderStore,
+	StoreUnavailableError,
+} from "./port.js";
+
+const ORDER_ROW = "order";
+const HISTORY_PREFIX = "h~";
+const MARKER_PREFIX = "m~";
+const IDEMPOTENCY_PREFIX = "~idem~";
+const MAX_APPLY_ATTEMPTS = 8;
+
+type OrderEntity = {
+	partitionKey: string;
+	rowKey: string;
+	orderPartitionKey: string;
+	customerName: string;
+	productName: string;
+	status: string;
+	createdAt: string;
+	updatedAt: string;
+	version: number;
+};
+
+type HistoryEntity = {
+	partitionKey: string;
+	rowKey: string;
+	status: string;
+	at: string;
+	messageId?: string;
+	source?: string;
+};
+
+export interface AzureTablesOptions {
+	/** Upper bound for one storage call, retries included. */
+	timeoutMs?: number;
+	/** How long a list call may keep fetching pages to fill `limit` before answering with a token. */
+	listBudgetMs?: number;
+}
+
+function base64url(value: string): string {
+	let bin = "";
+	for (const b of new TextEncoder().encode(value)) bin += String.fromCharCode(b);
+	return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+const historyRowKey = (version: number) => `${HISTORY_PREFIX}${version.toString().padStart(10, "0")}`;
+const markerRowKey = (messageId: string) => `${MARKER_PREFIX}${base64url(messageId)}`;
+
+function statusCode(err: unknown): number | undefined {
+	return err instanceof RestError ? err.statusCode : undefined;
+}
+
+/** Network failures, timeouts and 5xx mean "storage unavailable"; 4xx are ours to interpret. */
+function isUnavailable(err: unknown): boolean {
+	if (err instanceof StoreUnavailableError) return true;
+	if (err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError")) return true;
+	const status = statusCode(err);
+	return status === undefined || status >= 500 || status === 408 || status === 429;
+}
+
+function toOrder(e: OrderEntity | TableEntityResult<Record<string, unknown>>): Order {
+	const x = e as unknown as OrderEntity;
+	return {
+		orderId: x.partitionKey,
+		partitionKey: x.orderPartitionKey,
+		customerName: x.customerName,
+		productName: x.productName,
+		status: x.status as OrderStatus,
+		createdAt: x.createdAt,
+		updatedAt: x.updatedAt,
+	};
+}
+
+export class AzureTablesOrderStore implements OrderStore {
+	private readonly timeoutMs: number;
+	private readonly listBudgetMs: number;
+	private tableReady?: Promise<void>;
+
+	constructor(
+		private readonly client: TableClient,
+		options: AzureTablesOptions = {},
+	) {
+		this.timeoutMs = options.timeoutMs ?? 5000;
+		this.listBudgetMs = options.listBudgetMs ?? 2000;
+	}
+
+	/** Runs one storage call with a deadline; maps "cannot reach storage" to StoreUnavailableError. */
+	private async call<T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+		await this.ensureTable();
+		return this.raw(what, fn);
+	}
+
+	private async raw<T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+		try {
+			return await fn(AbortSignal.timeout(this.timeoutMs));
+		} catch (err) {
+			if (isUnavailable(err))
+				throw new StoreUnavailableError(
+					`Table Storage unavailable (${what}): ${(err as Error).message?.split("\n")[0]}`,
+					{ cause: err },
+				);
+			throw err;
+		}
+	}
+
+	/** Creates the table on first use; retried on the next call if storage was down. */
+	private ensureTable(): Promise<void> {
+		this.tableReady ??= this.raw("create table", (abortSignal) =>
+			this.client.createTable({ abortSignal }),
+		).catch((err) => {
+			this.tableReady = undefined;
+			throw err;
+		});
+		return this.tableReady;
+	}
+
+	private async getEntity<T extends object>(
+		pk: string,
+		rk: string,
+	): Promise<(T & { etag: string }) | undefined> {
+		try {
+			return (await this.call("read", (abortSignal) =>
+				this.client.getEntity<T>(pk, rk, { abortSignal }),
+			)) as T & { etag: string };
+		} catch (err) {
+			if (statusCode(err) === 404) return undefined;
+			throw err;
+		}
+	}
+
+	async create(input: NewOrder, options: CreateOptions = {}): Promise<CreateResult> {
+		let orderId = newOrderId();
+		if (options.idempotencyKey !== undefined) {
+			const claim = await this.claimIdempotencyKey(
+				options.idempotencyKey,
+				options.fingerprint ?? "",
+				orderId,
+			);
+			if (claim.kind === "key-reused") return claim;
+			if (claim.orderId !== orderId) {
+				const existing = await this.get(claim.orderId);
+				if (existing) return { kind: "replayed", order: existing };
+				// The first attempt claimed the key but never wrote the order: finish it now.
+				orderId = claim.orderId;
+			}
+		}
+		const now = new Date().toISOString();
+		const entity: OrderEntity = {
+			partitionKey: orderId,
+			rowKey: ORDER_ROW,
+			orderPartitionKey: input.partitionKey,
+			customerName: input.customerName,
+			productName: input.productName,
+			status: "Pending",
+			createdAt: now,
+			updatedAt: now,
+			version: 0,
+		};
+		const created: HistoryEntity = {
+			partitionKey: orderId,
+			rowKey: historyRowKey(0),
+			status: "Pending",
+			at: now,
+			source: "api",
+		};
+		try {
+			await this.call("create order", (abortSignal) =>
+				this.client.submitTransaction(
+					[
+						["create", entity],
+						["create", created],
+					],
+					{ abortSignal },
+				),
+			);
+		} catch (err) {
+			if (statusCode(err) === 409) {
+				const existing = await this.get(orderId);
+				if (existing) return { kind: "replayed", order: existing };
+			}
+			throw err;
+		}
+		return { kind: "created", order: toOrder(entity) };
+	}
+
+	private async claimIdempotencyKey(
+		key: string,
+		fingerprint: string,
+		orderId: string,
+	): Promise<{ kind: "claimed"; orderId: string } | { kind: "key-reused" }> {
+		const partitionKey = `${IDEMPOTENCY_PREFIX}${base64url(key)}`;
+		try {
+			await this.call("claim idempotency key", (abortSignal) =>
+				this.client.createEntity({ partitionKey, rowKey: "idem", orderId, fingerprint }, { abortSignal }),
+			);
+			return { kind: "claimed", orderId };
+		} catch (err) {
+			if (statusCode(err) !== 409) throw err;
+		}
+		const seen = await this.getEntity<{ orderId: string; fingerprint: string }>(partitionKey, "idem");
+		if (!seen) throw new StoreUnavailableError("idempotency record vanished; retry");
+		if (seen.fingerprint !== fingerprint) return { kind: "key-reused" };
+		return { kind: "claimed", orderId: seen.orderId };
+	}
+
+	async get(orderId: string): Promise<Order | undefined> {
+		const e = await this.getEntity<OrderEntity>(orderId, ORDER_ROW);
+		return e ? toOrder(e) : undefined;
+	}
+
+	async list(query: ListQuery): Promise<ListPage> {
+		let azureToken: string | undefined;
+		if (query.continuationToken !== undefined) {
+			const decoded = decodeToken(query.continuationToken) as { az?: unknown };
+			if (typeof decoded?.az !== "string") throw new InvalidContinuationTokenError();
+			azureToken = decoded.az;
+		}
+		let filter = odata`RowKey eq ${ORDER_ROW}`;
+		if (query.status !== undefined) filter += ` and ${odata`status eq ${query.status}`}`;
+		if (query.partitionKey !== undefined)
+			filter += ` and ${odata`orderPartitionKey eq ${query.partitionKey}`}`;
+		if (query.customerName !== undefined) filter += ` and ${odata`customerName eq ${query.customerName}`}`;
+
+		// A filtered query may answer short (or empty) pages with a token; keep reading until the
+		// page is full, the table ends, or the time budget is spent (then the client follows the token).
+		const items: Order[] = [];
+		const deadline = Date.now() + this.listBudgetMs;
+		do {
+			const pages = this.client
+				.listEntities<OrderEntity>({ queryOptions: { filter } })
+				.byPage({ maxPageSize: query.limit - items.length, continuationToken: azureToken });
+			let page: { value: OrderEntity[]; token?: string };
+			try {
+				page = await this.call("list", async () => {
+					const result = await pages.next();
+					const value = (result.value ?? []) as OrderEntity[] & { continuationToken?: string };
+					return { value, token: value.continuationToken };
+				});
+			} catch (err) {
+				if (statusCode(err) === 400 && azureToken !== undefined) throw new InvalidContinuationTokenError();
+				throw err;
+			}
+			for (const e of page.value) items.push(toOrder(e));
+			azureToken = page.token;
+		} while (azureToken !== undefined && items.length < query.limit && Date.now() < deadline);
+		return azureToken === undefined
+			? { items }
+			: { items, continuationToken: encodeToken({ az: azureToken }) };
+	}
+
+	async history(orderId: string): Promise<HistoryEntry[] | undefined> {
+		const rows = await this.call("history", async (abortSignal) => {
+			const out: HistoryEntity[] = [];
+			const iter = this.client.listEntities<HistoryEntity>({
+				queryOptions: {
+					filter: odata`PartitionKey eq ${orderId} and RowKey ge ${HISTORY_PREFIX} and RowKey lt ${`${HISTORY_PREFIX}~`}`,
+				},
+				abortSignal,
+			});
+			for await (const row of iter) out.push(row);
+			return out;
+		});
+		if (rows.length === 0) return (await this.get(orderId)) ? [] : undefined;
+		return rows.map((r) => ({
+			status: r.status as OrderStatus,
+			at: r.at,
+			...(r.messageId ? { messageId: r.messageId } : {}),
+			...(r.source ? { source: r.source } : {}),
+		}));
+	}
+
+	async applyStatus(change: StatusChange): Promise<ApplyResult> {
+		for (let attempt = 0; attempt < MAX_APPLY_ATTEMPTS; attempt++) {
+			const current = await this.getEntity<OrderEntity>(change.orderId, ORDER_ROW);
+			if (!current) return { kind: "not-found" };
+			const order = toOrder(current);
+			const verdict = checkTransition(order.status, change.status);
+			if (verdict === "noop") return { kind: "noop", order };
+			if (verdict === "illegal") {
+				// A redelivery of a message we applied before later changes moved the order on.
+				return (await this.wasApplied(change)) ? { kind: "duplicate", order } : { kind: "illegal", order };
+			}
+			const at = new Date().toISOString();
+			const version = (current.version ?? 0) + 1;
+			const history: HistoryEntity = {
+				partitionKey: change.orderId,
+				rowKey: historyRowKey(version),
+				status: change.status,
+				at,
+				messageId: change.messageId,
+				...(change.source ? { source: change.source } : {}),
+			};
+			try {
+				await this.call("apply status", (abortSignal) =>
+					this.client.submitTransaction(
+						[
+							[
+								"update",
+								{
+									partitionKey: change.orderId,
+									rowKey: ORDER_ROW,
+									status: change.status,
+									updatedAt: at,
+									version,
+								},
+								"Merge",
+								{ etag: current.etag },
+							],
+							["create", history],
+							[
+								"create",
+								{ partitionKey: change.orderId, rowKey: markerRowKey(change.messageId), appliedAt: at },
+							],
+						],
+						{ abortSignal },
+					),
+				);
+				return {
+					kind: "applied",
+					order: { ...order, status: change.status, updatedAt: at },
+					previous: order.status,
+				};
+			} catch (err) {
+				const status = statusCode(err);
+				if (status === 409 && (await this.wasApplied(change))) {
+					return { kind: "duplicate", order: (await this.get(change.orderId)) ?? order };
+				}
+				if (status !== 412 && status !== 409) throw err;
+				// Someone else changed the order between our read and write: read again and retry.
+			}
+		}
+		throw new StoreUnavailableError(
+			`order ${change.orderId} is changing too fast to apply ${change.messageId}; retry`,
+		);
+	}
+
+	private async wasApplied(change: StatusChange): Promise<boolean> {
+		return (await this.getEntity(change.orderId, markerRowKey(change.messageId))) !== undefined;
+	}
+
+	async ping(): Promise<void> {
+		await this.getEntity("~ping", "~ping");
+	}
+}
+
+/** A store over `connectionString`; SDK retries kept short so a dead store answers within ~timeoutMs. */
+export function createAzureTablesStore(
+	connectionString: string,
+	tableName: string,
+	options: AzureTablesOptions = {},
+): AzureTablesOrderStore {
+	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connectionString);
+	const client = TableClient.fromConnectionString(connectionString, tableName, {
+		allowInsecureConnection: insecure,
+		retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+	});
+	return new AzureTablesOrderStore(client, options);
+}

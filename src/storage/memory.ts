@@ -1,0 +1,111 @@
+import { newOrderId } from "../orders/ids.js";
+import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/model.js";
+import { checkTransition } from "../orders/status.js";
+import {
+	type ApplyResult,
+	type CreateOptions,
+	type CreateResult,
+	decodeToken,
+	encodeToken,
+	InvalidContinuationTokenError,
+	type ListPage,
+	type ListQuery,
+	type OrderStore,
+} from "./port.js";
+
+interface Record_ {
+	order: Order;
+	history: HistoryEntry[];
+	appliedMessageIds: Set<string>;
+}
+
+/**
+ * In-memory OrderStore: for fast tests and the edge build's development mode.
+ * Same semantics as the Azure Tables adapter; data lives only as long as the process (or isolate).
+ */
+export class MemoryOrderStore implements OrderStore {
+	private readonly records = new Map<string, Record_>();
+	private readonly idempotency = new Map<string, { fingerprint?: string; orderId: string }>();
+
+	async create(input: NewOrder, options: CreateOptions = {}): Promise<CreateResult> {
+		const { idempotencyKey, fingerprint } = options;
+		if (idempotencyKey !== undefined) {
+			const seen = this.idempotency.get(idempotencyKey);
+			if (seen) {
+				if (seen.fingerprint !== fingerprint) return { kind: "key-reused" };
+				const existing = this.records.get(seen.orderId);
+				if (existing) return { kind: "replayed", order: { ...existing.order } };
+			}
+		}
+		const now = new Date().toISOString();
+		const order: Order = {
+			orderId: newOrderId(),
+			...input,
+			status: "Pending",
+			createdAt: now,
+			updatedAt: now,
+		};
+		this.records.set(order.orderId, {
+			order,
+			history: [{ status: "Pending", at: now, source: "api" }],
+			appliedMessageIds: new Set(),
+		});
+		if (idempotencyKey !== undefined)
+			this.idempotency.set(idempotencyKey, { fingerprint, orderId: order.orderId });
+		return { kind: "created", order: { ...order } };
+	}
+
+	async get(orderId: string): Promise<Order | undefined> {
+		const r = this.records.get(orderId);
+		return r ? { ...r.order } : undefined;
+	}
+
+	async list(query: ListQuery): Promise<ListPage> {
+		let after = "";
+		if (query.continuationToken !== undefined) {
+			const decoded = decodeToken(query.continuationToken) as { after?: unknown };
+			if (typeof decoded?.after !== "string") throw new InvalidContinuationTokenError();
+			after = decoded.after;
+		}
+		const ids = [...this.records.keys()].filter((id) => id > after).sort();
+		const items: Order[] = [];
+		for (const id of ids) {
+			const o = (this.records.get(id) as Record_).order;
+			if (query.status !== undefined && o.status !== query.status) continue;
+			if (query.partitionKey !== undefined && o.partitionKey !== query.partitionKey) continue;
+			if (query.customerName !== undefined && o.customerName !== query.customerName) continue;
+			if (items.length === query.limit) {
+				const last = items[items.length - 1] as Order;
+				return { items, continuationToken: encodeToken({ after: last.orderId }) };
+			}
+			items.push({ ...o });
+		}
+		return { items };
+	}
+
+	async history(orderId: string): Promise<HistoryEntry[] | undefined> {
+		return this.records.get(orderId)?.history.map((h) => ({ ...h }));
+	}
+
+	async applyStatus(change: StatusChange): Promise<ApplyResult> {
+		const r = this.records.get(change.orderId);
+		if (!r) return { kind: "not-found" };
+		if (r.appliedMessageIds.has(change.messageId)) return { kind: "duplicate", order: { ...r.order } };
+		const verdict = checkTransition(r.order.status, change.status);
+		if (verdict === "noop") return { kind: "noop", order: { ...r.order } };
+		if (verdict === "illegal") return { kind: "illegal", order: { ...r.order } };
+		const previous = r.order.status;
+		const at = new Date().toISOString();
+		r.order = { ...r.order, status: change.status, updatedAt: at };
+		r.history.push({
+			status: change.status,
+			at,
+			messageId: change.messageId,
+			...(change.source ? { source: change.source } : {}),
+		});
+		r.appliedMessageIds.add(change.messageId);
+		return { kind: "applied", order: { ...r.order }, previous };
+	}
+
+	async ping(): Promise<void> {}
+}

@@ -1,0 +1,85 @@
+import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/model.js";
+import type { OrderStatus } from "../orders/status.js";
+
+export interface ListQuery {
+	limit: number;
+	continuationToken?: string;
+	status?: OrderStatus;
+	partitionKey?: string;
+	customerName?: string;
+}
+
+export interface ListPage {
+	items: Order[];
+	/** Present when there may be more results; pass it back to get the next page. */
+	continuationToken?: string;
+}
+
+export interface CreateOptions {
+	/** A retried create with the same key returns the first order and creates nothing. */
+	idempotencyKey?: string;
+	/** Identifies the request body, so a key reused for a different order is refused. */
+	fingerprint?: string;
+}
+
+export type CreateResult =
+	| { kind: "created"; order: Order }
+	| { kind: "replayed"; order: Order }
+	| { kind: "key-reused" };
+
+export type ApplyResult =
+	| { kind: "applied"; order: Order; previous: OrderStatus }
+	| { kind: "duplicate"; order: Order }
+	| { kind: "noop"; order: Order }
+	| { kind: "not-found" }
+	| { kind: "illegal"; order: Order };
+
+/**
+ * Where orders live. Every adapter passes test/storage/contract.ts.
+ * Methods throw StoreUnavailableError when the backing store cannot be reached in time,
+ * and InvalidContinuationTokenError for a token they did not issue.
+ */
+export interface OrderStore {
+	create(input: NewOrder, options?: CreateOptions): Promise<CreateResult>;
+	get(orderId: string): Promise<Order | undefined>;
+	list(query: ListQuery): Promise<ListPage>;
+	/** Oldest first, creation first; undefined when the order does not exist. */
+	history(orderId: string): Promise<HistoryEntry[] | undefined>;
+	/** Applies a change once per messageId, with optimistic concurrency, and appends it to the history. */
+	applyStatus(change: StatusChange): Promise<ApplyResult>;
+	/** Throws StoreUnavailableError when the store is not reachable. */
+	ping(): Promise<void>;
+	close?(): Promise<void>;
+}
+
+export class StoreUnavailableError extends Error {
+	constructor(message: string, options?: { cause?: unknown }) {
+		super(message, options);
+		this.name = "StoreUnavailableError";
+	}
+}
+
+export class InvalidContinuationTokenError extends Error {
+	constructor() {
+		super("continuationToken is not a token this service issued");
+		this.name = "InvalidContinuationTokenError";
+	}
+}
+
+/** Continuation tokens are opaque to clients: base64url of JSON. */
+export function encodeToken(value: unknown): string {
+	const bytes = new TextEncoder().encode(JSON.stringify(value));
+	let bin = "";
+	for (const b of bytes) bin += String.fromCharCode(b);
+	return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export function decodeToken(token: string): unknown {
+	try {
+		const bin = atob(token.replaceAll("-", "+").replaceAll("_", "/"));
+		const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+		return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+	} catch {
+		throw new InvalidContinuationTokenError();
+	}
+}

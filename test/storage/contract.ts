@@ -1,0 +1,212 @@
+// The OrderStore contract: every adapter runs this same suite.
+import { beforeEach, describe, expect, it } from "vitest";
+import type { StatusChange } from "../../src/orders/model.js";
+import type { OrderStatus } from "../../src/orders/status.js";
+import { InvalidContinuationTokenError, type OrderStore } from "../../src/storage/port.js";
+
+const newOrder = (
+	over: Partial<{ partitionKey: string; customerName: string; productName: string }> = {},
+) => ({
+	partitionKey: "Orders",
+	customerName: "Ada",
+	productName: "Engine",
+	...over,
+});
+
+let seq = 0;
+const change = (orderId: string, status: OrderStatus, messageId = `m-${++seq}`): StatusChange => ({
+	orderId,
+	status,
+	messageId,
+	occurredAt: new Date().toISOString(),
+	source: "test",
+});
+
+export function orderStoreContract(makeStore: () => OrderStore | Promise<OrderStore>): void {
+	let store: OrderStore;
+	beforeEach(async () => {
+		store = await makeStore();
+	});
+
+	async function create(over = {}) {
+		const r = await store.create(newOrder(over));
+		if (r.kind !== "created") throw new Error(`expected created, got ${r.kind}`);
+		return r.order;
+	}
+
+	describe("create and get", () => {
+		it("creates a Pending order with an id and timestamps, readable by id", async () => {
+			const order = await create({ customerName: "O'Brien", productName: "Tea" });
+			expect(order).toMatchObject({
+				partitionKey: "Orders",
+				customerName: "O'Brien",
+				productName: "Tea",
+				status: "Pending",
+			});
+			expect(order.orderId).toMatch(/^[0-9a-f-]{36}$/);
+			expect(Date.parse(order.createdAt)).not.toBeNaN();
+			expect(order.updatedAt).toBe(order.createdAt);
+			expect(await store.get(order.orderId)).toEqual(order);
+		});
+
+		it("answers undefined for an unknown id", async () => {
+			expect(await store.get("no-such-order")).toBeUndefined();
+		});
+
+		it("replays a create with the same idempotency key and refuses the key for a different body", async () => {
+			const first = await store.create(newOrder(), { idempotencyKey: "k-1", fingerprint: "A" });
+			const again = await store.create(newOrder(), { idempotencyKey: "k-1", fingerprint: "A" });
+			expect(first.kind).toBe("created");
+			expect(again).toEqual({ kind: "replayed", order: (first as { order: unknown }).order });
+			expect(await store.create(newOrder(), { idempotencyKey: "k-1", fingerprint: "B" })).toEqual({
+				kind: "key-reused",
+			});
+			expect((await store.list({ limit: 100 })).items).toHaveLength(1);
+		});
+
+		it("creates one order when the same key is sent concurrently", async () => {
+			const results = await Promise.all(
+				Array.from({ length: 5 }, () =>
+					store.create(newOrder(), { idempotencyKey: "k/2?#", fingerprint: "A" }),
+				),
+			);
+			const ids = new Set(results.map((r) => (r.kind === "key-reused" ? "" : r.order.orderId)));
+			expect(ids.size).toBe(1);
+			expect((await store.list({ limit: 100 })).items).toHaveLength(1);
+		});
+	});
+
+	describe("list", () => {
+		it("answers an empty page without a token when there are no orders", async () => {
+			expect(await store.list({ limit: 100 })).toEqual({ items: [] });
+		});
+
+		it("pages through every order exactly once, oldest first", async () => {
+			const created = [];
+			for (let i = 0; i < 7; i++) created.push(await create({ customerName: `c${i}` }));
+			const seen: string[] = [];
+			let token: string | undefined;
+			let pages = 0;
+			do {
+				const page = await store.list({ limit: 3, continuationToken: token });
+				expect(page.items.length).toBeLessThanOrEqual(3);
+				seen.push(...page.items.map((o) => o.orderId));
+				token = page.continuationToken;
+				pages++;
+			} while (token && pages < 10);
+			expect(seen).toEqual(created.map((o) => o.orderId));
+		});
+
+		it("filters by status, partitionKey and customerName, also across pages", async () => {
+			const a = await create({ partitionKey: "EU", customerName: "O'Brien" });
+			await create({ partitionKey: "US", customerName: "O'Brien" });
+			const c = await create({ partitionKey: "EU", customerName: "Zed" });
+			await create({ partitionKey: "EU", customerName: "O'Brien" });
+			await store.applyStatus(change(a.orderId, "Shipped"));
+			await store.applyStatus(change(c.orderId, "Shipped"));
+
+			const eu = await store.list({ limit: 100, partitionKey: "EU" });
+			expect(eu.items.map((o) => o.partitionKey)).toEqual(["EU", "EU", "EU"]);
+			const shipped = await store.list({ limit: 100, status: "Shipped" });
+			expect(shipped.items.map((o) => o.orderId)).toEqual([a.orderId, c.orderId]);
+			const both = await store.list({
+				limit: 100,
+				partitionKey: "EU",
+				customerName: "O'Brien",
+				status: "Shipped",
+			});
+			expect(both.items.map((o) => o.orderId)).toEqual([a.orderId]);
+
+			const first = await store.list({ limit: 1, partitionKey: "EU" });
+			expect(first.items).toHaveLength(1);
+			expect(first.continuationToken).toBeTypeOf("string");
+			const rest = await store.list({
+				limit: 10,
+				partitionKey: "EU",
+				continuationToken: first.continuationToken,
+			});
+			expect(rest.items.map((o) => o.partitionKey)).toEqual(["EU", "EU"]);
+			expect(rest.continuationToken).toBeUndefined();
+		});
+
+		it("rejects a continuation token it did not issue", async () => {
+			await expect(store.list({ limit: 10, continuationToken: "garbage!" })).rejects.toBeInstanceOf(
+				InvalidContinuationTokenError,
+			);
+			await expect(store.list({ limit: 10, continuationToken: "eyJ4IjoxfQ" })).rejects.toBeInstanceOf(
+				InvalidContinuationTokenError,
+			);
+		});
+	});
+
+	describe("status changes and history", () => {
+		it("applies a change once per message id and records it in the history", async () => {
+			const order = await create();
+			const c = change(order.orderId, "Processing");
+			const applied = await store.applyStatus(c);
+			expect(applied).toMatchObject({
+				kind: "applied",
+				previous: "Pending",
+				order: { status: "Processing" },
+			});
+			expect((await store.applyStatus(c)).kind).toMatch(/duplicate|noop/);
+			const after = await store.get(order.orderId);
+			expect(after?.status).toBe("Processing");
+			expect(after && after.updatedAt >= order.updatedAt).toBe(true);
+
+			const history = await store.history(order.orderId);
+			expect(history).toEqual([
+				{ status: "Pending", at: order.createdAt, source: "api" },
+				{ status: "Processing", at: expect.any(String), messageId: c.messageId, source: "test" },
+			]);
+		});
+
+		it("treats a redelivered message as a duplicate even after the order moved on", async () => {
+			const order = await create();
+			const first = change(order.orderId, "Processing");
+			await store.applyStatus(first);
+			await store.applyStatus(change(order.orderId, "Shipped"));
+			expect((await store.applyStatus(first)).kind).toBe("duplicate");
+			expect(await store.history(order.orderId)).toHaveLength(3);
+		});
+
+		it("answers noop for the current status, illegal for a forbidden move, not-found for no order", async () => {
+			const order = await create();
+			expect((await store.applyStatus(change(order.orderId, "Pending"))).kind).toBe("noop");
+			await store.applyStatus(change(order.orderId, "Delivered"));
+			expect((await store.applyStatus(change(order.orderId, "Cancelled"))).kind).toBe("illegal");
+			expect((await store.applyStatus(change("missing", "Shipped"))).kind).toBe("not-found");
+			expect(await store.history(order.orderId)).toHaveLength(2);
+		});
+
+		it("answers undefined history for an unknown order", async () => {
+			expect(await store.history("missing")).toBeUndefined();
+		});
+
+		it("loses no update when changes race on one order", async () => {
+			const order = await create();
+			const targets: OrderStatus[] = [
+				"Processing",
+				"Shipped",
+				"Delivered",
+				"Processing",
+				"Shipped",
+				"Cancelled",
+			];
+			const results = await Promise.all(targets.map((t) => store.applyStatus(change(order.orderId, t))));
+			const applied = results.filter((r) => r.kind === "applied");
+			const history = (await store.history(order.orderId)) ?? [];
+			expect(history).toHaveLength(applied.length + 1);
+			const final = await store.get(order.orderId);
+			expect(final?.status).toBe(history[history.length - 1]?.status);
+			// Each applied step was a legal forward move from the one before it.
+			for (let i = 1; i < history.length; i++) {
+				expect(history[i]?.status).not.toBe(history[i - 1]?.status);
+			}
+		});
+	});
+
+	it("answers ping when reachable", async () => {
+		await expect(store.ping()).resolves.toBeUndefined();
+	});
+}
