@@ -1,9 +1,6 @@
 // Node composition root: reads configuration, picks the adapters, starts the receiver loop,
 // serves on PORT, and shuts down gracefully (idempotently: npm may deliver a signal twice).
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, resolveConfig } from "./config.js";
@@ -13,6 +10,7 @@ import type { StatusQueue } from "./queue/port.js";
 import { createStatusMessageHandler } from "./queue/receiver.js";
 import { createAzureTablesStore } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
+import { swaggerAssetsFromPackage } from "./swagger-assets.js";
 
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
@@ -26,23 +24,6 @@ function loadConfig(): Config {
 		}
 	}
 	return resolveConfig(settings, process.env);
-}
-
-const SWAGGER_FILES: Record<string, string> = {
-	"swagger-ui.css": "text/css; charset=utf-8",
-	"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-};
-
-function swaggerAssets(): (file: string) => Promise<Response | undefined> {
-	const dir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
-	return async (file) => {
-		const type = SWAGGER_FILES[file];
-		if (!type) return undefined;
-		const body = await readFile(join(dir, file));
-		return new Response(body, {
-			headers: { "content-type": type, "cache-control": "public, max-age=86400" },
-		});
-	};
 }
 
 async function main(): Promise<void> {
@@ -72,7 +53,7 @@ async function main(): Promise<void> {
 		queue,
 		events,
 		corsOrigins: config.Cors.AllowedOrigins,
-		swaggerAssets: swaggerAssets(),
+		swaggerAssets: swaggerAssetsFromPackage(),
 		log,
 	});
 

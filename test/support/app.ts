@@ -1,0 +1,40 @@
+import { createApp } from "../../src/app.js";
+import type { OrderEvent, OrderEvents } from "../../src/hub/port.js";
+import { InProcessStatusQueue } from "../../src/queue/in-process.js";
+import { createStatusMessageHandler } from "../../src/queue/receiver.js";
+import type { OrderStore } from "../../src/storage/port.js";
+import { swaggerAssetsFromPackage } from "../../src/swagger-assets.js";
+
+/** Records what the app publishes, in order. */
+export class RecordingEvents implements OrderEvents {
+	readonly events: OrderEvent[] = [];
+	publish(event: OrderEvent): void {
+		this.events.push(event);
+	}
+}
+
+/** The real app over a real store and the in-process queue with its receiver loop running. */
+export function makeTestApp(store: OrderStore, options: { maxBodyBytes?: number } = {}) {
+	const queue = new InProcessStatusQueue({ retryDelayMs: 20 });
+	const events = new RecordingEvents();
+	queue.start(createStatusMessageHandler({ store, events }));
+	const app = createApp({
+		store,
+		queue,
+		events,
+		corsOrigins: ["http://localhost:3000"],
+		swaggerAssets: swaggerAssetsFromPackage(),
+		...options,
+	});
+	const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
+		const { json, ...rest } = init;
+		const headers = new Headers(rest.headers);
+		if (json !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+		return app.request(path, {
+			...rest,
+			headers,
+			...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+		});
+	};
+	return { app, store, queue, events, request };
+}
