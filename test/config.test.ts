@@ -1,0 +1,82 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ConfigError, resolveConfig } from "../src/config.js";
+
+const appsettings = JSON.parse(readFileSync("appsettings.json", "utf8"));
+
+function problemsOf(fn: () => unknown): string[] {
+	try {
+		fn();
+	} catch (err) {
+		if (err instanceof ConfigError) return err.problems;
+		throw err;
+	}
+	throw new Error("expected a ConfigError");
+}
+
+describe("configuration", () => {
+	it("reads the shipped appsettings.json: placeholders count as empty, defaults fill the rest", () => {
+		expect(resolveConfig(appsettings, {})).toEqual({
+			TableStorage: { ConnectionString: undefined, TableName: "OrderTracking", TimeoutMs: 5000 },
+			ServiceBus: { ConnectionString: undefined, QueueName: "OrderTracker" },
+			Cors: { AllowedOrigins: ["http://localhost:3000"] },
+			Embedded: { DataDir: ".data" },
+			PORT: 5080,
+		});
+	});
+
+	it("lets __-nested environment variables override settings, matching names in any case", () => {
+		const config = resolveConfig(appsettings, {
+			ServiceBus__ConnectionString: "Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b",
+			tablestorage__tablename: "Orders2",
+			Cors__AllowedOrigins: "http://a.example, https://b.example:8443",
+			Embedded__DataDir: "/tmp/data",
+			PORT: "6000",
+			UNRELATED__THING: "ignored",
+		});
+		expect(config.ServiceBus.ConnectionString).toBe(
+			"Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b",
+		);
+		expect(config.TableStorage.TableName).toBe("Orders2");
+		expect(config.Cors.AllowedOrigins).toEqual(["http://a.example", "https://b.example:8443"]);
+		expect(config.Embedded.DataDir).toBe("/tmp/data");
+		expect(config.PORT).toBe(6000);
+	});
+
+	it("takes origins as a JSON array or ASP.NET-style indexed variables", () => {
+		expect(resolveConfig({}, { Cors__AllowedOrigins: '["http://a.example"]' }).Cors.AllowedOrigins).toEqual([
+			"http://a.example",
+		]);
+		expect(
+			resolveConfig(appsettings, {
+				Cors__AllowedOrigins__0: "http://x.example",
+				Cors__AllowedOrigins__1: "http://y.example",
+			}).Cors.AllowedOrigins,
+		).toEqual(["http://x.example", "http://y.example"]);
+	});
+
+	it("treats a placeholder from the environment as empty", () => {
+		expect(
+			resolveConfig({}, { TableStorage__ConnectionString: "<Your Table Storage Connection String>" })
+				.TableStorage.ConnectionString,
+		).toBeUndefined();
+	});
+
+	it("stops on a bad value with a message naming the setting", () => {
+		expect(
+			problemsOf(() =>
+				resolveConfig(appsettings, {
+					TableStorage__TableName: "x",
+					PORT: "eighty",
+					Cors__AllowedOrigins: "localhost:3000/path",
+					ServiceBus__QueueName: "bad queue",
+				}),
+			),
+		).toEqual([
+			expect.stringMatching(/^TableStorage:TableName: must be 3-63 letters/),
+			expect.stringMatching(/^ServiceBus:QueueName: /),
+			expect.stringMatching(/^Cors:AllowedOrigins:0: each origin must look like/),
+			"PORT: must be a whole number from 0 to 65535",
+		]);
+	});
+});

@@ -1,0 +1,88 @@
+// The Node entry as `npm start` runs it: a real process, a real HTTP server, embedded Azurite
+// persisted to disk, graceful and idempotent shutdown.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import type { Order } from "../src/orders/model.js";
+import { runService, startService } from "./support/process.js";
+import { uniqueTableName } from "./support/tables.js";
+
+const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-node-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const json = (body: unknown) => ({
+	method: "POST",
+	headers: { "content-type": "application/json" },
+	body: JSON.stringify(body),
+});
+
+describe("node entry (npm start)", () => {
+	it("keeps acknowledged writes across Ctrl-C, a double signal and a restart, with embedded Azurite", async () => {
+		const first = await startService({ Embedded__DataDir: dataDir }, { viaNpm: true });
+		expect(first.output()).toMatch(/storage: embedded Azurite/);
+		expect(first.output()).toMatch(/\/swagger/);
+		const created = (await (
+			await fetch(`${first.baseUrl}/api/orders/create`, json({ CustomerName: "Ada", ProductName: "Engine" }))
+		).json()) as Order;
+		const put = await fetch(`${first.baseUrl}/api/orders/update-status/${created.orderId}`, {
+			method: "PUT",
+			headers: { "content-type": "application/json" },
+			body: '"Shipped"',
+		});
+		expect(put.status).toBe(202);
+		// Ctrl-C in a terminal: SIGINT to the whole process group, and npm forwards it to node
+		// again, so node may see it twice. Then a SIGTERM on top: none may cut shutdown short.
+		const stopping = Date.now();
+		process.kill(-(first.child.pid as number), "SIGINT");
+		first.child.kill("SIGTERM");
+		await first.exited; // npm itself ends by re-raising the signal; node's own exit is logged below
+		expect(Date.now() - stopping).toBeLessThan(5000);
+		expect(first.output()).toMatch(/SIGINT: shutting down/);
+		expect(first.output()).toMatch(/stopped/);
+
+		// Second run: node directly; SIGTERM and SIGINT back to back (distinct signals both arrive).
+		const second = await startService({ Embedded__DataDir: dataDir });
+		try {
+			const order = (await (await fetch(`${second.baseUrl}/api/orders/${created.orderId}`)).json()) as Order;
+			expect(order.status).toBe("Shipped");
+			const history = await (await fetch(`${second.baseUrl}/api/orders/${created.orderId}/history`)).json();
+			expect(history.map((h: { status: string }) => h.status)).toEqual(["Pending", "Shipped"]);
+		} finally {
+			second.child.kill("SIGTERM");
+			second.child.kill("SIGINT");
+			expect(await second.exited).toBe(0);
+			expect(second.output()).toMatch(/stopped/);
+		}
+		const third = await startService({ Embedded__DataDir: dataDir });
+		try {
+			expect(
+				((await (await fetch(`${third.baseUrl}/api/orders`)).json()) as Order[]).map((o) => o.orderId),
+			).toEqual([created.orderId]);
+		} finally {
+			third.child.kill("SIGTERM");
+			await third.exited;
+		}
+	});
+
+	it("uses a configured Table Storage connection string and starts no emulator", async () => {
+		const svc = await startService({
+			TableStorage__ConnectionString: inject("azuriteConnectionString"),
+			TableStorage__TableName: uniqueTableName(),
+		});
+		try {
+			expect(svc.output()).toMatch(/storage: Azure Table Storage/);
+			expect(svc.output()).not.toMatch(/embedded Azurite/);
+			expect((await fetch(`${svc.baseUrl}/health/ready`)).status).toBe(200);
+		} finally {
+			svc.child.kill("SIGTERM");
+			expect(await svc.exited).toBe(0);
+		}
+	});
+
+	it("refuses to start on a bad setting, naming it", async () => {
+		const { code, output } = await runService({ TableStorage__TableName: "x!", Embedded__DataDir: dataDir });
+		expect(code).toBe(1);
+		expect(output).toMatch(/TableStorage:TableName: must be 3-63 letters/);
+	});
+});
