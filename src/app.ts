@@ -9,7 +9,9 @@ import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { registerHealthRoutes } from "./health.js";
 import { jsonBody } from "./http/json-body.js";
+import type { OrderHub } from "./hub/hub.js";
 import type { OrderEvents } from "./hub/port.js";
+import { registerHubRoutes, type SseTransport, webStreamTransport } from "./hub/sse.js";
 import { registerOrderRoutes } from "./orders/routes.js";
 import { ProblemError, problem, problemResponse, validationProblem } from "./problem.js";
 import { QueueUnavailableError, type StatusQueue } from "./queue/port.js";
@@ -19,6 +21,10 @@ export interface AppDeps {
 	store: OrderStore;
 	queue: StatusQueue;
 	events: OrderEvents;
+	/** The SSE hub behind /orderHub (usually the same object as `events`). */
+	hub?: OrderHub;
+	/** How SSE bytes reach clients; web streams unless the runtime entry gives a faster one. */
+	sseTransport?: SseTransport;
 	corsOrigins: string[];
 	/** Largest accepted request body (default 64 KiB). */
 	maxBodyBytes?: number;
@@ -56,6 +62,11 @@ export function issuesToErrors(error: ZodError, fallbackField: string): Record<s
 	};
 	walk(error.issues, []);
 	return errors;
+}
+
+function hubHealth(hub: OrderHub): Record<string, unknown> {
+	const { subscribers, maxSubscribers, historySize, historyCapacity } = hub.stats();
+	return { subscribers, maxSubscribers, historySize, historyCapacity };
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono {
@@ -105,7 +116,11 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 				return { kind: deps.queue.kind };
 			},
 		},
+		...(deps.hub ? [{ name: "hub", check: async () => hubHealth(deps.hub as OrderHub) }] : []),
 	]);
+	if (deps.hub) {
+		registerHubRoutes(app, deps.hub, deps.sseTransport ?? webStreamTransport(deps.hub.maxBufferedBytes));
+	}
 	deps.extend?.(app);
 
 	app.doc31("/doc", {

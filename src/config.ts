@@ -70,6 +70,15 @@ export const ConfigSchema = z.object({
 		.prefault({}),
 	Cors: z.object({ AllowedOrigins: originList.default(["http://localhost:3000"]) }).prefault({}),
 	Embedded: z.object({ DataDir: z.string().min(1).default(".data") }).prefault({}),
+	Hub: z
+		.object({
+			HistorySize: intFromString(0, 1_000_000).default(1000),
+			HeartbeatMs: intFromString(1000, 3_600_000).default(15_000),
+			RetryMs: intFromString(0, 3_600_000).default(2000),
+			MaxSubscribers: intFromString(1, 1_000_000).default(10_000),
+			MaxBufferedBytes: intFromString(1024, 1 << 30).default(256 * 1024),
+		})
+		.prefault({}),
 	PORT: intFromString(0, 65535).default(5080),
 });
 

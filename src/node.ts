@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, resolveConfig } from "./config.js";
-import type { OrderEvents } from "./hub/port.js";
+import { OrderHub } from "./hub/hub.js";
+import { nodeSseTransport } from "./hub/node-transport.js";
+import { webStreamTransport } from "./hub/sse.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
 import type { StatusQueue } from "./queue/port.js";
 import { createStatusMessageHandler } from "./queue/receiver.js";
@@ -45,13 +47,21 @@ async function main(): Promise<void> {
 
 	const queue: StatusQueue = new InProcessStatusQueue({ log });
 	log(`status queue: ${queue.kind}`);
-	const events: OrderEvents = { publish: () => {} };
+	const hub = new OrderHub({
+		historySize: config.Hub.HistorySize,
+		heartbeatMs: config.Hub.HeartbeatMs,
+		retryMs: config.Hub.RetryMs,
+		maxSubscribers: config.Hub.MaxSubscribers,
+		maxBufferedBytes: config.Hub.MaxBufferedBytes,
+	});
 
-	queue.start(createStatusMessageHandler({ store, events, log }));
+	queue.start(createStatusMessageHandler({ store, events: hub, log }));
 	const app = createApp({
 		store,
 		queue,
-		events,
+		events: hub,
+		hub,
+		sseTransport: nodeSseTransport(webStreamTransport(config.Hub.MaxBufferedBytes)),
 		corsOrigins: config.Cors.AllowedOrigins,
 		swaggerAssets: swaggerAssetsFromPackage(),
 		log,
@@ -81,10 +91,14 @@ async function main(): Promise<void> {
 		}, 15_000);
 		force.unref();
 		shuttingDown = (async () => {
-			const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-			(server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+			const http = server as unknown as import("node:http").Server;
+			const closed = new Promise<void>((resolve) => server.close(() => resolve())); // stop accepting
+			hub.close(); // end every SSE stream; EventSource clients reconnect elsewhere or later
+			http.closeIdleConnections();
 			await queue.close(); // settles in-flight and queued status changes
+			const straggler = setTimeout(() => http.closeAllConnections(), 2000); // requests still open after 2 s
 			await closed;
+			clearTimeout(straggler);
 			await azurite?.close(); // flushes embedded storage to disk
 			log("stopped");
 			process.exit(0);

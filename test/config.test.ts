@@ -21,6 +21,13 @@ describe("configuration", () => {
 			ServiceBus: { ConnectionString: undefined, QueueName: "OrderTracker" },
 			Cors: { AllowedOrigins: ["http://localhost:3000"] },
 			Embedded: { DataDir: ".data" },
+			Hub: {
+				HistorySize: 1000,
+				HeartbeatMs: 15_000,
+				RetryMs: 2000,
+				MaxSubscribers: 10_000,
+				MaxBufferedBytes: 262_144,
+			},
 			PORT: 5080,
 		});
 	});

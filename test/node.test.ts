@@ -86,3 +86,27 @@ describe("node entry (npm start)", () => {
 		expect(output).toMatch(/TableStorage:TableName: must be 3-63 letters/);
 	});
 });
+
+describe("node entry with open event streams", () => {
+	it("ends 2,000 open SSE streams and exits promptly on SIGTERM", async () => {
+		const svc = await startService({ Embedded__DataDir: dataDir, Hub__MaxSubscribers: "5000" });
+		const streams = await Promise.all(Array.from({ length: 2000 }, () => fetch(`${svc.baseUrl}/orderHub`)));
+		expect(streams.every((r) => r.status === 200)).toBe(true);
+		const stats = await (await fetch(`${svc.baseUrl}/orderHub/stats`)).json();
+		expect(stats.subscribers).toBe(2000);
+		const ended = streams.map(async (r) => {
+			const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+			try {
+				while (!(await reader.read()).done) {}
+				return "ended";
+			} catch {
+				return "ended";
+			}
+		});
+		const started = Date.now();
+		svc.child.kill("SIGTERM");
+		expect(await svc.exited).toBe(0);
+		expect(Date.now() - started).toBeLessThan(5000);
+		expect(new Set(await Promise.all(ended))).toEqual(new Set(["ended"]));
+	});
+});

@@ -1,0 +1,175 @@
+// GET /orderHub (Server-Sent Events) and GET /orderHub/stats. The bytes reach the client through
+// an SseTransport: web streams by default (any runtime), or the Node transport that writes to the
+// socket directly (src/hub/node-transport.ts), chosen by the runtime entry.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { ProblemSchema } from "../orders/schemas.js";
+import { ProblemError, problem } from "../problem.js";
+import { keyProblem } from "../storage/keys.js";
+import { HubUnavailableError, type OrderHub, type SseSink } from "./hub.js";
+
+export interface SseTransport {
+	/** Starts a response with `headers`; `onClose` runs once when the client goes away. */
+	open(c: Context, headers: Headers, onClose: () => void): { sink: SseSink; response: Response };
+}
+
+export const SSE_HEADERS: Record<string, string> = {
+	"content-type": "text/event-stream; charset=utf-8",
+	"cache-control": "no-cache, no-transform",
+	"x-accel-buffering": "no",
+	"content-encoding": "identity",
+};
+
+/** Web-streams transport: works wherever Hono does (Node, workerd, app.request in tests). */
+export function webStreamTransport(maxBufferedBytes: number): SseTransport {
+	return {
+		open(c, headers, onClose) {
+			let controller!: ReadableStreamDefaultController<Uint8Array>;
+			let closed = false;
+			const finish = () => {
+				if (closed) return;
+				closed = true;
+				onClose();
+			};
+			// The queue bound is slightly above the hub's, so the hub sees the backlog and cuts off first.
+			const stream = new ReadableStream<Uint8Array>(
+				{
+					start(ctrl) {
+						controller = ctrl;
+					},
+					cancel: finish,
+				},
+				new ByteLengthQueuingStrategy({ highWaterMark: maxBufferedBytes * 2 }),
+			);
+			c.req.raw.signal?.addEventListener("abort", finish, { once: true });
+			const sink: SseSink = {
+				write(chunk) {
+					if (!closed) controller.enqueue(chunk);
+				},
+				buffered: () => (closed ? 0 : maxBufferedBytes * 2 - (controller.desiredSize ?? 0)),
+				close(mode = "end") {
+					if (closed) return;
+					try {
+						if (mode === "abort") controller.error(new Error("subscriber too slow"));
+						else controller.close();
+					} catch {
+						// already errored or cancelled by the client
+					}
+					finish();
+				},
+			};
+			return { sink, response: new Response(stream, { status: 200, headers }) };
+		},
+	};
+}
+
+const keyString = (what: string) =>
+	z.string().superRefine((v, ctx) => {
+		const p = keyProblem(v);
+		if (p) ctx.addIssue({ code: "custom", message: `${what} ${p}` });
+	});
+
+const HubQuery = z.object({
+	orderId: z
+		.union([keyString("orderId"), z.array(keyString("orderId")).max(100, "at most 100 orderId filters")])
+		.optional()
+		.openapi({ param: { name: "orderId", in: "query" }, description: "Only these orders (repeatable)" }),
+	partitionKey: keyString("partitionKey")
+		.optional()
+		.openapi({ param: { name: "partitionKey", in: "query" } }),
+	customerName: z
+		.string()
+		.min(1)
+		.max(256)
+		.optional()
+		.openapi({ param: { name: "customerName", in: "query" } }),
+	lastEventId: z
+		.string()
+		.max(200)
+		.optional()
+		.openapi({
+			param: { name: "lastEventId", in: "query" },
+			description:
+				"Resume after this event id on a first connect (browsers send the Last-Event-ID header on reconnect)",
+		}),
+});
+
+const HubStats = z
+	.object({
+		instanceId: z.string(),
+		subscribers: z.number().int(),
+		maxSubscribers: z.number().int(),
+		historySize: z.number().int(),
+		historyCapacity: z.number().int(),
+		newestEventId: z.string(),
+		published: z.number().int(),
+		slowDisconnects: z.number().int(),
+	})
+	.openapi("HubStats");
+
+const orderHubRoute = createRoute({
+	method: "get",
+	path: "/orderHub",
+	tags: ["Events"],
+	summary: "Server-Sent Events stream of order events",
+	description:
+		"`event: OrderCreated` and `event: ReceiveOrderUpdate`, data = the order as JSON, every event with an `id`. " +
+		"On reconnect the browser sends Last-Event-ID and missed events are replayed; when they cannot be, " +
+		"`event: reset` tells the client to refetch. A `retry:` hint on connect, a heartbeat comment every 15 s.",
+	request: { query: HubQuery },
+	responses: {
+		200: { description: "The event stream", content: { "text/event-stream": { schema: z.string() } } },
+		400: { description: "A bad filter", content: { "application/problem+json": { schema: ProblemSchema } } },
+		503: {
+			description: "At the subscriber cap, or shutting down",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
+	},
+});
+
+const statsRoute = createRoute({
+	method: "get",
+	path: "/orderHub/stats",
+	tags: ["Events"],
+	summary: "Subscribers and replay history of the event hub",
+	responses: {
+		200: { description: "Hub statistics", content: { "application/json": { schema: HubStats } } },
+	},
+});
+
+export function registerHubRoutes(app: OpenAPIHono, hub: OrderHub, transport: SseTransport): void {
+	app.openapi(orderHubRoute, (c) => {
+		const query = c.req.valid("query");
+		const orderIds = query.orderId === undefined ? undefined : [query.orderId].flat();
+		const lastEventId = c.req.header("last-event-id") ?? query.lastEventId;
+		try {
+			hub.assertCanSubscribe(); // before any byte of a 200 is written
+		} catch (err) {
+			if (err instanceof HubUnavailableError) {
+				throw new ProblemError(problem(503, err.message), { "Retry-After": "5" });
+			}
+			throw err;
+		}
+		const headers = new Headers(c.res.headers); // CORS headers set by middleware so far
+		for (const [k, v] of Object.entries(SSE_HEADERS)) headers.set(k, v);
+		let unsubscribe: (() => void) | undefined;
+		let gone = false;
+		const { sink, response } = transport.open(c, headers, () => {
+			gone = true;
+			unsubscribe?.();
+		});
+		unsubscribe = hub.subscribe(
+			sink,
+			{
+				...(orderIds ? { orderIds } : {}),
+				...(query.partitionKey !== undefined ? { partitionKey: query.partitionKey } : {}),
+				...(query.customerName !== undefined ? { customerName: query.customerName } : {}),
+			},
+			lastEventId,
+		);
+		if (gone) unsubscribe();
+		return response;
+	});
+
+	app.openapi(statsRoute, (c) => c.json(hub.stats(), 200));
+}

@@ -1,0 +1,66 @@
+// The real app on a real HTTP server (@hono/node-server on 127.0.0.1, a free port), wired as the
+// Node entry wires it: memory or Azure store, in-process queue + receiver loop, the hub with the
+// Node SSE transport.
+import type { AddressInfo, Socket } from "node:net";
+import { serve } from "@hono/node-server";
+import { createApp } from "../../src/app.js";
+import { type HubOptions, OrderHub } from "../../src/hub/hub.js";
+import { nodeSseTransport } from "../../src/hub/node-transport.js";
+import { webStreamTransport } from "../../src/hub/sse.js";
+import { InProcessStatusQueue } from "../../src/queue/in-process.js";
+import { createStatusMessageHandler } from "../../src/queue/receiver.js";
+import { MemoryOrderStore } from "../../src/storage/memory.js";
+import type { OrderStore } from "../../src/storage/port.js";
+
+export interface RunningServer {
+	baseUrl: string;
+	hub: OrderHub;
+	queue: InProcessStatusQueue;
+	store: OrderStore;
+	/** Drops every open connection from the server side (a network blip). */
+	dropConnections(): void;
+	close(): Promise<void>;
+}
+
+export async function startServer(
+	options: { hub?: HubOptions; store?: OrderStore; transport?: "node" | "web" } = {},
+): Promise<RunningServer> {
+	const store = options.store ?? new MemoryOrderStore();
+	const queue = new InProcessStatusQueue({ retryDelayMs: 20 });
+	const hub = new OrderHub(options.hub);
+	queue.start(createStatusMessageHandler({ store, events: hub }));
+	const web = webStreamTransport(hub.maxBufferedBytes);
+	const app = createApp({
+		store,
+		queue,
+		events: hub,
+		hub,
+		sseTransport: options.transport === "web" ? web : nodeSseTransport(web),
+		corsOrigins: ["http://localhost:3000"],
+	});
+	const sockets = new Set<Socket>();
+	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+		const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+	});
+	server.on("connection", (socket: Socket) => {
+		sockets.add(socket);
+		socket.on("close", () => sockets.delete(socket));
+	});
+	const { port } = server.address() as AddressInfo;
+	return {
+		baseUrl: `http://127.0.0.1:${port}`,
+		hub,
+		queue,
+		store,
+		dropConnections: () => {
+			for (const s of sockets) s.destroy();
+		},
+		close: async () => {
+			hub.close();
+			await queue.close();
+			const http = server as unknown as import("node:http").Server;
+			http.closeAllConnections();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		},
+	};
+}
