@@ -86,6 +86,10 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 		},
 	});
 
+	if (deps.hub) {
+		const transport = deps.sseTransport ?? webStreamTransport(deps.hub.maxBufferedBytes);
+		registerHubRoutes(app, deps.hub, transport, deps.corsOrigins); // before CORS: see there
+	}
 	app.use(
 		"*",
 		cors({
@@ -118,9 +122,6 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 		},
 		...(deps.hub ? [{ name: "hub", check: async () => hubHealth(deps.hub as OrderHub) }] : []),
 	]);
-	if (deps.hub) {
-		registerHubRoutes(app, deps.hub, deps.sseTransport ?? webStreamTransport(deps.hub.maxBufferedBytes));
-	}
 	deps.extend?.(app);
 
 	app.doc31("/doc", {

@@ -137,7 +137,28 @@ const statsRoute = createRoute({
 	},
 });
 
-export function registerHubRoutes(app: OpenAPIHono, hub: OrderHub, transport: SseTransport): void {
+/** CORS for the stream itself: the hub routes answer before the app's CORS middleware runs. */
+function corsHeaders(origin: string | undefined, allowed: string[]): Record<string, string> {
+	if (allowed.includes("*")) return { "access-control-allow-origin": "*" };
+	if (origin === undefined || !allowed.includes(origin)) return { vary: "Origin" };
+	return {
+		"access-control-allow-origin": origin,
+		"access-control-allow-credentials": "true",
+		vary: "Origin",
+	};
+}
+
+/**
+ * Registers /orderHub and /orderHub/stats. Call before the app's CORS middleware: the Node
+ * transport answers by writing to the socket itself (RESPONSE_ALREADY_SENT), and a middleware that
+ * touches the response afterwards would make @hono/node-server write a second set of headers.
+ */
+export function registerHubRoutes(
+	app: OpenAPIHono,
+	hub: OrderHub,
+	transport: SseTransport,
+	corsOrigins: string[],
+): void {
 	app.openapi(orderHubRoute, (c) => {
 		const query = c.req.valid("query");
 		const orderIds = query.orderId === undefined ? undefined : [query.orderId].flat();
@@ -150,8 +171,8 @@ export function registerHubRoutes(app: OpenAPIHono, hub: OrderHub, transport: Ss
 			}
 			throw err;
 		}
-		const headers = new Headers(c.res.headers); // CORS headers set by middleware so far
-		for (const [k, v] of Object.entries(SSE_HEADERS)) headers.set(k, v);
+		// Do not touch c.res here (see registerHubRoutes).
+		const headers = new Headers({ ...SSE_HEADERS, ...corsHeaders(c.req.header("origin"), corsOrigins) });
 		let unsubscribe: (() => void) | undefined;
 		let gone = false;
 		const { sink, response } = transport.open(c, headers, () => {

@@ -153,6 +153,8 @@ describe("GET /orderHub", () => {
 	});
 
 	it("answers with retry, SSE headers, CORS, uncompressed, and heartbeats", async () => {
+		// The Node transport writes the head itself: nothing may try to write a second one.
+		const consoleErrors = vi.spyOn(console, "error");
 		server = await startServer({ hub: { heartbeatMs: 100, retryMs: 1234 } });
 		const controller = new AbortController();
 		const res = await fetch(`${server.baseUrl}/orderHub`, {
@@ -177,6 +179,8 @@ describe("GET /orderHub", () => {
 		expect(text.startsWith("retry: 1234\n")).toBe(true);
 		expect(text.match(/: heartbeat/g)?.length).toBeGreaterThanOrEqual(2);
 		controller.abort();
+		expect(consoleErrors).not.toHaveBeenCalled();
+		consoleErrors.mockRestore();
 	});
 
 	it("refuses subscribers beyond the cap with 503 problem+json", async () => {

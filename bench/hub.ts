@@ -1,0 +1,81 @@
+// Hub benchmark: one server process holding N SSE subscribers, a load generator in another
+// process. order-tracker (Node SSE transport) beside a bare node:http broadcaster in the same run.
+import { fmt, median, startNode } from "./lib.js";
+
+export interface HubResult {
+	target: "bare" | "order-tracker";
+	subscribers: number;
+	kbPerConnection: number;
+	p50: number;
+	p99: number;
+	last: number;
+	received: number;
+}
+
+async function runOne(target: "bare" | "app", n: number, rounds: number): Promise<HubResult> {
+	const server = startNode(target === "bare" ? "bench/servers/bare-sse.ts" : "bench/servers/app.ts");
+	try {
+		const { port } = (await server.first) as { port: number };
+		const baseUrl = `http://127.0.0.1:${port}`;
+		const tokens: string[] = [];
+		for (let i = 0; i < rounds; i++) {
+			if (target === "app") {
+				const res = await fetch(`${baseUrl}/api/orders/create`, {
+					method: "POST",
+					headers: { "content-type": "application/json" },
+					body: JSON.stringify({ customerName: "Bench Customer", productName: "Bench Product" }),
+				});
+				tokens.push(((await res.json()) as { orderId: string }).orderId);
+			} else {
+				tokens.push(crypto.randomUUID());
+			}
+		}
+		const load = startNode("bench/sse-load.ts", [baseUrl, String(n), target, tokens.join(",")]);
+		const out = (await load.first) as {
+			rssBefore: number;
+			rssAfter: number;
+			rounds: { p50: number; p99: number; last: number; received: number }[];
+		};
+		await load.stop();
+		return {
+			target: target === "bare" ? "bare" : "order-tracker",
+			subscribers: n,
+			kbPerConnection: (out.rssAfter - out.rssBefore) / n / 1024,
+			p50: median(out.rounds.map((r) => r.p50)),
+			p99: median(out.rounds.map((r) => r.p99)),
+			last: median(out.rounds.map((r) => r.last)),
+			received: Math.min(...out.rounds.map((r) => r.received)),
+		};
+	} finally {
+		await server.stop();
+	}
+}
+
+export async function benchHub(n: number, rounds: number): Promise<HubResult[]> {
+	// Alternate the order so neither side always runs on a warmer machine.
+	const bare = await runOne("bare", n, rounds);
+	const app = await runOne("app", n, rounds);
+	return [bare, app];
+}
+
+export function hubTable(results: HubResult[]): string {
+	const [bare, app] = results as [HubResult, HubResult];
+	const rows = results.map(
+		(r) =>
+			`| ${r.target} | ${r.subscribers} | ${fmt(r.kbPerConnection)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.last)} | ${r.received}/${r.subscribers} |`,
+	);
+	rows.push(
+		`| ratio order-tracker / bare | | ${fmt(app.kbPerConnection / bare.kbPerConnection, 2)}× | ${fmt(app.p50 / bare.p50, 2)}× | ${fmt(app.p99 / bare.p99, 2)}× | ${fmt(app.last / bare.last, 2)}× | |`,
+	);
+	return [
+		"| SSE hub | subscribers | KB RSS / connection | p50 ms | p99 ms | last ms | delivered |",
+		"|---|---|---|---|---|---|---|",
+		...rows,
+	].join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+	const n = Number(process.argv[2] ?? 2000);
+	const results = await benchHub(n, 5);
+	console.log(hubTable(results));
+}

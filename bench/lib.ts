@@ -1,0 +1,46 @@
+// Shared helpers for the benchmark harness: child processes that print one JSON line.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+
+export interface Child {
+	proc: ChildProcess;
+	/** The first JSON line the process printed. */
+	first: Promise<Record<string, unknown>>;
+	stop(): Promise<void>;
+}
+
+export function startNode(script: string, args: string[] = [], env: Record<string, string> = {}): Child {
+	const proc = spawn(process.execPath, ["--expose-gc", "--import", "tsx", script, ...args], {
+		env: { ...process.env, ...env },
+		stdio: ["ignore", "pipe", "inherit"],
+	});
+	const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+	const first = new Promise<Record<string, unknown>>((resolve, reject) => {
+		lines.on("line", (line) => {
+			try {
+				resolve(JSON.parse(line));
+			} catch {
+				// not ours
+			}
+		});
+		proc.on("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+	});
+	first.catch(() => {});
+	return {
+		proc,
+		first,
+		stop: () =>
+			new Promise((resolve) => {
+				if (proc.exitCode !== null) return resolve();
+				proc.once("exit", () => resolve());
+				proc.kill("SIGTERM");
+			}),
+	};
+}
+
+export const median = (xs: number[]) => {
+	const s = [...xs].sort((a, b) => a - b);
+	return s.length ? (s[Math.floor((s.length - 1) / 2)] as number) : Number.NaN;
+};
+
+export const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
