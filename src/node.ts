@@ -10,6 +10,7 @@ import { webStreamTransport } from "./hub/sse.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
 import type { StatusQueue } from "./queue/port.js";
 import { createStatusMessageHandler } from "./queue/receiver.js";
+import { ServiceBusStatusQueue } from "./queue/service-bus.js";
 import { createAzureTablesStore } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
 import { swaggerAssetsFromPackage } from "./swagger-assets.js";
@@ -45,8 +46,18 @@ async function main(): Promise<void> {
 		timeoutMs: config.TableStorage.TimeoutMs,
 	});
 
-	const queue: StatusQueue = new InProcessStatusQueue({ log });
-	log(`status queue: ${queue.kind}`);
+	const queue: StatusQueue = config.ServiceBus.ConnectionString
+		? new ServiceBusStatusQueue({
+				connectionString: config.ServiceBus.ConnectionString,
+				queueName: config.ServiceBus.QueueName,
+				log,
+			})
+		: new InProcessStatusQueue({ log });
+	log(
+		queue.kind === "service-bus"
+			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}`
+			: "status queue: in-process (not durable across a crash; set ServiceBus:ConnectionString for Service Bus)",
+	);
 	const hub = new OrderHub({
 		historySize: config.Hub.HistorySize,
 		heartbeatMs: config.Hub.HeartbeatMs,
@@ -55,7 +66,8 @@ async function main(): Promise<void> {
 		maxBufferedBytes: config.Hub.MaxBufferedBytes,
 	});
 
-	queue.start(createStatusMessageHandler({ store, events: hub, log }));
+	const stopping = new AbortController();
+	queue.start(createStatusMessageHandler({ store, events: hub, log, signal: stopping.signal }));
 	const app = createApp({
 		store,
 		queue,
@@ -94,6 +106,7 @@ async function main(): Promise<void> {
 			const http = server as unknown as import("node:http").Server;
 			const closed = new Promise<void>((resolve) => server.close(() => resolve())); // stop accepting
 			hub.close(); // end every SSE stream; EventSource clients reconnect elsewhere or later
+			stopping.abort(); // a message waiting for storage is abandoned now (the queue redelivers it)
 			http.closeIdleConnections();
 			await queue.close(); // settles in-flight and queued status changes
 			const straggler = setTimeout(() => http.closeAllConnections(), 2000); // requests still open after 2 s

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { OrderEvents } from "../hub/port.js";
 import { ProblemError, problem } from "../problem.js";
-import { QueueUnavailableError, type StatusQueue } from "../queue/port.js";
+import type { StatusQueue } from "../queue/port.js";
 import type { OrderStore } from "../storage/port.js";
 import {
 	CreateOrderBody,
@@ -105,20 +105,6 @@ const updateStatus = createRoute({
 
 const notFound = (orderId: string) => new ProblemError(problem(404, `Order '${orderId}' was not found.`));
 
-/** Sends with a short, bounded retry; a queue that stays unreachable becomes a 503. */
-async function sendWithRetry(send: () => Promise<void>): Promise<void> {
-	const delays = [100, 300];
-	for (let attempt = 0; ; attempt++) {
-		try {
-			return await send();
-		} catch (err) {
-			const delay = delays[attempt];
-			if (delay === undefined || !(err instanceof QueueUnavailableError)) throw err;
-			await new Promise((r) => setTimeout(r, delay));
-		}
-	}
-}
-
 export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: OrderRouteDeps): void {
 	app.openapi(createOrder, async (c) => {
 		const input = c.req.valid("json");
@@ -180,7 +166,8 @@ export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: 
 		if (verdict === "noop") return c.json({ orderId, status }, 202);
 		const messageId = c.req.valid("header")["idempotency-key"] ?? crypto.randomUUID();
 		const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
-		await sendWithRetry(() => queue.send(change));
+		await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
+
 		return c.json({ orderId, status, messageId }, 202);
 	});
 }

@@ -86,19 +86,57 @@ export interface ReceiverDeps {
 	store: OrderStore;
 	events: OrderEvents;
 	log?: (line: string) => void;
+	/**
+	 * While storage is unavailable, keep retrying the message in hand for this long before
+	 * abandoning it. An abandoned message comes straight back and each delivery counts towards the
+	 * queue's max delivery count, so a short storage outage must not burn them. Default 10 s.
+	 */
+	transientRetryWindowMs?: number;
+	/** Aborted on shutdown: stop waiting for storage and abandon at once. */
+	signal?: AbortSignal;
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+	return new Promise((resolve) => {
+		const timer = setTimeout(done, ms);
+		function done() {
+			clearTimeout(timer);
+			signal?.removeEventListener("abort", done);
+			resolve();
+		}
+		signal?.addEventListener("abort", done, { once: true });
+	});
 }
 
 export function createStatusMessageHandler({
 	store,
 	events,
 	log = () => {},
+	transientRetryWindowMs = 10_000,
+	signal,
 }: ReceiverDeps): StatusMessageHandler {
+	/** Applies, retrying with back-off while storage is unavailable, within the window. */
+	async function apply(change: StatusChange) {
+		const giveUpAt = Date.now() + transientRetryWindowMs;
+		for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+			try {
+				return await store.applyStatus(change);
+			} catch (err) {
+				const retry =
+					err instanceof StoreUnavailableError && Date.now() + delay <= giveUpAt && !signal?.aborted;
+				if (!retry) throw err;
+				log(`status message ${change.messageId} waits for storage: ${(err as Error).message}`);
+				await pause(delay, signal);
+			}
+		}
+	}
+
 	return async (message): Promise<Settlement> => {
 		const parsed = parseStatusMessage(message);
 		if (!parsed.ok) return { kind: "dead-letter", reason: parsed.reason, description: parsed.description };
 		const { change } = parsed;
 		try {
-			const result = await store.applyStatus(change);
+			const result = await apply(change);
 			switch (result.kind) {
 				case "applied":
 					events.publish({
@@ -126,10 +164,7 @@ export function createStatusMessageHandler({
 					};
 			}
 		} catch (err) {
-			const transient = err instanceof StoreUnavailableError;
-			log(
-				`status message ${message.messageId} ${transient ? "waits for storage" : "failed"}: ${(err as Error).message}`,
-			);
+			log(`status message ${message.messageId} abandoned for a retry: ${(err as Error).message}`);
 			return { kind: "abandon", reason: (err as Error).message };
 		}
 	};

@@ -8,6 +8,7 @@ import { type HubOptions, OrderHub } from "../../src/hub/hub.js";
 import { nodeSseTransport } from "../../src/hub/node-transport.js";
 import { webStreamTransport } from "../../src/hub/sse.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
+import type { StatusQueue } from "../../src/queue/port.js";
 import { createStatusMessageHandler } from "../../src/queue/receiver.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 import type { OrderStore } from "../../src/storage/port.js";
@@ -15,7 +16,7 @@ import type { OrderStore } from "../../src/storage/port.js";
 export interface RunningServer {
 	baseUrl: string;
 	hub: OrderHub;
-	queue: InProcessStatusQueue;
+	queue: StatusQueue;
 	store: OrderStore;
 	/** Drops every open connection from the server side (a network blip). */
 	dropConnections(): void;
@@ -23,12 +24,20 @@ export interface RunningServer {
 }
 
 export async function startServer(
-	options: { hub?: HubOptions; store?: OrderStore; transport?: "node" | "web" } = {},
+	options: {
+		hub?: HubOptions;
+		store?: OrderStore;
+		queue?: StatusQueue;
+		transport?: "node" | "web";
+		log?: (line: string) => void;
+	} = {},
 ): Promise<RunningServer> {
 	const store = options.store ?? new MemoryOrderStore();
-	const queue = new InProcessStatusQueue({ retryDelayMs: 20 });
+	const queue = options.queue ?? new InProcessStatusQueue({ retryDelayMs: 20 });
 	const hub = new OrderHub(options.hub);
-	queue.start(createStatusMessageHandler({ store, events: hub }));
+	queue.start(
+		createStatusMessageHandler({ store, events: hub, ...(options.log ? { log: options.log } : {}) }),
+	);
 	const web = webStreamTransport(hub.maxBufferedBytes);
 	const app = createApp({
 		store,

@@ -1,0 +1,144 @@
+// The StatusQueue on Azure Service Bus (@azure/service-bus): one ServiceBusClient for the process,
+// a sender used by PUT, and a peek-lock receiver loop in the same process. Node only (AMQP over TCP).
+import {
+	ServiceBusClient,
+	type ServiceBusReceivedMessage,
+	type ServiceBusReceiver,
+	type ServiceBusSender,
+} from "@azure/service-bus";
+import type { StatusChange } from "../orders/model.js";
+import {
+	QueueUnavailableError,
+	type Settlement,
+	type StatusMessageHandler,
+	type StatusQueue,
+	statusMessageBody,
+} from "./port.js";
+
+export interface ServiceBusQueueOptions {
+	connectionString: string;
+	queueName: string;
+	/** Upper bound for one send, the SDK's retries included; past it PUT answers 503. Default 3 s. */
+	sendTimeoutMs?: number;
+	/** Lock renewal while a message is being applied (the SDK renews automatically up to this). */
+	maxAutoLockRenewalDurationInMs?: number;
+	log?: (line: string) => void;
+}
+
+export class ServiceBusStatusQueue implements StatusQueue {
+	readonly kind = "service-bus";
+	private readonly client: ServiceBusClient;
+	private readonly sender: ServiceBusSender;
+	private receiver?: ServiceBusReceiver;
+	private peeker?: ServiceBusReceiver;
+	private subscription?: { close(): Promise<void> };
+	private readonly inFlight = new Set<Promise<void>>();
+	private readonly sendTimeoutMs: number;
+	private readonly log: (line: string) => void;
+	private closing?: Promise<void>;
+
+	constructor(private readonly options: ServiceBusQueueOptions) {
+		this.sendTimeoutMs = options.sendTimeoutMs ?? 3000;
+		this.log = options.log ?? (() => {});
+		// The SDK's default retry waits 30 s between attempts: a receiver would resume ~27 s after the
+		// broker returns (FIELD-NOTES). 500 ms fixed resumes within about a second. timeoutInMs is
+		// explicit because settling a message received before a reconnect can otherwise hang.
+		this.client = new ServiceBusClient(options.connectionString, {
+			retryOptions: { retryDelayInMs: 500, maxRetryDelayInMs: 2000, maxRetries: 3, timeoutInMs: 10_000 },
+		});
+		this.sender = this.client.createSender(options.queueName);
+	}
+
+	async send(change: StatusChange): Promise<void> {
+		if (this.closing) throw new QueueUnavailableError("the status queue is shutting down");
+		try {
+			await this.sender.sendMessages(
+				{
+					body: statusMessageBody(change),
+					contentType: "application/json",
+					messageId: change.messageId,
+					subject: "OrderStatusChanged",
+				},
+				{ abortSignal: AbortSignal.timeout(this.sendTimeoutMs) },
+			);
+		} catch (err) {
+			throw new QueueUnavailableError(`Service Bus send failed: ${(err as Error).message}`, { cause: err });
+		}
+	}
+
+	start(handler: StatusMessageHandler): void {
+		if (this.receiver) throw new Error("receiver already started");
+		const receiver = this.client.createReceiver(this.options.queueName, {
+			receiveMode: "peekLock",
+			maxAutoLockRenewalDurationInMs: this.options.maxAutoLockRenewalDurationInMs ?? 5 * 60_000,
+		});
+		this.receiver = receiver;
+		this.subscription = receiver.subscribe(
+			{
+				processMessage: (message) => this.track(this.process(receiver, handler, message)),
+				processError: async ({ error, errorSource }) => {
+					this.log(`service bus ${errorSource}: ${error.message.split("\n")[0]}`);
+				},
+			},
+			// One at a time keeps the queue's order per order (Pending -> Processing -> Shipped).
+			{ autoCompleteMessages: false, maxConcurrentCalls: 1 },
+		);
+	}
+
+	private track(work: Promise<void>): Promise<void> {
+		this.inFlight.add(work);
+		return work.finally(() => this.inFlight.delete(work));
+	}
+
+	private async process(
+		receiver: ServiceBusReceiver,
+		handler: StatusMessageHandler,
+		message: ServiceBusReceivedMessage,
+	): Promise<void> {
+		const settlement: Settlement = await handler({
+			messageId: String(message.messageId ?? `seq-${message.sequenceNumber?.toString()}`),
+			body: message.body,
+			// The SDK counts earlier deliveries (0 on the first); the handler counts this one too.
+			deliveryCount: (message.deliveryCount ?? 0) + 1,
+		});
+		try {
+			if (settlement.kind === "complete") await receiver.completeMessage(message);
+			else if (settlement.kind === "abandon") await receiver.abandonMessage(message);
+			else {
+				this.log(`dead-lettering ${message.messageId}: ${settlement.reason} — ${settlement.description}`);
+				await receiver.deadLetterMessage(message, {
+					deadLetterReason: settlement.reason,
+					deadLetterErrorDescription: settlement.description,
+				});
+			}
+		} catch (err) {
+			// Typically the lock was lost with a dropped connection: the broker redelivers the message
+			// and the store's idempotency (by message id) makes the second delivery change nothing.
+			this.log(
+				`could not settle ${message.messageId} (${settlement.kind}): ${(err as Error).message.split("\n")[0]}`,
+			);
+		}
+	}
+
+	async ping(): Promise<void> {
+		if (this.closing) throw new QueueUnavailableError("the status queue is shutting down");
+		this.peeker ??= this.client.createReceiver(this.options.queueName, { receiveMode: "peekLock" });
+		try {
+			await this.peeker.peekMessages(1, { abortSignal: AbortSignal.timeout(2000) });
+		} catch (err) {
+			throw new QueueUnavailableError(`Service Bus unreachable: ${(err as Error).message.split("\n")[0]}`, {
+				cause: err,
+			});
+		}
+	}
+
+	/** Stops receiving, lets in-flight messages apply and settle, then closes the client. */
+	close(): Promise<void> {
+		this.closing ??= (async () => {
+			await this.subscription?.close();
+			await Promise.allSettled([...this.inFlight]);
+			await this.client.close();
+		})();
+		return this.closing;
+	}
+}
