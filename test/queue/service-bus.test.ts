@@ -250,7 +250,11 @@ describe("Service Bus status queue", () => {
 		}
 	}, 180_000);
 
-	it("lets messages wait while Azurite is down, then applies them all", async () => {
+	it("lets messages wait while Azurite is down, renewing their locks, then applies them all once", async () => {
+		await broker.close();
+		// The SDK renews a lock halfway through (up to 10 s before expiry): with 3 s locks, the
+		// message held through a 3.5 s outage must be renewed, or it would be redelivered.
+		broker = await TestServiceBusBroker.start({ maxDeliveryCount: 5, lockDurationMs: 3000 });
 		const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-sb-"));
 		let azurite: EmbeddedAzurite | undefined = await startEmbeddedAzurite({ dataDir });
 		try {
@@ -264,13 +268,16 @@ describe("Service Bus status queue", () => {
 			await sender.sendMessages(
 				orders.map((o, i) => ({ body: { orderId: o.orderId, status: "Shipped" }, messageId: `w-${i}` })),
 			);
-			await new Promise((r) => setTimeout(r, 2000));
+			await new Promise((r) => setTimeout(r, 3500));
 			expect(broker.deadLetters(queueName)).toEqual([]);
 			expect(broker.pendingCount(queueName)).toBe(10);
 			azurite = await startEmbeddedAzurite({ dataDir, port });
 			await vi.waitFor(() => expect(broker.pendingCount(queueName)).toBe(0), { timeout: 20_000 });
 			for (const o of orders) expect(await statusOf(o.orderId)).toBe("Shipped");
 			expect(broker.deadLetters(queueName)).toEqual([]);
+			// The message in hand kept its lock through the outage (renew-lock), so nothing was redelivered.
+			expect(broker.renewals).toBeGreaterThan(0);
+			expect(broker.deliveries).toBe(10);
 		} finally {
 			await server?.close();
 			server = undefined;

@@ -88,10 +88,14 @@ export class TestServiceBusBroker {
 	private readonly entities = new Map<string, Entity>();
 	private readonly locks = new Map<string, Lock>();
 	private readonly connections = new Set<Connection>();
+	private readonly handedOver = new WeakMap<Sender, number>();
 	private sequence = 0;
 	private readonly maxDeliveryCount: number;
 	private readonly lockDurationMs: number;
 	port = 0;
+	/** Deliveries made and locks renewed, for tests. */
+	deliveries = 0;
+	renewals = 0;
 
 	private constructor(options: BrokerOptions) {
 		this.maxDeliveryCount = options.maxDeliveryCount ?? 10;
@@ -320,6 +324,7 @@ export class TestServiceBusBroker {
 					return;
 				}
 				clearTimeout(lock.timer);
+				this.renewals++;
 				lock.lockedUntil = new Date(Date.now() + this.lockDurationMs);
 				lock.timer = setTimeout(() => this.unlock(lock, "requeue"), this.lockDurationMs);
 				expirations.push(lock.lockedUntil);
@@ -366,11 +371,21 @@ export class TestServiceBusBroker {
 				entity.receivers.delete(sender);
 				continue;
 			}
-			while (entity.available.length > 0 && sender.sendable() && sender.is_open()) {
+			while (entity.available.length > 0 && this.creditLeft(sender) > 0 && sender.is_open()) {
 				const stored = entity.available.shift() as StoredMessage;
 				this.deliver(entity, sender, stored);
 			}
 		}
+	}
+
+	/**
+	 * rhea lowers `credit` only when it writes the transfer, later in the tick: count what we
+	 * handed it but it has not written yet, or a receiver granting 1 credit would get everything.
+	 */
+	private creditLeft(sender: Sender): number {
+		const handed = this.handedOver.get(sender) ?? 0;
+		const written = (sender as unknown as { delivery_count: number }).delivery_count;
+		return (sender as unknown as { credit: number }).credit - (handed - written);
 	}
 
 	private outgoing(stored: StoredMessage, lockedUntil?: Date): Message {
@@ -396,7 +411,9 @@ export class TestServiceBusBroker {
 		const tag = Buffer.from(rhea.string_to_uuid(rhea.generate_uuid()));
 		const lockedUntil = new Date(Date.now() + this.lockDurationMs);
 		const delivery = sender.send(this.outgoing(stored, lockedUntil), tag);
+		this.handedOver.set(sender, (this.handedOver.get(sender) ?? 0) + 1);
 		stored.deliveryCount++;
+		this.deliveries++;
 		const keys = [tag.toString("hex"), reorder(tag).toString("hex")];
 		const lock: Lock = {
 			stored,
