@@ -3,9 +3,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import type { Order } from "../src/orders/model.js";
 import { runService, startService } from "./support/process.js";
+import { TestServiceBusBroker } from "./support/service-bus-broker.js";
 import { uniqueTableName } from "./support/tables.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-node-"));
@@ -77,6 +78,38 @@ describe("node entry (npm start)", () => {
 		} finally {
 			svc.child.kill("SIGTERM");
 			expect(await svc.exited).toBe(0);
+		}
+	});
+
+	it("uses Service Bus when ServiceBus:ConnectionString is set, on ServiceBus:QueueName", async () => {
+		const broker = await TestServiceBusBroker.start();
+		const svc = await startService({
+			Embedded__DataDir: dataDir,
+			ServiceBus__ConnectionString: broker.connectionString,
+			ServiceBus__QueueName: "warehouse-status",
+		});
+		try {
+			expect(svc.output()).toMatch(/status queue: Azure Service Bus queue warehouse-status/);
+			const created = (await (
+				await fetch(`${svc.baseUrl}/api/orders/create`, json({ customerName: "A", productName: "B" }))
+			).json()) as Order;
+			const put = await fetch(`${svc.baseUrl}/api/orders/update-status/${created.orderId}`, {
+				method: "PUT",
+				headers: { "content-type": "application/json" },
+				body: '"Processing"',
+			});
+			expect(put.status).toBe(202);
+			await vi.waitFor(async () => {
+				const order = (await (await fetch(`${svc.baseUrl}/api/orders/${created.orderId}`)).json()) as Order;
+				expect(order.status).toBe("Processing");
+			});
+			expect(broker.entity("warehouse-status").received).toHaveLength(1);
+			const ready = await (await fetch(`${svc.baseUrl}/health/ready`)).json();
+			expect(ready.checks.queue).toEqual({ status: "ok", kind: "service-bus" });
+		} finally {
+			svc.child.kill("SIGTERM");
+			expect(await svc.exited).toBe(0);
+			await broker.close();
 		}
 	});
 
