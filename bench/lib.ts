@@ -10,7 +10,10 @@ export interface Child {
 }
 
 export function startNode(script: string, args: string[] = [], env: Record<string, string> = {}): Child {
-	const proc = spawn(process.execPath, ["--expose-gc", "--import", "tsx", script, ...args], {
+	// BENCH_CPU_PROF=<script substring> profiles matching processes (node --cpu-prof) into bench/results/profiles.
+	const profile = process.env.BENCH_CPU_PROF && script.includes(process.env.BENCH_CPU_PROF);
+	const flags = profile ? ["--cpu-prof", "--cpu-prof-dir=bench/results/profiles"] : [];
+	const proc = spawn(process.execPath, [...flags, "--expose-gc", "--import", "tsx", script, ...args], {
 		env: { ...process.env, ...env },
 		stdio: ["ignore", "pipe", "inherit"],
 	});

@@ -1,26 +1,48 @@
-// `npm run bench` (full) or `npm run bench -- --quick` (under a minute): runs every benchmark,
-// prints a Markdown table and writes bench/results/latest.json. Not part of `npm test`.
+// `npm run bench` (full, a few minutes) or `npm run bench -- --quick` (under a minute): runs every
+// benchmark, prints Markdown tables and writes bench/results/latest.json. Not part of `npm test`.
+// Every server, broker and load generator is its own process; all share this 2-core machine.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { benchE2e, e2eTable } from "./e2e.js";
 import { benchHub, hubTable } from "./hub.js";
+import { benchRest, restTable } from "./rest.js";
+import { benchStorageScale, scaleTable } from "./storage-scale.js";
 
 const quick = process.argv.includes("--quick");
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const machine = {
 	cpus: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}`,
 	memoryGiB: Math.round(totalmem() / 2 ** 30),
 	node: process.version,
-	note: "server and load generator are separate processes on the same 2-core machine",
+	note: "servers, Azurite, the broker and the load generators are separate processes on the same machine",
 };
+const started = Date.now();
+const results: Record<string, unknown> = { startedAt: new Date().toISOString(), quick, machine };
+const run = (name: string) => only === undefined || only.split(",").includes(name);
 
-const startedAt = new Date().toISOString();
-const hub = await benchHub(quick ? 2000 : 15_000, quick ? 3 : 5);
-const table = hubTable(hub);
-console.log(`\n${table}\n`);
+if (run("rest")) {
+	const rest = await benchRest(quick);
+	results.rest = rest;
+	console.log(`\n${restTable(rest)}\n`);
+}
+if (run("scale")) {
+	const scale = await benchStorageScale(quick);
+	results.storageScale = scale;
+	console.log(`\n${scaleTable(scale)}\n`);
+}
+if (run("e2e")) {
+	const e2e = await benchE2e(quick);
+	results.endToEnd = e2e;
+	console.log(`\n${e2eTable(e2e)}\n`);
+}
+if (run("hub")) {
+	const hub = await benchHub(quick ? 2000 : 15_000, quick ? 3 : 5);
+	results.hub = hub;
+	console.log(`\n${hubTable(hub)}\n`);
+}
+
 console.log(`machine: ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}; ${machine.note}`);
-
+console.log(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 mkdirSync("bench/results", { recursive: true });
-writeFileSync(
-	"bench/results/latest.json",
-	`${JSON.stringify({ startedAt, quick, machine, hub }, null, 2)}\n`,
-);
+writeFileSync("bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
 console.log("wrote bench/results/latest.json");

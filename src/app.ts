@@ -4,10 +4,10 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { registerHealthRoutes } from "./health.js";
+import { cors } from "./http/cors.js";
 import { jsonBody } from "./http/json-body.js";
 import type { OrderHub } from "./hub/hub.js";
 import type { OrderEvents } from "./hub/port.js";
@@ -93,12 +93,11 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 	app.use(
 		"*",
 		cors({
-			origin: deps.corsOrigins.includes("*") ? "*" : deps.corsOrigins,
+			origins: deps.corsOrigins,
 			allowHeaders: ["Content-Type", "Idempotency-Key", "Last-Event-ID", "Cache-Control"],
 			allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
 			exposeHeaders: ["Location", "X-Continuation-Token", "Retry-After", "Idempotent-Replayed"],
-			credentials: !deps.corsOrigins.includes("*"),
-			maxAge: 600,
+			maxAgeSeconds: 600,
 		}),
 	);
 	const bodyLimit = deps.maxBodyBytes ?? 64 * 1024;

@@ -77,6 +77,7 @@ export const ConfigSchema = z.object({
 			RetryMs: intFromString(0, 3_600_000).default(2000),
 			MaxSubscribers: intFromString(1, 1_000_000).default(10_000),
 			MaxBufferedBytes: intFromString(1024, 1 << 30).default(256 * 1024),
+			CoalesceMs: intFromString(0, 1000).default(25),
 		})
 		.prefault({}),
 	PORT: intFromString(0, 65535).default(5080),
@@ -106,6 +107,7 @@ const KNOWN_KEYS = [
 	"RetryMs",
 	"MaxSubscribers",
 	"MaxBufferedBytes",
+	"CoalesceMs",
 ];
 
 function findKey(obj: Json, key: string): string {

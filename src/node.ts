@@ -64,6 +64,7 @@ async function main(): Promise<void> {
 		retryMs: config.Hub.RetryMs,
 		maxSubscribers: config.Hub.MaxSubscribers,
 		maxBufferedBytes: config.Hub.MaxBufferedBytes,
+		coalesceMs: config.Hub.CoalesceMs,
 	});
 
 	const stopping = new AbortController();

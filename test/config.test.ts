@@ -27,6 +27,7 @@ describe("configuration", () => {
 				RetryMs: 2000,
 				MaxSubscribers: 10_000,
 				MaxBufferedBytes: 262_144,
+				CoalesceMs: 25,
 			},
 			PORT: 5080,
 		});

@@ -1,5 +1,6 @@
-// order-tracker as the Node entry wires it (Node SSE transport, in-process queue and receiver),
-// over the in-memory store or Azurite, plus GET /__bench/memory for the harness.
+// order-tracker as the Node entry wires it (Node SSE transport, receiver loop), over the in-memory
+// store or Azurite (BENCH_TABLES_CONNECTION_STRING), the in-process queue or Service Bus
+// (BENCH_SERVICE_BUS_CONNECTION_STRING), plus GET /__bench/memory for the harness.
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createApp } from "../../src/app.js";
@@ -8,6 +9,7 @@ import { nodeSseTransport } from "../../src/hub/node-transport.js";
 import { webStreamTransport } from "../../src/hub/sse.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import { createStatusMessageHandler } from "../../src/queue/receiver.js";
+import { ServiceBusStatusQueue } from "../../src/queue/service-bus.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 
@@ -15,9 +17,36 @@ const tableCs = process.env.BENCH_TABLES_CONNECTION_STRING;
 const store = tableCs
 	? createAzureTablesStore(tableCs, process.env.BENCH_TABLE_NAME ?? "Bench")
 	: new MemoryOrderStore();
-const hub = new OrderHub({ maxSubscribers: 50_000, historySize: 1000 });
-const queue = new InProcessStatusQueue();
-queue.start(createStatusMessageHandler({ store, events: hub }));
+const hub = new OrderHub({
+	maxSubscribers: 50_000,
+	historySize: 1000,
+	...(process.env.BENCH_COALESCE_MS ? { coalesceMs: Number(process.env.BENCH_COALESCE_MS) } : {}),
+});
+const busCs = process.env.BENCH_SERVICE_BUS_CONNECTION_STRING;
+const queue = busCs
+	? new ServiceBusStatusQueue({ connectionString: busCs, queueName: "bench" })
+	: new InProcessStatusQueue();
+const handler = createStatusMessageHandler({ store, events: hub });
+// BENCH_TRACE=1: where a status change spends its time between PUT (occurredAt) and publish.
+const trace = process.env.BENCH_TRACE ? { n: 0, toHandler: 0, inHandler: 0 } : undefined;
+queue.start(async (message) => {
+	const t0 = Date.now();
+	const occurredAt = Date.parse((message.body as { occurredAt?: string })?.occurredAt ?? "");
+	const settlement = await handler(message);
+	if (trace && Number.isFinite(occurredAt)) {
+		trace.n++;
+		trace.toHandler += t0 - occurredAt;
+		trace.inHandler += Date.now() - t0;
+	}
+	return settlement;
+});
+if (trace) {
+	process.on("SIGTERM", () =>
+		console.error(
+			`trace: ${trace.n} messages, PUT->handler ${(trace.toHandler / trace.n).toFixed(1)} ms, in handler ${(trace.inHandler / trace.n).toFixed(1)} ms`,
+		),
+	);
+}
 const app = createApp({
 	store,
 	queue,

@@ -17,7 +17,7 @@ export function normalizePropertyNames(value: unknown): unknown {
 	return out;
 }
 
-async function readLimited(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<string> {
+async function readLimited(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
 	const reader = body.getReader();
 	const chunks: Uint8Array[] = [];
 	let size = 0;
@@ -37,11 +37,7 @@ async function readLimited(body: ReadableStream<Uint8Array>, maxBytes: number): 
 		all.set(c, offset);
 		offset += c.byteLength;
 	}
-	try {
-		return new TextDecoder("utf-8", { fatal: true }).decode(all);
-	} catch {
-		throw new ProblemError(validationProblem({ body: ["The request body is not valid UTF-8."] }));
-	}
+	return all;
 }
 
 export function jsonBody(maxBytes: number): MiddlewareHandler {
@@ -53,11 +49,26 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
 				problem(415, `Content-Type must be application/json (got ${type ? `'${type}'` : "none"}).`),
 			);
 		}
-		const declared = Number(c.req.header("content-length"));
-		if (Number.isFinite(declared) && declared > maxBytes) {
+		const declared = Number(c.req.header("content-length") ?? Number.NaN);
+		if (declared > maxBytes) {
 			throw new ProblemError(problem(413, `The request body is larger than ${maxBytes} bytes.`));
 		}
-		const text = c.req.raw.body ? await readLimited(c.req.raw.body, maxBytes) : "";
+		// With a declared length within the limit, read it whole (@hono/node-server reads that straight
+		// from the socket); without one, stream it and stop at the limit.
+		const bytes = Number.isFinite(declared)
+			? new Uint8Array(await c.req.raw.arrayBuffer())
+			: c.req.raw.body
+				? await readLimited(c.req.raw.body, maxBytes)
+				: new Uint8Array();
+		if (bytes.byteLength > maxBytes) {
+			throw new ProblemError(problem(413, `The request body is larger than ${maxBytes} bytes.`));
+		}
+		let text: string;
+		try {
+			text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+		} catch {
+			throw new ProblemError(validationProblem({ body: ["The request body is not valid UTF-8."] }));
+		}
 		if (text.trim() === "") {
 			throw new ProblemError(validationProblem({ body: ["A non-empty JSON request body is required."] }));
 		}

@@ -131,10 +131,27 @@ export function createStatusMessageHandler({
 		}
 	}
 
+	// Messages for one order are applied one after another, in the order they arrived, even when
+	// the queue hands several messages over at once; different orders proceed in parallel.
+	const inFlightByOrder = new Map<string, Promise<unknown>>();
+	function inOrder<T>(orderId: string, work: () => Promise<T>): Promise<T> {
+		const previous = inFlightByOrder.get(orderId) ?? Promise.resolve();
+		const next = previous.then(work, work);
+		inFlightByOrder.set(orderId, next);
+		const forget = () => {
+			if (inFlightByOrder.get(orderId) === next) inFlightByOrder.delete(orderId);
+		};
+		next.then(forget, forget);
+		return next;
+	}
+
 	return async (message): Promise<Settlement> => {
 		const parsed = parseStatusMessage(message);
 		if (!parsed.ok) return { kind: "dead-letter", reason: parsed.reason, description: parsed.description };
-		const { change } = parsed;
+		return inOrder(parsed.change.orderId, () => handle(message, parsed.change));
+	};
+
+	async function handle(message: ReceivedStatusMessage, change: StatusChange): Promise<Settlement> {
 		try {
 			const result = await apply(change);
 			switch (result.kind) {
@@ -167,5 +184,5 @@ export function createStatusMessageHandler({
 			log(`status message ${message.messageId} abandoned for a retry: ${(err as Error).message}`);
 			return { kind: "abandon", reason: (err as Error).message };
 		}
-	};
+	}
 }

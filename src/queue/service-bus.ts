@@ -20,6 +20,8 @@ export interface ServiceBusQueueOptions {
 	queueName: string;
 	/** Upper bound for one send, the SDK's retries included; past it PUT answers 503. Default 3 s. */
 	sendTimeoutMs?: number;
+	/** Messages applied at once (different orders in parallel; one order's in arrival order). Default 16. */
+	maxConcurrentCalls?: number;
 	/** Lock renewal while a message is being applied (the SDK renews automatically up to this). */
 	maxAutoLockRenewalDurationInMs?: number;
 	log?: (line: string) => void;
@@ -80,8 +82,8 @@ export class ServiceBusStatusQueue implements StatusQueue {
 					this.log(`service bus ${errorSource}: ${error.message.split("\n")[0]}`);
 				},
 			},
-			// One at a time keeps the queue's order per order (Pending -> Processing -> Shipped).
-			{ autoCompleteMessages: false, maxConcurrentCalls: 1 },
+			// Several messages in flight; the handler keeps those for one order in arrival order.
+			{ autoCompleteMessages: false, maxConcurrentCalls: this.options.maxConcurrentCalls ?? 16 },
 		);
 	}
 

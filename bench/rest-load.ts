@@ -1,0 +1,87 @@
+// REST load generator, run in its own process (autocannon). Usage:
+//   rest-load.ts <baseUrl> <scenario: create|get|list|update> <seconds> <connections> <updateCount>
+// Seeds what the scenario needs through the API first, then prints one JSON line.
+import autocannon from "autocannon";
+
+const [baseUrl = "", scenario = "get", secondsArg = "5", connectionsArg = "20", updatesArg = "2000"] =
+	process.argv.slice(2);
+const seconds = Number(secondsArg);
+const connections = Number(connectionsArg);
+const json = { "content-type": "application/json" };
+const body = JSON.stringify({ customerName: "Bench Customer", productName: "Bench Product" });
+
+async function seed(n: number): Promise<string[]> {
+	const ids: string[] = [];
+	let next = 0;
+	await Promise.all(
+		Array.from({ length: 20 }, async () => {
+			while (next < n) {
+				next++;
+				const res = await fetch(`${baseUrl}/api/orders/create`, { method: "POST", headers: json, body });
+				ids.push(((await res.json()) as { orderId: string }).orderId);
+			}
+		}),
+	);
+	return ids;
+}
+
+async function main() {
+	let options: autocannon.Options;
+	if (scenario === "create") {
+		options = {
+			url: baseUrl,
+			duration: seconds,
+			requests: [{ method: "POST", path: "/api/orders/create", headers: json, body }],
+		};
+	} else if (scenario === "get") {
+		const ids = await seed(1000);
+		let i = 0;
+		options = {
+			url: baseUrl,
+			duration: seconds,
+			requests: [
+				{ method: "GET", setupRequest: (req) => ({ ...req, path: `/api/orders/${ids[i++ % ids.length]}` }) },
+			],
+		};
+	} else if (scenario === "list") {
+		await seed(1000);
+		options = {
+			url: baseUrl,
+			duration: seconds,
+			requests: [{ method: "GET", path: "/api/orders?limit=100" }],
+		};
+	} else {
+		// Every request is a real change (Pending -> Processing) on its own order, so none is a no-op.
+		const ids = await seed(Number(updatesArg));
+		let i = 0;
+		options = {
+			url: baseUrl,
+			amount: ids.length,
+			requests: [
+				{
+					method: "PUT",
+					headers: json,
+					body: '"Processing"',
+					setupRequest: (req) => ({ ...req, path: `/api/orders/update-status/${ids[i++]}` }),
+				},
+			],
+		};
+	}
+	const result = await autocannon({ ...options, connections });
+	console.log(
+		JSON.stringify({
+			scenario,
+			rps: result.requests.average,
+			p50: result.latency.p50,
+			p99: result.latency.p99,
+			requests: result.requests.total,
+			errors: result.errors + result.timeouts,
+			non2xx: result.non2xx,
+		}),
+	);
+}
+
+main().catch((err) => {
+	console.error(err);
+	process.exit(1);
+});

@@ -1,0 +1,99 @@
+// Storage scale: get-by-id and update-status latency against Azurite with 1,000 and with 100,000
+// orders in the table. Both are point operations in our layout, so they should stay flat.
+// Azurite runs in its own process; this process seeds the table and times the store's calls.
+import { newOrderId } from "../src/orders/ids.js";
+import { createAzureTablesStore } from "../src/storage/azure-tables.js";
+import { fmt, startNode } from "./lib.js";
+
+export interface ScaleResult {
+	orders: number;
+	seedSeconds: number;
+	getP50: number;
+	getP99: number;
+	updateP50: number;
+	updateP99: number;
+}
+
+const percentile = (xs: number[], p: number) => {
+	const s = [...xs].sort((a, b) => a - b);
+	return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+};
+
+async function measure(connectionString: string, orders: number, samples: number): Promise<ScaleResult> {
+	const store = createAzureTablesStore(connectionString, `Scale${orders}x${Date.now()}`, {
+		timeoutMs: 30_000,
+	});
+	const ids: string[] = [];
+	const started = Date.now();
+	let next = 0;
+	// Every order is its own partition (see README, table layout), so seeding cannot batch across
+	// orders: 64 creates in flight instead.
+	await Promise.all(
+		Array.from({ length: 64 }, async () => {
+			while (next < orders) {
+				next++;
+				const r = await store.create({ partitionKey: "Orders", customerName: "Bench", productName: "Seed" });
+				if (r.kind === "created") ids.push(r.order.orderId);
+			}
+		}),
+	);
+	const seedSeconds = (Date.now() - started) / 1000;
+	const pick = () => ids[Math.floor(Math.random() * ids.length)] as string;
+	const gets: number[] = [];
+	for (let i = 0; i < samples; i++) {
+		const t = performance.now();
+		await store.get(pick());
+		gets.push(performance.now() - t);
+	}
+	const updates: number[] = [];
+	const targets = [...ids].sort(() => Math.random() - 0.5).slice(0, samples);
+	for (const orderId of targets) {
+		const t = performance.now();
+		const r = await store.applyStatus({
+			orderId,
+			status: "Processing",
+			messageId: newOrderId(),
+			occurredAt: "",
+		});
+		updates.push(performance.now() - t);
+		if (r.kind !== "applied") throw new Error(`expected applied, got ${r.kind}`);
+	}
+	return {
+		orders,
+		seedSeconds,
+		getP50: percentile(gets, 50),
+		getP99: percentile(gets, 99),
+		updateP50: percentile(updates, 50),
+		updateP99: percentile(updates, 99),
+	};
+}
+
+export async function benchStorageScale(quick: boolean): Promise<ScaleResult[]> {
+	const azurite = startNode("bench/servers/azurite.ts");
+	try {
+		const { connectionString } = (await azurite.first) as { connectionString: string };
+		const samples = quick ? 200 : 500;
+		return [
+			await measure(connectionString, 1000, samples),
+			await measure(connectionString, quick ? 10_000 : 100_000, samples),
+		];
+	} finally {
+		await azurite.stop();
+	}
+}
+
+export function scaleTable(results: ScaleResult[]): string {
+	const [small, large] = results as [ScaleResult, ScaleResult];
+	const rows = results.map(
+		(r) =>
+			`| ${r.orders} | ${fmt(r.seedSeconds, 1)} | ${fmt(r.getP50, 2)} | ${fmt(r.getP99, 2)} | ${fmt(r.updateP50, 2)} | ${fmt(r.updateP99, 2)} |`,
+	);
+	rows.push(
+		`| ratio ${large.orders} / ${small.orders} | | ${fmt(large.getP50 / small.getP50, 2)}× | ${fmt(large.getP99 / small.getP99, 2)}× | ${fmt(large.updateP50 / small.updateP50, 2)}× | ${fmt(large.updateP99 / small.updateP99, 2)}× |`,
+	);
+	return [
+		"| Azurite table size (orders) | seed s | get p50 ms | get p99 ms | update-status p50 ms | update-status p99 ms |",
+		"|---|---|---|---|---|---|",
+		...rows,
+	].join("\n");
+}
