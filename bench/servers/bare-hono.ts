@@ -32,7 +32,15 @@ app.post("/api/orders/create", async (c) => {
 	c.header("Location", `/api/orders/${order.orderId}`);
 	return c.json(order, 201);
 });
-app.get("/api/orders", (c) => c.json([...orders.values()].slice(0, Number(c.req.query("limit") ?? 100))));
+app.get("/api/orders", (c) => {
+	const limit = Number(c.req.query("limit") ?? 100);
+	const page: Row[] = [];
+	for (const order of orders.values()) {
+		if (page.length === limit) break;
+		page.push(order);
+	}
+	return c.json(page);
+});
 app.get("/api/orders/:id", (c) => {
 	const order = orders.get(c.req.param("id"));
 	return order ? c.json(order) : c.json({ status: 404 }, 404);

@@ -25,6 +25,8 @@ interface Record_ {
  */
 export class MemoryOrderStore implements OrderStore {
 	private readonly records = new Map<string, Record_>();
+	/** Order ids, sorted (as Azure Tables sorts keys), so a page starts with a binary search. */
+	private readonly sortedIds: string[] = [];
 	private readonly idempotency = new Map<string, { fingerprint?: string; orderId: string }>();
 
 	async create(input: NewOrder, options: CreateOptions = {}): Promise<CreateResult> {
@@ -45,6 +47,7 @@ export class MemoryOrderStore implements OrderStore {
 			createdAt: now,
 			updatedAt: now,
 		};
+		this.insertSorted(order.orderId);
 		this.records.set(order.orderId, {
 			order,
 			history: [{ status: "Pending", at: now, source: "api" }],
@@ -67,9 +70,9 @@ export class MemoryOrderStore implements OrderStore {
 			if (typeof decoded?.after !== "string") throw new InvalidContinuationTokenError();
 			after = decoded.after;
 		}
-		const ids = [...this.records.keys()].filter((id) => id > after).sort();
 		const items: Order[] = [];
-		for (const id of ids) {
+		for (let i = this.firstAfter(after); i < this.sortedIds.length; i++) {
+			const id = this.sortedIds[i] as string;
 			const o = (this.records.get(id) as Record_).order;
 			if (query.status !== undefined && o.status !== query.status) continue;
 			if (query.partitionKey !== undefined && o.partitionKey !== query.partitionKey) continue;
@@ -81,6 +84,25 @@ export class MemoryOrderStore implements OrderStore {
 			items.push({ ...o });
 		}
 		return { items };
+	}
+
+	/** Index of the first id greater than `after`. */
+	private firstAfter(after: string): number {
+		let lo = 0;
+		let hi = this.sortedIds.length;
+		while (lo < hi) {
+			const mid = (lo + hi) >>> 1;
+			if ((this.sortedIds[mid] as string) <= after) lo = mid + 1;
+			else hi = mid;
+		}
+		return lo;
+	}
+
+	private insertSorted(id: string): void {
+		const last = this.sortedIds[this.sortedIds.length - 1];
+		if (last === undefined || last < id)
+			this.sortedIds.push(id); // the usual case: v7 ids grow
+		else this.sortedIds.splice(this.firstAfter(id), 0, id);
 	}
 
 	async history(orderId: string): Promise<HistoryEntry[] | undefined> {
