@@ -30,7 +30,9 @@ export interface AppDeps {
 	maxBodyBytes?: number;
 	/** Serves Swagger UI's files (swagger-ui.css, swagger-ui-bundle.js) so /swagger works offline. */
 	swaggerAssets?: (file: string) => Promise<Response | undefined>;
-	/** Extra routes (the SSE hub) mounted by the runtime entry before the 404 handler. */
+	/** Serves the live order board's files at /, /board.css and /board.js. */
+	boardFiles?: (path: string) => Promise<Response | undefined>;
+	/** Extra routes mounted by the runtime entry before the 404 handler. */
 	extend?: (app: OpenAPIHono) => void;
 	log?: (line: string) => void;
 }
@@ -147,6 +149,13 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 			...(deps.swaggerAssets ? { baseUrl: "/swagger/assets" } : {}),
 		}),
 	);
+
+	if (deps.boardFiles) {
+		const files = deps.boardFiles;
+		for (const path of ["/", "/board.css", "/board.js"]) {
+			app.get(path, async (c) => (await files(path)) ?? c.notFound());
+		}
+	}
 
 	app.notFound((c) => problemResponse(problem(404, `No route for ${c.req.method} ${c.req.path}.`)));
 	app.onError((err, c: Context) => {

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
+import { boardFilesFromDisk } from "./board/files.js";
 import { type Config, ConfigError, resolveConfig } from "./config.js";
 import { OrderHub } from "./hub/hub.js";
 import { nodeSseTransport } from "./hub/node-transport.js";
@@ -77,13 +78,14 @@ async function main(): Promise<void> {
 		sseTransport: nodeSseTransport(webStreamTransport(config.Hub.MaxBufferedBytes)),
 		corsOrigins: config.Cors.AllowedOrigins,
 		swaggerAssets: swaggerAssetsFromPackage(),
+		boardFiles: boardFilesFromDisk(),
 		log,
 	});
 
 	const server = serve({ fetch: app.fetch, port: config.PORT, hostname: host }, (info) => {
 		const base = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${info.port}`;
 		log(
-			`order-tracker listening on ${base}  API ${base}/api/orders  OpenAPI ${base}/doc  Swagger UI ${base}/swagger`,
+			`order-tracker listening on ${base}  board ${base}/  API ${base}/api/orders  OpenAPI ${base}/doc  Swagger UI ${base}/swagger`,
 		);
 	});
 	server.on("error", (err) => {

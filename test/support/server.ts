@@ -30,6 +30,9 @@ export async function startServer(
 		queue?: StatusQueue;
 		transport?: "node" | "web";
 		log?: (line: string) => void;
+		/** Listen on this port (to restart a server where clients expect it); default a free one. */
+		port?: number;
+		boardFiles?: (path: string) => Promise<Response | undefined>;
 	} = {},
 ): Promise<RunningServer> {
 	const store = options.store ?? new MemoryOrderStore();
@@ -46,10 +49,11 @@ export async function startServer(
 		hub,
 		sseTransport: options.transport === "web" ? web : nodeSseTransport(web),
 		corsOrigins: ["http://localhost:3000"],
+		...(options.boardFiles ? { boardFiles: options.boardFiles } : {}),
 	});
 	const sockets = new Set<Socket>();
 	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-		const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+		const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: "127.0.0.1" }, () => resolve(s));
 	});
 	server.on("connection", (socket: Socket) => {
 		sockets.add(socket);

@@ -1,0 +1,119 @@
+// The live order board in a real browser: Debian's Chromium driven by playwright-core, against the
+// real server (Azurite store, so orders survive a server restart). Never skipped: without
+// /usr/bin/chromium this test fails and says how to install it (.ci/run installs it).
+import { existsSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { boardFilesFromDisk } from "../../src/board/files.js";
+import type { Order } from "../../src/orders/model.js";
+import { type RunningServer, startServer } from "../support/server.js";
+import { azuriteStore } from "../support/tables.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+// For a closed network: no background traffic, no first-run work (see the env notes).
+const ARGS = [
+	"--headless",
+	"--no-sandbox",
+	"--disable-gpu",
+	"--disable-quic",
+	"--no-first-run",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+];
+
+let browser: Browser;
+let server: RunningServer;
+const store = azuriteStore();
+
+beforeAll(async () => {
+	if (!existsSync(CHROMIUM)) {
+		throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (the CI script does this)`);
+	}
+	browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+	server = await startServer({ store, boardFiles: boardFilesFromDisk(), hub: { retryMs: 300 } });
+});
+afterAll(async () => {
+	await browser?.close();
+	await server?.close();
+});
+
+async function openBoard(width = 1100): Promise<Page> {
+	const context = await browser.newContext({ viewport: { width, height: 800 } });
+	const page = await context.newPage();
+	await page.goto(`${server.baseUrl}/`);
+	await page.getByRole("status").filter({ hasText: "Live" }).waitFor();
+	return page;
+}
+
+const row = (page: Page, orderId: string) => page.locator(`tr[data-order-id="${orderId}"]`);
+
+describe("live order board at /", () => {
+	it("creates in one page, changes status from another, both update live; reconnects and catches up after a restart", async () => {
+		const first = await openBoard();
+		const second = await openBoard(390); // phone width
+
+		await first.getByLabel("Customer").fill("Ada Lovelace");
+		await first.getByLabel("Product").fill("Analytical Engine");
+		await first.getByRole("button", { name: "Create order" }).click();
+		const created = first.locator("tbody tr", { hasText: "Ada Lovelace" });
+		await created.waitFor();
+		const orderId = (await created.getAttribute("data-order-id")) as string;
+
+		// The second page learns about it from /orderHub, not from a reload.
+		await row(second, orderId).waitFor();
+		await second
+			.getByRole("button", { name: /as Processing$/ })
+			.first()
+			.click();
+		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Processing");
+		await expect.poll(() => row(second, orderId).locator(".status").textContent()).toBe("Processing");
+		expect(await row(first, orderId).locator(".status").getAttribute("class")).toContain("changed");
+		// The next allowed statuses follow the rules: no way back to Pending.
+		const nextButtons = await row(first, orderId).getByRole("button").allTextContents();
+		expect(nextButtons).toEqual(["Shipped", "Delivered", "Cancelled"]);
+
+		await first.screenshot({ path: "docs/board.png", fullPage: true });
+
+		// Stop the server; change the order while the page is away; start it again on the same port.
+		const port = Number(new URL(server.baseUrl).port);
+		await server.close();
+		await first.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor();
+		const applied = await store.applyStatus({
+			orderId,
+			status: "Shipped",
+			messageId: "while-down",
+			occurredAt: "",
+		});
+		expect(applied.kind).toBe("applied");
+		server = await startServer({ store, boardFiles: boardFilesFromDisk(), hub: { retryMs: 300 }, port });
+
+		// A new server cannot replay the old one's events: the page is told to reset and refetches.
+		await first.getByRole("status").filter({ hasText: "refetched" }).waitFor({ timeout: 15_000 });
+		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Shipped");
+		await expect.poll(() => row(second, orderId).locator(".status").textContent()).toBe("Shipped");
+
+		// And it is live again.
+		const res = await fetch(`${server.baseUrl}/api/orders/update-status/${orderId}`, {
+			method: "PUT",
+			headers: { "content-type": "application/json" },
+			body: '"Delivered"',
+		});
+		expect(res.status).toBe(202);
+		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Delivered");
+		expect(await row(first, orderId).getByRole("button").count()).toBe(0);
+		const order = (await (await fetch(`${server.baseUrl}/api/orders/${orderId}`)).json()) as Order;
+		expect(order.status).toBe("Delivered");
+	}, 60_000);
+
+	it("shows the problem when a create is refused", async () => {
+		const page = await openBoard();
+		await page.getByLabel("Customer").fill("Bad");
+		await page.getByLabel("Product").fill("Key");
+		await page.getByLabel("Partition").fill("a/b");
+		await page.getByRole("button", { name: "Create order" }).click();
+		await expect
+			.poll(() => page.getByRole("alert").textContent())
+			.toMatch(/partitionKey must not contain '\/'/);
+	});
+});
