@@ -4,6 +4,7 @@
 // steady rate and records when each subscriber sees each change. Prints one JSON line: the rate
 // achieved, latency from PUT to the event at the last subscriber, and lost / doubled counts.
 import { connect, type Socket } from "node:net";
+import { seedOrders } from "./lib.js";
 
 const [baseUrl = "", subsArg = "1000", rateArg = "100", secondsArg = "20"] = process.argv.slice(2);
 const subscribers = Number(subsArg);
@@ -12,29 +13,13 @@ const total = rate * Number(secondsArg);
 const url = new URL(baseUrl);
 const json = { "content-type": "application/json" };
 
-async function seed(n: number): Promise<string[]> {
-	const ids: string[] = [];
-	let next = 0;
-	const body = JSON.stringify({ customerName: "E2E", productName: "Bench" });
-	await Promise.all(
-		Array.from({ length: 20 }, async () => {
-			while (next < n) {
-				next++;
-				const res = await fetch(`${baseUrl}/api/orders/create`, { method: "POST", headers: json, body });
-				ids.push(((await res.json()) as { orderId: string }).orderId);
-			}
-		}),
-	);
-	return ids;
-}
-
 const percentile = (xs: number[], p: number) => {
 	const s = [...xs].sort((a, b) => a - b);
 	return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
 };
 
 async function main() {
-	const ids = await seed(total);
+	const ids = await seedOrders(baseUrl, total);
 	const index = new Map(ids.map((id, i) => [id, i]));
 	const sentAt = new Float64Array(total);
 	const lastAt = new Float64Array(total);

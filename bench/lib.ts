@@ -47,3 +47,28 @@ export const median = (xs: number[]) => {
 };
 
 export const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
+
+/** Creates `n` orders through the API, 20 requests in flight; answers their ids. */
+export async function seedOrders(
+	baseUrl: string,
+	n: number,
+	customerName = "Bench Customer",
+): Promise<string[]> {
+	const ids: string[] = [];
+	const body = JSON.stringify({ customerName, productName: "Bench Product" });
+	let next = 0;
+	await Promise.all(
+		Array.from({ length: 20 }, async () => {
+			while (next < n) {
+				next++;
+				const res = await fetch(`${baseUrl}/api/orders/create`, {
+					method: "POST",
+					headers: { "content-type": "application/json" },
+					body,
+				});
+				ids.push(((await res.json()) as { orderId: string }).orderId);
+			}
+		}),
+	);
+	return ids;
+}

@@ -2,6 +2,7 @@
 //   rest-load.ts <baseUrl> <scenario: create|get|list|update> <seconds> <connections> <updateCount>
 // Seeds what the scenario needs through the API first, then prints one JSON line.
 import autocannon from "autocannon";
+import { seedOrders } from "./lib.js";
 
 const [baseUrl = "", scenario = "get", secondsArg = "5", connectionsArg = "20", updatesArg = "2000"] =
 	process.argv.slice(2);
@@ -9,21 +10,6 @@ const seconds = Number(secondsArg);
 const connections = Number(connectionsArg);
 const json = { "content-type": "application/json" };
 const body = JSON.stringify({ customerName: "Bench Customer", productName: "Bench Product" });
-
-async function seed(n: number): Promise<string[]> {
-	const ids: string[] = [];
-	let next = 0;
-	await Promise.all(
-		Array.from({ length: 20 }, async () => {
-			while (next < n) {
-				next++;
-				const res = await fetch(`${baseUrl}/api/orders/create`, { method: "POST", headers: json, body });
-				ids.push(((await res.json()) as { orderId: string }).orderId);
-			}
-		}),
-	);
-	return ids;
-}
 
 async function main() {
 	let options: autocannon.Options;
@@ -34,7 +20,7 @@ async function main() {
 			requests: [{ method: "POST", path: "/api/orders/create", headers: json, body }],
 		};
 	} else if (scenario === "get") {
-		const ids = await seed(1000);
+		const ids = await seedOrders(baseUrl, 1000);
 		let i = 0;
 		options = {
 			url: baseUrl,
@@ -44,7 +30,7 @@ async function main() {
 			],
 		};
 	} else if (scenario === "list") {
-		await seed(1000);
+		await seedOrders(baseUrl, 1000);
 		options = {
 			url: baseUrl,
 			duration: seconds,
@@ -52,7 +38,7 @@ async function main() {
 		};
 	} else {
 		// Every request is a real change (Pending -> Processing) on its own order, so none is a no-op.
-		const ids = await seed(Number(updatesArg));
+		const ids = await seedOrders(baseUrl, Number(updatesArg));
 		let i = 0;
 		options = {
 			url: baseUrl,

@@ -3,9 +3,8 @@
 // socket directly (src/hub/node-transport.ts), chosen by the runtime entry.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { ProblemSchema } from "../orders/schemas.js";
+import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
-import { keyProblem } from "../storage/keys.js";
 import { HubUnavailableError, type OrderHub, type SseSink } from "./hub.js";
 
 export interface SseTransport {
@@ -63,26 +62,13 @@ export function webStreamTransport(maxBufferedBytes: number): SseTransport {
 	};
 }
 
-const keyString = (what: string) =>
-	z.string().superRefine((v, ctx) => {
-		const p = keyProblem(v);
-		if (p) ctx.addIssue({ code: "custom", message: `${what} ${p}` });
-	});
-
 const HubQuery = z.object({
 	orderId: z
-		.union([keyString("orderId"), z.array(keyString("orderId")).max(100, "at most 100 orderId filters")])
+		.union([tableKey("orderId"), z.array(tableKey("orderId")).max(100, "at most 100 orderId filters")])
 		.optional()
 		.openapi({ param: { name: "orderId", in: "query" }, description: "Only these orders (repeatable)" }),
-	partitionKey: keyString("partitionKey")
-		.optional()
-		.openapi({ param: { name: "partitionKey", in: "query" } }),
-	customerName: z
-		.string()
-		.min(1)
-		.max(256)
-		.optional()
-		.openapi({ param: { name: "customerName", in: "query" } }),
+	partitionKey: PartitionKeyFilter,
+	customerName: CustomerNameFilter,
 	lastEventId: z
 		.string()
 		.max(200)

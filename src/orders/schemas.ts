@@ -4,7 +4,8 @@ import { keyProblem } from "../storage/keys.js";
 import { DEFAULT_PARTITION_KEY } from "./model.js";
 import { ORDER_STATUSES, parseStatus } from "./status.js";
 
-const tableKey = (what: string) =>
+/** A value that must be usable as an Azure Table key (checked before it reaches Azure). */
+export const tableKey = (what: string) =>
 	z.string({ error: `${what} must be a string` }).superRefine((v, ctx) => {
 		const p = keyProblem(v);
 		if (p) ctx.addIssue({ code: "custom", message: `${what} ${p}` });
@@ -86,6 +87,17 @@ export const StatusAccepted = z
 	.object({ orderId: z.string(), status: z.enum(ORDER_STATUSES), messageId: z.string().optional() })
 	.openapi("StatusAccepted");
 
+/** Query filters shared by GET /api/orders and GET /orderHub. */
+export const PartitionKeyFilter = tableKey("partitionKey")
+	.optional()
+	.openapi({ param: { name: "partitionKey", in: "query" } });
+export const CustomerNameFilter = z
+	.string()
+	.min(1)
+	.max(256)
+	.optional()
+	.openapi({ param: { name: "customerName", in: "query" } });
+
 export const ListQuery = z.object({
 	limit: z.coerce
 		.number({ error: "limit must be a whole number from 1 to 1000" })
@@ -103,15 +115,8 @@ export const ListQuery = z.object({
 			description: "From the previous page's X-Continuation-Token header",
 		}),
 	status: StatusInput.optional().openapi({ param: { name: "status", in: "query" } }),
-	partitionKey: tableKey("partitionKey")
-		.optional()
-		.openapi({ param: { name: "partitionKey", in: "query" } }),
-	customerName: z
-		.string()
-		.min(1)
-		.max(256)
-		.optional()
-		.openapi({ param: { name: "customerName", in: "query" } }),
+	partitionKey: PartitionKeyFilter,
+	customerName: CustomerNameFilter,
 });
 
 export const IdempotencyHeader = z.object({

@@ -12,6 +12,7 @@ import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/mode
 import { checkTransition, type OrderStatus } from "../orders/status.js";
 import {
 	type ApplyResult,
+	base64url,
 	type CreateOptions,
 	type CreateResult,
 	decodeToken,
@@ -55,12 +56,6 @@ export interface AzureTablesOptions {
 	timeoutMs?: number;
 	/** How long a list call may keep fetching pages to fill `limit` before answering with a token. */
 	listBudgetMs?: number;
-}
-
-function base64url(value: string): string {
-	let bin = "";
-	for (const b of new TextEncoder().encode(value)) bin += String.fromCharCode(b);
-	return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
 const historyRowKey = (version: number) => `${HISTORY_PREFIX}${version.toString().padStart(10, "0")}`;

@@ -66,12 +66,16 @@ export class InvalidContinuationTokenError extends Error {
 	}
 }
 
+/** base64url (RFC 4648 §5, unpadded) of a string's UTF-8 bytes. */
+export function base64url(value: string): string {
+	let bin = "";
+	for (const b of new TextEncoder().encode(value)) bin += String.fromCharCode(b);
+	return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
 /** Continuation tokens are opaque to clients: base64url of JSON. */
 export function encodeToken(value: unknown): string {
-	const bytes = new TextEncoder().encode(JSON.stringify(value));
-	let bin = "";
-	for (const b of bytes) bin += String.fromCharCode(b);
-	return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+	return base64url(JSON.stringify(value));
 }
 
 export function decodeToken(token: string): unknown {
