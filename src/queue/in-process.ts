@@ -54,11 +54,6 @@ export class InProcessStatusQueue implements StatusQueue {
 		this.log = options.log ?? (() => {});
 	}
 
-	/** Messages waiting (not counting one being handled). */
-	get depth(): number {
-		return this.pending.length + this.timers.size;
-	}
-
 	async send(change: StatusChange): Promise<void> {
 		this.enqueue({ messageId: change.messageId, body: statusMessageBody(change), deliveryCount: 0 });
 	}
