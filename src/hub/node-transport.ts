@@ -12,6 +12,18 @@ interface NodeBindings {
 	outgoing?: ServerResponse;
 }
 
+const frames = new WeakMap<Uint8Array, Buffer>();
+
+/** The HTTP/1.1 chunk carrying `chunk`, built once per distinct chunk (the hub shares them). */
+function frameOf(chunk: Uint8Array): Buffer {
+	let frame = frames.get(chunk);
+	if (!frame) {
+		frame = Buffer.concat([Buffer.from(`${chunk.byteLength.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]);
+		frames.set(chunk, frame);
+	}
+	return frame;
+}
+
 /** Falls back to `fallback` when the request did not come through @hono/node-server (app.request). */
 export function nodeSseTransport(fallback: SseTransport): SseTransport {
 	return {
@@ -29,11 +41,18 @@ export function nodeSseTransport(fallback: SseTransport): SseTransport {
 			outgoing.socket?.setTimeout(0);
 			outgoing.writeHead(200, Object.fromEntries(headers));
 			outgoing.flushHeaders();
+			// Once the head is on the socket, write the chunked-encoding frames to the socket ourselves:
+			// the frame of a batch is built once for all subscribers (framesOf), and each write skips
+			// ServerResponse's per-write framing and cork/uncork tick. end() still writes the last chunk.
+			const socket = outgoing.socket;
+			const direct = socket !== null && outgoing.writableLength === 0 && outgoing.chunkedEncoding === true;
 			const sink: SseSink = {
 				write(chunk) {
-					if (!closed) outgoing.write(chunk);
+					if (closed) return;
+					if (direct) socket.write(frameOf(chunk));
+					else outgoing.write(chunk);
 				},
-				buffered: () => outgoing.writableLength,
+				buffered: () => outgoing.writableLength + (socket?.writableLength ?? 0),
 				close(mode = "end") {
 					if (closed) return;
 					if (mode === "abort") outgoing.destroy();
