@@ -432,7 +432,18 @@ export class TestServiceBusBroker {
 		const delivery = ctx.delivery as Delivery & { brokerLock?: Lock };
 		const lock = delivery.brokerLock;
 		if (!lock || this.locks.get(lock.keys[0] as string) !== lock) {
-			settle(delivery); // settled already or lock lost: nothing to do
+			// The lock expired (the message went back to the queue): the settlement fails, as on Azure.
+			delivery.update(
+				true,
+				(rhea.message as unknown as { rejected(o: unknown): { described(): unknown } })
+					.rejected({
+						error: {
+							condition: "com.microsoft:message-lock-lost",
+							description: "The lock supplied is invalid: it expired, or the message was already settled.",
+						},
+					})
+					.described(),
+			);
 			return;
 		}
 		if (kind === "complete") {
