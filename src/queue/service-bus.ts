@@ -22,6 +22,8 @@ export interface ServiceBusQueueOptions {
 	sendTimeoutMs?: number;
 	/** Messages applied at once (different orders in parallel; one order's in arrival order). Default 16. */
 	maxConcurrentCalls?: number;
+	/** How long to wait for the broker to confirm a settlement before moving on. Default 5 s. */
+	settleTimeoutMs?: number;
 	/** Lock renewal while a message is being applied (the SDK renews automatically up to this). */
 	maxAutoLockRenewalDurationInMs?: number;
 	log?: (line: string) => void;
@@ -36,11 +38,13 @@ export class ServiceBusStatusQueue implements StatusQueue {
 	private subscription?: { close(): Promise<void> };
 	private readonly inFlight = new Set<Promise<void>>();
 	private readonly sendTimeoutMs: number;
+	private readonly settleTimeoutMs: number;
 	private readonly log: (line: string) => void;
 	private closing?: Promise<void>;
 
 	constructor(private readonly options: ServiceBusQueueOptions) {
 		this.sendTimeoutMs = options.sendTimeoutMs ?? 3000;
+		this.settleTimeoutMs = options.settleTimeoutMs ?? 5000;
 		this.log = options.log ?? (() => {});
 		// The SDK's default retry waits 30 s between attempts: a receiver would resume ~27 s after the
 		// broker returns (FIELD-NOTES). 500 ms fixed resumes within about a second. timeoutInMs is
@@ -104,15 +108,19 @@ export class ServiceBusStatusQueue implements StatusQueue {
 			deliveryCount: (message.deliveryCount ?? 0) + 1,
 		});
 		try {
-			if (settlement.kind === "complete") await receiver.completeMessage(message);
-			else if (settlement.kind === "abandon") await receiver.abandonMessage(message);
-			else {
+			if (settlement.kind === "dead-letter") {
 				this.log(`dead-lettering ${message.messageId}: ${settlement.reason} — ${settlement.description}`);
-				await receiver.deadLetterMessage(message, {
-					deadLetterReason: settlement.reason,
-					deadLetterErrorDescription: settlement.description,
-				});
 			}
+			await withDeadline(this.settleTimeoutMs, `settling ${message.messageId}`, () =>
+				settlement.kind === "complete"
+					? receiver.completeMessage(message)
+					: settlement.kind === "abandon"
+						? receiver.abandonMessage(message)
+						: receiver.deadLetterMessage(message, {
+								deadLetterReason: settlement.reason,
+								deadLetterErrorDescription: settlement.description,
+							}),
+			);
 		} catch (err) {
 			// Typically the lock was lost with a dropped connection: the broker redelivers the message
 			// and the store's idempotency (by message id) makes the second delivery change nothing.
@@ -138,9 +146,31 @@ export class ServiceBusStatusQueue implements StatusQueue {
 	close(): Promise<void> {
 		this.closing ??= (async () => {
 			await this.subscription?.close();
-			await Promise.allSettled([...this.inFlight]);
+			// In-flight work is bounded (storage timeouts, settleTimeoutMs); this is a last guard.
+			await withDeadline(this.settleTimeoutMs * 2, "in-flight messages", () =>
+				Promise.allSettled([...this.inFlight]),
+			).catch((err) => this.log(`closing with unsettled messages: ${(err as Error).message}`));
 			await this.client.close();
 		})();
 		return this.closing;
+	}
+}
+
+/**
+ * Runs `work` but stops waiting after `ms`. Settling a message received on a connection that has
+ * since dropped can hang for the SDK's timeout x retries (FIELD-NOTES); the broker redelivers it
+ * when its lock expires, and the store's idempotency makes that delivery change nothing.
+ */
+async function withDeadline<T>(ms: number, what: string, work: () => Promise<T>): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	try {
+		return await Promise.race([
+			work(),
+			new Promise<never>((_, reject) => {
+				timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+			}),
+		]);
+	} finally {
+		clearTimeout(timer);
 	}
 }
