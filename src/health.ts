@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { withDeadline } from "./deadline.js";
 
 export interface HealthCheck {
 	name: string;
@@ -8,22 +9,10 @@ export interface HealthCheck {
 const CHECK_TIMEOUT_MS = 2000;
 
 async function run(check: HealthCheck): Promise<Record<string, unknown>> {
-	let timer: ReturnType<typeof setTimeout> | undefined;
 	try {
-		const details = await Promise.race([
-			check.check(),
-			new Promise<never>((_, reject) => {
-				timer = setTimeout(
-					() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
-					CHECK_TIMEOUT_MS,
-				);
-			}),
-		]);
-		return { status: "ok", ...details };
+		return { status: "ok", ...(await withDeadline(CHECK_TIMEOUT_MS, check.name, () => check.check())) };
 	} catch (err) {
 		return { status: "unavailable", error: (err as Error).message };
-	} finally {
-		clearTimeout(timer);
 	}
 }
 

@@ -2,15 +2,12 @@
 // serves on PORT, and shuts down gracefully (idempotently: npm may deliver a signal twice).
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
-import { createApp } from "./app.js";
 import { boardFilesFromDisk } from "./board/files.js";
 import { type Config, ConfigError, resolveConfig } from "./config.js";
 import { OrderHub } from "./hub/hub.js";
-import { nodeSseTransport } from "./hub/node-transport.js";
-import { webStreamTransport } from "./hub/sse.js";
+import { createNodeService } from "./node-service.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
 import type { StatusQueue } from "./queue/port.js";
-import { createStatusMessageHandler } from "./queue/receiver.js";
 import { ServiceBusStatusQueue } from "./queue/service-bus.js";
 import { createAzureTablesStore } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
@@ -69,13 +66,11 @@ async function main(): Promise<void> {
 	});
 
 	const stopping = new AbortController();
-	queue.start(createStatusMessageHandler({ store, events: hub, log, signal: stopping.signal }));
-	const app = createApp({
+	const app = createNodeService({
 		store,
 		queue,
-		events: hub,
 		hub,
-		sseTransport: nodeSseTransport(webStreamTransport(config.Hub.MaxBufferedBytes)),
+		signal: stopping.signal,
 		corsOrigins: config.Cors.AllowedOrigins,
 		swaggerAssets: swaggerAssetsFromPackage(),
 		boardFiles: boardFilesFromDisk(),

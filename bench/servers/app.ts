@@ -3,12 +3,10 @@
 // (BENCH_SERVICE_BUS_CONNECTION_STRING), plus GET /__bench/memory for the harness.
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { createApp } from "../../src/app.js";
 import { OrderHub } from "../../src/hub/hub.js";
-import { nodeSseTransport } from "../../src/hub/node-transport.js";
-import { webStreamTransport } from "../../src/hub/sse.js";
+import { createNodeService } from "../../src/node-service.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
-import { createStatusMessageHandler } from "../../src/queue/receiver.js";
+import type { StatusMessageHandler } from "../../src/queue/port.js";
 import { ServiceBusStatusQueue } from "../../src/queue/service-bus.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
@@ -26,20 +24,7 @@ const busCs = process.env.BENCH_SERVICE_BUS_CONNECTION_STRING;
 const queue = busCs
 	? new ServiceBusStatusQueue({ connectionString: busCs, queueName: "bench" })
 	: new InProcessStatusQueue();
-const handler = createStatusMessageHandler({ store, events: hub });
-// BENCH_TRACE=1: where a status change spends its time between PUT (occurredAt) and publish.
 const trace = process.env.BENCH_TRACE ? { n: 0, toHandler: 0, inHandler: 0 } : undefined;
-queue.start(async (message) => {
-	const t0 = Date.now();
-	const occurredAt = Date.parse((message.body as { occurredAt?: string })?.occurredAt ?? "");
-	const settlement = await handler(message);
-	if (trace && Number.isFinite(occurredAt)) {
-		trace.n++;
-		trace.toHandler += t0 - occurredAt;
-		trace.inHandler += Date.now() - t0;
-	}
-	return settlement;
-});
 if (trace) {
 	process.on("SIGTERM", () =>
 		console.error(
@@ -47,13 +32,29 @@ if (trace) {
 		),
 	);
 }
-const app = createApp({
+const app = createNodeService({
 	store,
 	queue,
-	events: hub,
 	hub,
-	sseTransport: nodeSseTransport(webStreamTransport(hub.maxBufferedBytes)),
 	corsOrigins: ["*"],
+	// BENCH_TRACE=1: where a status change spends its time between PUT (occurredAt) and publish.
+	...(trace
+		? {
+				wrapHandler:
+					(handler: StatusMessageHandler): StatusMessageHandler =>
+					async (message) => {
+						const t0 = Date.now();
+						const occurredAt = Date.parse((message.body as { occurredAt?: string })?.occurredAt ?? "");
+						const settlement = await handler(message);
+						if (Number.isFinite(occurredAt)) {
+							trace.n++;
+							trace.toHandler += t0 - occurredAt;
+							trace.inHandler += Date.now() - t0;
+						}
+						return settlement;
+					},
+			}
+		: {}),
 	extend: (a) => {
 		a.get("/__bench/memory", (c) => {
 			(globalThis as { gc?: () => void }).gc?.();

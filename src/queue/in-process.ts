@@ -2,6 +2,8 @@
 // Service Bus semantics that matter to the loop (peek-lock style settle, redelivery with a
 // delivery count, dead-letter after maxDeliveryCount, duplicate detection by messageId).
 // Not durable across a crash: on a graceful stop it drains what it holds first.
+
+import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../orders/model.js";
 import {
 	QueueUnavailableError,
@@ -143,12 +145,14 @@ export class InProcessStatusQueue implements StatusQueue {
 			this.wake?.();
 		}
 		if (!this.loop) return;
-		let timeout: ReturnType<typeof setTimeout> | undefined;
-		const gaveUp = new Promise<"timeout">((resolve) => {
-			timeout = setTimeout(() => resolve("timeout"), this.opts.drainTimeoutMs);
-		});
-		const outcome = await Promise.race([this.loop.then(() => "drained" as const), gaveUp]);
-		clearTimeout(timeout);
+		const outcome = await withDeadline(
+			this.opts.drainTimeoutMs,
+			"draining",
+			() => this.loop as Promise<void>,
+		).then(
+			() => "drained" as const,
+			() => "timeout" as const,
+		);
 		if (outcome === "timeout") {
 			this.running = false;
 			for (const t of this.timers) clearTimeout(t);

@@ -6,6 +6,7 @@ import {
 	type ServiceBusReceiver,
 	type ServiceBusSender,
 } from "@azure/service-bus";
+import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../orders/model.js";
 import {
 	QueueUnavailableError,
@@ -22,7 +23,12 @@ export interface ServiceBusQueueOptions {
 	sendTimeoutMs?: number;
 	/** Messages applied at once (different orders in parallel; one order's in arrival order). Default 16. */
 	maxConcurrentCalls?: number;
-	/** How long to wait for the broker to confirm a settlement before moving on. Default 5 s. */
+	/**
+	 * How long to wait for the broker to confirm a settlement before moving on. Default 5 s.
+	 * Settling a message received on a connection that has since dropped can otherwise hang for the
+	 * SDK's timeout x retries (FIELD-NOTES); the broker redelivers it when its lock expires, and the
+	 * store's idempotency makes that delivery change nothing.
+	 */
 	settleTimeoutMs?: number;
 	/** Lock renewal while a message is being applied (the SDK renews automatically up to this). */
 	maxAutoLockRenewalDurationInMs?: number;
@@ -153,24 +159,5 @@ export class ServiceBusStatusQueue implements StatusQueue {
 			await this.client.close();
 		})();
 		return this.closing;
-	}
-}
-
-/**
- * Runs `work` but stops waiting after `ms`. Settling a message received on a connection that has
- * since dropped can hang for the SDK's timeout x retries (FIELD-NOTES); the broker redelivers it
- * when its lock expires, and the store's idempotency makes that delivery change nothing.
- */
-async function withDeadline<T>(ms: number, what: string, work: () => Promise<T>): Promise<T> {
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	try {
-		return await Promise.race([
-			work(),
-			new Promise<never>((_, reject) => {
-				timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
-			}),
-		]);
-	} finally {
-		clearTimeout(timer);
 	}
 }

@@ -3,13 +3,10 @@
 // Node SSE transport.
 import type { AddressInfo, Socket } from "node:net";
 import { serve } from "@hono/node-server";
-import { createApp } from "../../src/app.js";
 import { type HubOptions, OrderHub } from "../../src/hub/hub.js";
-import { nodeSseTransport } from "../../src/hub/node-transport.js";
-import { webStreamTransport } from "../../src/hub/sse.js";
+import { createNodeService } from "../../src/node-service.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import type { StatusQueue } from "../../src/queue/port.js";
-import { createStatusMessageHandler } from "../../src/queue/receiver.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 import type { OrderStore } from "../../src/storage/port.js";
 
@@ -38,16 +35,12 @@ export async function startServer(
 	const store = options.store ?? new MemoryOrderStore();
 	const queue = options.queue ?? new InProcessStatusQueue({ retryDelayMs: 20 });
 	const hub = new OrderHub(options.hub);
-	queue.start(
-		createStatusMessageHandler({ store, events: hub, ...(options.log ? { log: options.log } : {}) }),
-	);
-	const web = webStreamTransport(hub.maxBufferedBytes);
-	const app = createApp({
+	const app = createNodeService({
 		store,
 		queue,
-		events: hub,
 		hub,
-		sseTransport: options.transport === "web" ? web : nodeSseTransport(web),
+		...(options.transport ? { transport: options.transport } : {}),
+		...(options.log ? { log: options.log } : {}),
 		corsOrigins: ["http://localhost:3000"],
 		...(options.boardFiles ? { boardFiles: options.boardFiles } : {}),
 	});
