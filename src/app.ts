@@ -11,7 +11,14 @@ import { cors } from "./http/cors.js";
 import { jsonBody } from "./http/json-body.js";
 import type { OrderHub } from "./hub/hub.js";
 import type { OrderEvents } from "./hub/port.js";
-import { registerHubRoutes, type SseTransport, webStreamTransport } from "./hub/sse.js";
+import {
+	type HubStatsSource,
+	type RemoteHub,
+	registerHubRoutes,
+	registerRemoteHubRoutes,
+	type SseTransport,
+	webStreamTransport,
+} from "./hub/sse.js";
 import { registerOrderRoutes } from "./orders/routes.js";
 import { ProblemError, problem, problemResponse, validationProblem } from "./problem.js";
 import { QueueUnavailableError, type StatusQueue } from "./queue/port.js";
@@ -23,6 +30,11 @@ export interface AppDeps {
 	events: OrderEvents;
 	/** The SSE hub behind /orderHub (usually the same object as `events`). */
 	hub?: OrderHub;
+	/**
+	 * The hub lives elsewhere (a Durable Object on Workers): /orderHub is validated here and
+	 * forwarded to it. Used instead of `hub`.
+	 */
+	remoteHub?: RemoteHub;
 	/** How SSE bytes reach clients; web streams unless the runtime entry gives a faster one. */
 	sseTransport?: SseTransport;
 	corsOrigins: string[];
@@ -66,13 +78,16 @@ export function issuesToErrors(error: ZodError, fallbackField: string): Record<s
 	return errors;
 }
 
-function hubHealth(hub: OrderHub): Record<string, unknown> {
-	const { subscribers, maxSubscribers, historySize, historyCapacity } = hub.stats();
+async function hubHealth(hub: HubStatsSource): Promise<Record<string, unknown>> {
+	const { subscribers, maxSubscribers, historySize, historyCapacity } = await hub.stats();
 	return { subscribers, maxSubscribers, historySize, historyCapacity };
 }
 
-export function createApp(deps: AppDeps): OpenAPIHono {
-	const log = deps.log ?? (() => {});
+/**
+ * An OpenAPIHono that answers validation failures, unknown routes and errors as problem+json.
+ * The app is built on it; so is the Workers hub object (src/worker/hub-object.ts).
+ */
+export function createProblemApp(log: (line: string) => void = () => {}): OpenAPIHono {
 	const app = new OpenAPIHono({
 		defaultHook: (result, c) => {
 			if (!result.success) {
@@ -87,11 +102,39 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 			}
 		},
 	});
+	app.notFound((c) => problemResponse(problem(404, `No route for ${c.req.method} ${c.req.path}.`)));
+	app.onError((err, c: Context) => {
+		if (err instanceof ProblemError) return problemResponse(err.problem, err.headers);
+		if (err instanceof InvalidContinuationTokenError) {
+			return problemResponse(validationProblem({ continuationToken: [err.message] }));
+		}
+		if (err instanceof StoreUnavailableError || err instanceof QueueUnavailableError) {
+			log(`${c.req.method} ${c.req.path}: ${err.message}`);
+			const what = err instanceof StoreUnavailableError ? "Order storage" : "The status queue";
+			return problemResponse(problem(503, `${what} is unavailable right now; retry shortly.`), {
+				"Retry-After": RETRY_AFTER_SECONDS,
+			});
+		}
+		if (err instanceof HTTPException) {
+			return problemResponse(problem(err.status, err.message || "The request could not be processed."));
+		}
+		log(`${c.req.method} ${c.req.path}: unexpected ${(err as Error).stack ?? err}`);
+		return problemResponse(problem(500, "An unexpected error occurred."));
+	});
+	return app;
+}
+
+export function createApp(deps: AppDeps): OpenAPIHono {
+	const log = deps.log ?? (() => {});
+	const app = createProblemApp(log);
 
 	if (deps.hub) {
 		const transport = deps.sseTransport ?? webStreamTransport(deps.hub.maxBufferedBytes);
 		registerHubRoutes(app, deps.hub, transport, deps.corsOrigins); // before CORS: see there
+	} else if (deps.remoteHub) {
+		registerRemoteHubRoutes(app, deps.remoteHub); // the hub answers CORS itself, as above
 	}
+	const hubStats: HubStatsSource | undefined = deps.hub ?? deps.remoteHub;
 	app.use(
 		"*",
 		cors({
@@ -121,7 +164,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 				return { kind: deps.queue.kind };
 			},
 		},
-		...(deps.hub ? [{ name: "hub", check: async () => hubHealth(deps.hub as OrderHub) }] : []),
+		...(hubStats ? [{ name: "hub", check: () => hubHealth(hubStats) }] : []),
 	]);
 	deps.extend?.(app);
 
@@ -157,24 +200,5 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 		}
 	}
 
-	app.notFound((c) => problemResponse(problem(404, `No route for ${c.req.method} ${c.req.path}.`)));
-	app.onError((err, c: Context) => {
-		if (err instanceof ProblemError) return problemResponse(err.problem, err.headers);
-		if (err instanceof InvalidContinuationTokenError) {
-			return problemResponse(validationProblem({ continuationToken: [err.message] }));
-		}
-		if (err instanceof StoreUnavailableError || err instanceof QueueUnavailableError) {
-			log(`${c.req.method} ${c.req.path}: ${err.message}`);
-			const what = err instanceof StoreUnavailableError ? "Order storage" : "The status queue";
-			return problemResponse(problem(503, `${what} is unavailable right now; retry shortly.`), {
-				"Retry-After": RETRY_AFTER_SECONDS,
-			});
-		}
-		if (err instanceof HTTPException) {
-			return problemResponse(problem(err.status, err.message || "The request could not be processed."));
-		}
-		log(`${c.req.method} ${c.req.path}: unexpected ${(err as Error).stack ?? err}`);
-		return problemResponse(problem(500, "An unexpected error occurred."));
-	});
 	return app;
 }

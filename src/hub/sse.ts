@@ -5,11 +5,21 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
-import { HubUnavailableError, type OrderHub, type SseSink } from "./hub.js";
+import { type HubStats, HubUnavailableError, type OrderHub, type SseSink } from "./hub.js";
 
 export interface SseTransport {
 	/** Starts a response with `headers`; `onClose` runs once when the client goes away. */
 	open(c: Context, headers: Headers, onClose: () => void): { sink: SseSink; response: Response };
+}
+
+/** Anything that can report the hub's statistics (the hub itself, or a hub in another process/object). */
+export interface HubStatsSource {
+	stats(): HubStats | Promise<HubStats>;
+}
+
+/** A hub served elsewhere (on Workers, a Durable Object) that answers /orderHub requests itself. */
+export interface RemoteHub extends HubStatsSource {
+	fetch(request: Request): Promise<Response>;
 }
 
 export const SSE_HEADERS: Record<string, string> = {
@@ -80,7 +90,7 @@ const HubQuery = z.object({
 		}),
 });
 
-const HubStats = z
+const HubStatsSchema = z
 	.object({
 		instanceId: z.string(),
 		subscribers: z.number().int(),
@@ -119,7 +129,7 @@ const statsRoute = createRoute({
 	tags: ["Events"],
 	summary: "Subscribers and replay history of the event hub",
 	responses: {
-		200: { description: "Hub statistics", content: { "application/json": { schema: HubStats } } },
+		200: { description: "Hub statistics", content: { "application/json": { schema: HubStatsSchema } } },
 	},
 });
 
@@ -179,4 +189,17 @@ export function registerHubRoutes(
 	});
 
 	app.openapi(statsRoute, (c) => c.json(hub.stats(), 200));
+}
+
+/**
+ * /orderHub and /orderHub/stats for a hub that lives elsewhere: the query is validated here (a bad
+ * filter gets its 400 without a round trip) and the request is forwarded as it came, so the hub
+ * sees Last-Event-ID, Origin and the client's abort signal. Documented in /doc like the local routes.
+ */
+export function registerRemoteHubRoutes(app: OpenAPIHono, hub: RemoteHub): void {
+	// The handler answers with the hub's own response (stream, stats or problem), which the typed
+	// route signature cannot express.
+	const forward = ((c: Context) => hub.fetch(c.req.raw)) as never;
+	app.openapi(orderHubRoute, forward);
+	app.openapi(statsRoute, forward);
 }

@@ -5,6 +5,7 @@
 
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../orders/model.js";
+import { type DeadLetter, deliverOnce, RecentMessageIds } from "./delivery.js";
 import {
 	QueueUnavailableError,
 	type ReceivedStatusMessage,
@@ -13,13 +14,7 @@ import {
 	statusMessageBody,
 } from "./port.js";
 
-export interface DeadLetter {
-	messageId: string;
-	body: unknown;
-	reason: string;
-	description: string;
-	deliveryCount: number;
-}
+export type { DeadLetter } from "./delivery.js";
 
 export interface InProcessQueueOptions {
 	maxDeliveryCount?: number;
@@ -36,7 +31,7 @@ export class InProcessStatusQueue implements StatusQueue {
 	readonly kind = "in-process";
 	readonly deadLetters: DeadLetter[] = [];
 	private readonly pending: ReceivedStatusMessage[] = [];
-	private readonly recentIds = new Set<string>();
+	private readonly recentIds: RecentMessageIds;
 	private handler?: StatusMessageHandler;
 	private running = false;
 	private closed = false;
@@ -54,6 +49,7 @@ export class InProcessStatusQueue implements StatusQueue {
 			duplicateWindow: options.duplicateWindow ?? 10_000,
 		};
 		this.log = options.log ?? (() => {});
+		this.recentIds = new RecentMessageIds(this.opts.duplicateWindow);
 	}
 
 	async send(change: StatusChange): Promise<void> {
@@ -67,11 +63,7 @@ export class InProcessStatusQueue implements StatusQueue {
 
 	private enqueue(message: ReceivedStatusMessage): void {
 		if (this.closed) throw new QueueUnavailableError("the status queue is shutting down");
-		if (this.recentIds.has(message.messageId)) return; // duplicate detection, as Service Bus offers
-		this.recentIds.add(message.messageId);
-		if (this.recentIds.size > this.opts.duplicateWindow) {
-			this.recentIds.delete(this.recentIds.values().next().value as string);
-		}
+		if (this.recentIds.seenBefore(message.messageId)) return; // duplicate detection, as Service Bus offers
 		this.pending.push(message);
 		this.wake?.();
 	}
@@ -99,39 +91,18 @@ export class InProcessStatusQueue implements StatusQueue {
 	}
 
 	private async deliver(message: ReceivedStatusMessage): Promise<void> {
-		const delivery = { ...message, deliveryCount: message.deliveryCount + 1 };
-		let settlement: Awaited<ReturnType<StatusMessageHandler>>;
-		try {
-			settlement = await (this.handler as StatusMessageHandler)(delivery);
-		} catch (err) {
-			settlement = { kind: "abandon", reason: (err as Error).message };
-		}
-		if (settlement.kind === "dead-letter") {
-			this.deadLetter(delivery, settlement.reason, settlement.description);
-		} else if (settlement.kind === "abandon") {
-			if (delivery.deliveryCount >= this.opts.maxDeliveryCount) {
-				this.deadLetter(delivery, "MaxDeliveryCountExceeded", settlement.reason);
-				return;
-			}
-			const delay = Math.min(this.opts.retryDelayMs * 2 ** (delivery.deliveryCount - 1), 5000);
+		const next = await deliverOnce(this.handler as StatusMessageHandler, message, this.opts);
+		if (next.kind === "dead-letter") {
+			this.log(`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`);
+			this.deadLetters.push(next.letter);
+		} else if (next.kind === "retry") {
 			const timer = setTimeout(() => {
 				this.timers.delete(timer);
-				this.pending.unshift(delivery);
+				this.pending.unshift(next.message);
 				this.wake?.();
-			}, delay);
+			}, next.delayMs);
 			this.timers.add(timer);
 		}
-	}
-
-	private deadLetter(message: ReceivedStatusMessage, reason: string, description: string): void {
-		this.log(`dead-lettered ${message.messageId}: ${reason} — ${description}`);
-		this.deadLetters.push({
-			messageId: message.messageId,
-			body: message.body,
-			reason,
-			description,
-			deliveryCount: message.deliveryCount,
-		});
 	}
 
 	async ping(): Promise<void> {

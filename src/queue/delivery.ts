@@ -1,0 +1,68 @@
+// What the in-memory queues (in-process on Node, in-isolate on Workers) share: duplicate detection
+// by messageId and the Service Bus-like rules for what happens after one delivery.
+import type { ReceivedStatusMessage, StatusMessageHandler } from "./port.js";
+
+export interface DeadLetter {
+	messageId: string;
+	body: unknown;
+	reason: string;
+	description: string;
+	deliveryCount: number;
+}
+
+export interface RedeliveryPolicy {
+	maxDeliveryCount: number;
+	/** First redelivery delay after an abandon; doubles up to 5 s. */
+	retryDelayMs: number;
+}
+
+/** The last `capacity` message ids, for Service Bus-style duplicate detection. */
+export class RecentMessageIds {
+	private readonly ids = new Set<string>();
+	constructor(private readonly capacity: number) {}
+
+	/** True when `id` was seen before; otherwise remembers it. */
+	seenBefore(id: string): boolean {
+		if (this.ids.has(id)) return true;
+		this.ids.add(id);
+		if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
+		return false;
+	}
+}
+
+export type NextStep =
+	| { kind: "done" }
+	| { kind: "retry"; message: ReceivedStatusMessage; delayMs: number }
+	| { kind: "dead-letter"; letter: DeadLetter };
+
+/** Delivers once (counting the delivery) and says what the queue does next. */
+export async function deliverOnce(
+	handler: StatusMessageHandler,
+	message: ReceivedStatusMessage,
+	policy: RedeliveryPolicy,
+): Promise<NextStep> {
+	const delivery = { ...message, deliveryCount: message.deliveryCount + 1 };
+	let settlement: Awaited<ReturnType<StatusMessageHandler>>;
+	try {
+		settlement = await handler(delivery);
+	} catch (err) {
+		settlement = { kind: "abandon", reason: (err as Error).message };
+	}
+	const letter = (reason: string, description: string): NextStep => ({
+		kind: "dead-letter",
+		letter: {
+			messageId: delivery.messageId,
+			body: delivery.body,
+			reason,
+			description,
+			deliveryCount: delivery.deliveryCount,
+		},
+	});
+	if (settlement.kind === "dead-letter") return letter(settlement.reason, settlement.description);
+	if (settlement.kind === "complete") return { kind: "done" };
+	if (delivery.deliveryCount >= policy.maxDeliveryCount) {
+		return letter("MaxDeliveryCountExceeded", settlement.reason);
+	}
+	const delayMs = Math.min(policy.retryDelayMs * 2 ** (delivery.deliveryCount - 1), 5000);
+	return { kind: "retry", message: delivery, delayMs };
+}

@@ -1,0 +1,197 @@
+// Sends status changes to Azure Service Bus through its HTTP REST API, for runtimes that cannot
+// open the SDK's AMQP socket (Cloudflare Workers). Web Standards only: fetch + Web Crypto.
+// Send only: receiving stays with a resident receiver (the Node service), see the README.
+import type { StatusChange } from "../orders/model.js";
+import {
+	QueueUnavailableError,
+	type StatusMessageHandler,
+	type StatusQueue,
+	statusMessageBody,
+} from "./port.js";
+
+export interface ServiceBusConnection {
+	/** https://<namespace>.servicebus.windows.net (http:// for the local emulator). */
+	baseUrl: string;
+	keyName?: string;
+	key?: string;
+	/** A ready-made token (`SharedAccessSignature=` in the connection string) instead of a key. */
+	sharedAccessSignature?: string;
+	entityPath?: string;
+}
+
+/** Parses `Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...[;EntityPath=...]`. */
+export function parseServiceBusConnectionString(connectionString: string): ServiceBusConnection {
+	const parts = new Map<string, string>();
+	for (const part of connectionString.split(";")) {
+		const at = part.indexOf("=");
+		if (at > 0) parts.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+	}
+	const endpoint = parts.get("endpoint");
+	if (!endpoint) throw new Error("the Service Bus connection string has no Endpoint");
+	let url: URL;
+	try {
+		url = new URL(endpoint);
+	} catch {
+		throw new Error(`the Service Bus Endpoint is not a URL: ${endpoint}`);
+	}
+	const emulator = parts.get("usedevelopmentemulator") === "true";
+	const baseUrl = `${emulator ? "http" : "https"}://${url.host}`;
+	const keyName = parts.get("sharedaccesskeyname");
+	const key = parts.get("sharedaccesskey");
+	const sharedAccessSignature = parts.get("sharedaccesssignature");
+	if (!sharedAccessSignature && !(keyName && key)) {
+		throw new Error(
+			"the Service Bus connection string needs SharedAccessKeyName and SharedAccessKey (or SharedAccessSignature)",
+		);
+	}
+	const entityPath = parts.get("entitypath");
+	return {
+		baseUrl,
+		...(keyName ? { keyName } : {}),
+		...(key ? { key } : {}),
+		...(sharedAccessSignature ? { sharedAccessSignature } : {}),
+		...(entityPath ? { entityPath } : {}),
+	};
+}
+
+function base64(bytes: ArrayBuffer): string {
+	let binary = "";
+	for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b);
+	return btoa(binary);
+}
+
+/**
+ * A Service Bus SAS token for `resourceUri`, valid until `expiresAt` (seconds since the epoch):
+ * HMAC-SHA256 over `<url-encoded resource>\n<expiry>` with the key, as Azure documents it.
+ */
+export async function createSasToken(
+	resourceUri: string,
+	keyName: string,
+	key: string,
+	expiresAt: number,
+): Promise<string> {
+	const resource = encodeURIComponent(resourceUri.toLowerCase());
+	const hmacKey = await crypto.subtle.importKey(
+		"raw",
+		new TextEncoder().encode(key),
+		{ name: "HMAC", hash: "SHA-256" },
+		false,
+		["sign"],
+	);
+	const signature = await crypto.subtle.sign(
+		"HMAC",
+		hmacKey,
+		new TextEncoder().encode(`${resource}\n${expiresAt}`),
+	);
+	return `SharedAccessSignature sr=${resource}&sig=${encodeURIComponent(base64(signature))}&se=${expiresAt}&skn=${encodeURIComponent(keyName)}`;
+}
+
+export interface ServiceBusRestQueueOptions {
+	connectionString: string;
+	queueName: string;
+	/** Per send, including one retry of a transient failure (default 3 s, as on Node). */
+	sendTimeoutMs?: number;
+	/** Token lifetime (default 1 h); a token is reused until 5 minutes before it expires. */
+	tokenTtlSeconds?: number;
+	fetch?: typeof fetch;
+	log?: (line: string) => void;
+}
+
+const UNHEALTHY_AFTER_FAILURE_MS = 30_000;
+
+export class ServiceBusRestQueue implements StatusQueue {
+	readonly kind = "service-bus-rest";
+	private readonly connection: ServiceBusConnection;
+	private readonly entity: string;
+	private readonly resourceUri: string;
+	private token?: { value: string; refreshAt: number };
+	private lastFailure?: { at: number; message: string };
+	private closed = false;
+	private readonly log: (line: string) => void;
+
+	constructor(private readonly options: ServiceBusRestQueueOptions) {
+		this.connection = parseServiceBusConnectionString(options.connectionString);
+		this.entity = this.connection.entityPath ?? options.queueName;
+		this.resourceUri = `${this.connection.baseUrl}/${this.entity}`;
+		this.log = options.log ?? (() => {});
+	}
+
+	private async authorization(): Promise<string> {
+		const { sharedAccessSignature, keyName, key } = this.connection;
+		if (sharedAccessSignature) return sharedAccessSignature;
+		const now = Math.floor(Date.now() / 1000);
+		if (!this.token || now >= this.token.refreshAt) {
+			const ttl = this.options.tokenTtlSeconds ?? 3600;
+			const value = await createSasToken(this.resourceUri, keyName as string, key as string, now + ttl);
+			this.token = { value, refreshAt: now + ttl - Math.min(300, ttl / 2) };
+		}
+		return this.token.value;
+	}
+
+	async send(change: StatusChange): Promise<void> {
+		if (this.closed) throw new QueueUnavailableError("the status queue is closed");
+		const timeoutMs = this.options.sendTimeoutMs ?? 3000;
+		try {
+			await this.post(change, AbortSignal.timeout(timeoutMs), timeoutMs);
+			this.lastFailure = undefined;
+		} catch (err) {
+			const message = (err as Error).message;
+			this.lastFailure = { at: Date.now(), message };
+			this.log(`Service Bus send of ${change.messageId} failed: ${message}`);
+			throw err instanceof QueueUnavailableError ? err : new QueueUnavailableError(message, { cause: err });
+		}
+	}
+
+	/** POST /<queue>/messages; one retry when the failure is transient (network, 429, 5xx). */
+	private async post(change: StatusChange, signal: AbortSignal, timeoutMs: number): Promise<void> {
+		const doFetch = this.options.fetch ?? fetch;
+		for (let attempt = 1; ; attempt++) {
+			let status: number;
+			let detail: string;
+			try {
+				const res = await doFetch(`${this.resourceUri}/messages`, {
+					method: "POST",
+					signal,
+					headers: {
+						authorization: await this.authorization(),
+						"content-type": "application/json",
+						// Service Bus duplicate detection and the receiver's idempotency both key on it.
+						brokerproperties: JSON.stringify({ MessageId: change.messageId }),
+					},
+					body: JSON.stringify(statusMessageBody(change)),
+				});
+				if (res.status === 201 || res.status === 200) {
+					await res.body?.cancel();
+					return;
+				}
+				status = res.status;
+				detail = `Service Bus answered ${res.status}: ${(await res.text()).slice(0, 200)}`;
+			} catch (err) {
+				if (signal.aborted)
+					throw new QueueUnavailableError(`no answer from Service Bus within ${timeoutMs} ms`);
+				status = 0;
+				detail = `Service Bus unreachable: ${(err as Error).message}`;
+			}
+			const transient = status === 0 || status === 429 || status >= 500;
+			if (!transient || attempt >= 2) throw new QueueUnavailableError(detail);
+			await new Promise((resolve) => setTimeout(resolve, 200));
+		}
+	}
+
+	start(_handler: StatusMessageHandler): void {
+		// Send only: no receiver runs here (see the file comment).
+	}
+
+	/** Unavailable for 30 s after a failed send; the REST API has no cheap reachability check. */
+	async ping(): Promise<void> {
+		if (this.closed) throw new QueueUnavailableError("the status queue is closed");
+		const failure = this.lastFailure;
+		if (failure && Date.now() - failure.at < UNHEALTHY_AFTER_FAILURE_MS) {
+			throw new QueueUnavailableError(`the last send failed: ${failure.message}`);
+		}
+	}
+
+	async close(): Promise<void> {
+		this.closed = true;
+	}
+}

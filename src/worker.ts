@@ -1,0 +1,42 @@
+// Cloudflare Workers entry: the same app as on Node (src/app.ts), composed from what Workers allow
+// (src/worker/service.ts), with the SSE hub in a Durable Object (src/worker/hub-object.ts).
+// Configure and deploy with wrangler.example.toml (see the README, "Run on Cloudflare Workers").
+import { type Config, ConfigError } from "./config.js";
+import { problem, problemResponse } from "./problem.js";
+import type { ExecutionContextLike, WorkerEnv } from "./worker/cloudflare.js";
+import {
+	createWorkerService,
+	serveRequest,
+	WorkerConfigError,
+	type WorkerService,
+} from "./worker/service.js";
+import { configFromEnv } from "./worker/settings.js";
+
+export { OrderHubObject } from "./worker/hub-object.js";
+
+let service: WorkerService | undefined;
+
+/** A misconfigured deployment answers every request with a 500 naming the setting. */
+export function configurationProblem(err: unknown): Response | undefined {
+	if (!(err instanceof ConfigError || err instanceof WorkerConfigError)) return undefined;
+	console.error(err.message);
+	return problemResponse(problem(500, err.message));
+}
+
+export default {
+	async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContextLike): Promise<Response> {
+		if (!service) {
+			let config: Config;
+			try {
+				config = configFromEnv(env);
+				const built = await createWorkerService(env, config);
+				service ??= built; // two first requests may race: both use the first one finished
+			} catch (err) {
+				const answer = configurationProblem(err);
+				if (answer) return answer;
+				throw err;
+			}
+		}
+		return serveRequest(service, request, env, ctx);
+	},
+};

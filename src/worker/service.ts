@@ -1,0 +1,96 @@
+// The Workers composition: settings from the Worker's env, a store (Azure Tables when configured,
+// else memory), a queue (Service Bus over REST when configured, else in-isolate with the same
+// receiver code as Node) and the hub in its Durable Object, around the same app as on Node.
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { createApp } from "../app.js";
+import type { Config } from "../config.js";
+import type { OrderEvents } from "../hub/port.js";
+import { InIsolateStatusQueue } from "../queue/in-isolate.js";
+import type { StatusQueue } from "../queue/port.js";
+import { createStatusMessageHandler } from "../queue/receiver.js";
+import { ServiceBusRestQueue } from "../queue/service-bus-rest.js";
+import { MemoryOrderStore } from "../storage/memory.js";
+import type { OrderStore } from "../storage/port.js";
+import { boardFilesFromBundle, swaggerAssetsFromBundle } from "./assets.js";
+import type { ExecutionContextLike, WorkerEnv } from "./cloudflare.js";
+import { DurableObjectHubClient } from "./hub-client.js";
+import { defer, runInRequest } from "./request-scope.js";
+
+export interface WorkerService {
+	app: OpenAPIHono;
+	store: OrderStore;
+	queue: StatusQueue;
+}
+
+export interface WorkerServiceOptions {
+	/** Overrides TableStorage:TableName (tests use a fresh table each time). */
+	tableName?: string;
+	maxBodyBytes?: number;
+	/** Wraps the events port (tests record what is published). */
+	wrapEvents?: (events: OrderEvents) => OrderEvents;
+}
+
+export class WorkerConfigError extends Error {}
+
+const log = (line: string) => console.log(line);
+
+/**
+ * Builds the service for this isolate. Async only because the Azure Tables SDK must be imported
+ * inside a request: it calls crypto.randomUUID() while loading, which workerd forbids at startup.
+ */
+export async function createWorkerService(
+	env: WorkerEnv,
+	config: Config,
+	options: WorkerServiceOptions = {},
+): Promise<WorkerService> {
+	if (!env.HUB) {
+		throw new WorkerConfigError(
+			"The HUB Durable Object binding is missing: bind class OrderHubObject as HUB (see wrangler.example.toml).",
+		);
+	}
+	const tableName = options.tableName ?? config.TableStorage.TableName;
+	let store: OrderStore;
+	if (config.TableStorage.ConnectionString) {
+		const { createAzureTablesStore } = await import("../storage/azure-tables.js");
+		store = createAzureTablesStore(config.TableStorage.ConnectionString, tableName, {
+			timeoutMs: config.TableStorage.TimeoutMs,
+		});
+	} else {
+		store = new MemoryOrderStore(); // per isolate: development only
+	}
+	const hub = new DurableObjectHubClient(env.HUB, log);
+	const events = options.wrapEvents ? options.wrapEvents(hub) : hub;
+	let queue: StatusQueue;
+	if (config.ServiceBus.ConnectionString) {
+		queue = new ServiceBusRestQueue({
+			connectionString: config.ServiceBus.ConnectionString,
+			queueName: config.ServiceBus.QueueName,
+			log,
+		});
+	} else {
+		queue = new InIsolateStatusQueue({ defer, log });
+		queue.start(createStatusMessageHandler({ store, events, log }));
+	}
+	const app = createApp({
+		store,
+		queue,
+		events,
+		remoteHub: hub,
+		corsOrigins: config.Cors.AllowedOrigins,
+		...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+		swaggerAssets: swaggerAssetsFromBundle,
+		boardFiles: boardFilesFromBundle,
+		log,
+	});
+	return { app, store, queue };
+}
+
+/** Serves one request, with its ExecutionContext available to work that outlives the response. */
+export function serveRequest(
+	service: WorkerService,
+	request: Request,
+	env: WorkerEnv,
+	ctx: ExecutionContextLike,
+): Promise<Response> {
+	return runInRequest(ctx, async () => service.app.fetch(request, env, ctx as never));
+}
