@@ -2,6 +2,7 @@
 // with `__` for nesting (ServiceBus__ConnectionString), plus PORT. Keys match case-insensitively,
 // as .NET configuration does. Pure: the runtime entry reads the file and passes the environment.
 import { z } from "zod";
+import type { HubOptions } from "./hub/hub.js";
 
 const SECTIONS = ["TableStorage", "ServiceBus", "Cors", "Embedded", "Hub"] as const;
 
@@ -158,4 +159,16 @@ export function resolveConfig(settings: unknown, env: Record<string, string | un
 		throw new ConfigError(result.error.issues.map((i) => `${i.path.join(":") || "(root)"}: ${i.message}`));
 	}
 	return result.data;
+}
+
+/** The hub's options from the Hub section (the Node entry and the Workers hub object share them). */
+export function hubOptions(hub: Config["Hub"]): HubOptions {
+	return {
+		historySize: hub.HistorySize,
+		heartbeatMs: hub.HeartbeatMs,
+		retryMs: hub.RetryMs,
+		maxSubscribers: hub.MaxSubscribers,
+		maxBufferedBytes: hub.MaxBufferedBytes,
+		coalesceMs: hub.CoalesceMs,
+	};
 }

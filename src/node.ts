@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { boardFilesFromDisk } from "./board/files.js";
-import { type Config, ConfigError, resolveConfig } from "./config.js";
+import { type Config, ConfigError, hubOptions, resolveConfig } from "./config.js";
 import { OrderHub } from "./hub/hub.js";
 import { createNodeService } from "./node-service.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
@@ -56,14 +56,7 @@ async function main(): Promise<void> {
 			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}`
 			: "status queue: in-process (not durable across a crash; set ServiceBus:ConnectionString for Service Bus)",
 	);
-	const hub = new OrderHub({
-		historySize: config.Hub.HistorySize,
-		heartbeatMs: config.Hub.HeartbeatMs,
-		retryMs: config.Hub.RetryMs,
-		maxSubscribers: config.Hub.MaxSubscribers,
-		maxBufferedBytes: config.Hub.MaxBufferedBytes,
-		coalesceMs: config.Hub.CoalesceMs,
-	});
+	const hub = new OrderHub(hubOptions(config.Hub));
 
 	const stopping = new AbortController();
 	const app = createNodeService({

@@ -1,7 +1,7 @@
 // Cloudflare Workers entry: the same app as on Node (src/app.ts), composed from what Workers allow
 // (src/worker/service.ts), with the SSE hub in a Durable Object (src/worker/hub-object.ts).
 // Configure and deploy with wrangler.example.toml (see the README, "Run on Cloudflare Workers").
-import { type Config, ConfigError } from "./config.js";
+import { ConfigError } from "./config.js";
 import { problem, problemResponse } from "./problem.js";
 import type { ExecutionContextLike, WorkerEnv } from "./worker/cloudflare.js";
 import {
@@ -26,10 +26,8 @@ export function configurationProblem(err: unknown): Response | undefined {
 export default {
 	async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContextLike): Promise<Response> {
 		if (!service) {
-			let config: Config;
 			try {
-				config = configFromEnv(env);
-				const built = await createWorkerService(env, config);
+				const built = await createWorkerService(env, configFromEnv(env));
 				service ??= built; // two first requests may race: both use the first one finished
 			} catch (err) {
 				const answer = configurationProblem(err);

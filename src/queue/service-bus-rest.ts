@@ -62,7 +62,8 @@ function base64(bytes: ArrayBuffer): string {
 
 /**
  * A Service Bus SAS token for `resourceUri`, valid until `expiresAt` (seconds since the epoch):
- * HMAC-SHA256 over `<url-encoded resource>\n<expiry>` with the key, as Azure documents it.
+ * HMAC-SHA256 over `<url-encoded resource>\n<expiry>` with the key as UTF-8, as Azure documents it
+ * and @azure/core-amqp does it.
  */
 export async function createSasToken(
 	resourceUri: string,
@@ -70,7 +71,7 @@ export async function createSasToken(
 	key: string,
 	expiresAt: number,
 ): Promise<string> {
-	const resource = encodeURIComponent(resourceUri.toLowerCase());
+	const resource = encodeURIComponent(resourceUri);
 	const hmacKey = await crypto.subtle.importKey(
 		"raw",
 		new TextEncoder().encode(key),

@@ -4,6 +4,7 @@
 // arrive, and workerd then cancels A as hung), and a deployment runs many isolates. One object
 // holds every subscriber and receives every event, so replay ids and filters work as on Node.
 import { createProblemApp } from "../app.js";
+import { hubOptions } from "../config.js";
 import { OrderHub } from "../hub/hub.js";
 import type { OrderEvent } from "../hub/port.js";
 import { registerHubRoutes, webStreamTransport } from "../hub/sse.js";
@@ -16,14 +17,7 @@ export class OrderHubObject {
 
 	constructor(_state: unknown, env: WorkerEnv) {
 		const config = configFromEnv(env);
-		const hub = new OrderHub({
-			historySize: config.Hub.HistorySize,
-			heartbeatMs: config.Hub.HeartbeatMs,
-			retryMs: config.Hub.RetryMs,
-			maxSubscribers: config.Hub.MaxSubscribers,
-			maxBufferedBytes: config.Hub.MaxBufferedBytes,
-			coalesceMs: config.Hub.CoalesceMs,
-		});
+		const hub = new OrderHub(hubOptions(config.Hub));
 		const log = (line: string) => console.log(`order-hub: ${line}`);
 		this.app = createProblemApp(log);
 		registerHubRoutes(this.app, hub, webStreamTransport(hub.maxBufferedBytes), config.Cors.AllowedOrigins);

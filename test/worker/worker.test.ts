@@ -1,0 +1,209 @@
+// The Worker in workerd (wrangler dev, offline): /orderHub through the Durable Object hub with a
+// real EventSource client, Azure Tables from workerd, and the Service Bus REST send checked by a
+// local endpoint that verifies the SAS signature.
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import type { Order } from "../../src/orders/model.js";
+import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
+import { type RestVerifier, startRestVerifier } from "../support/service-bus-rest-verifier.js";
+import { RecordingEventSource } from "../support/sse-client.js";
+import { uniqueTableName } from "../support/tables.js";
+import { type RunningWorker, startWorker } from "../support/workerd.js";
+import type { ResetOptions } from "./harness.js";
+
+let worker: RunningWorker;
+let verifier: RestVerifier;
+const clients: RecordingEventSource[] = [];
+beforeAll(async () => {
+	[worker, verifier] = await Promise.all([
+		// A 1 s heartbeat: workerd notices a client that went away at the next write.
+		startWorker({ script: "test/worker/harness.ts", vars: { Hub__HeartbeatMs: "1000" } }),
+		startRestVerifier(),
+	]);
+}, 60_000);
+afterAll(async () => {
+	for (const c of clients.splice(0)) c.close();
+	await worker?.stop();
+	await verifier?.close();
+});
+
+const url = (path: string) => `${worker.baseUrl}${path}`;
+function subscribe(path: string, headers?: Record<string, string>) {
+	const c = new RecordingEventSource(url(path), headers ? { headers } : {});
+	clients.push(c);
+	return c;
+}
+async function create(body: Record<string, string>): Promise<Order> {
+	const res = await fetch(url("/api/orders/create"), {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify(body),
+	});
+	expect(res.status).toBe(201);
+	return res.json();
+}
+async function setStatus(orderId: string, status: string) {
+	return fetch(url(`/api/orders/update-status/${orderId}`), {
+		method: "PUT",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify(status),
+	});
+}
+async function subscribers(): Promise<number> {
+	return ((await (await fetch(url("/orderHub/stats"))).json()) as { subscribers: number }).subscribers;
+}
+async function reset(options: ResetOptions) {
+	const res = await fetch(url("/__test/reset"), { method: "POST", body: JSON.stringify(options) });
+	expect(res.status).toBe(204);
+}
+
+describe("/orderHub in workerd (the real entry, hub in a Durable Object)", () => {
+	it("streams OrderCreated and ReceiveOrderUpdate to matching subscribers, with ids and CORS", async () => {
+		const all = subscribe("/orderHub", { Origin: "http://localhost:3000" });
+		const eu = subscribe("/orderHub?partitionKey=EU");
+		await Promise.all([all.opened(), eu.opened()]);
+		const a = await create({ customerName: "Ann", productName: "Tea", partitionKey: "EU" });
+		const b = await create({ customerName: "Bob", productName: "Ink", partitionKey: "US" });
+		expect((await setStatus(a.orderId, "Shipped")).status).toBe(202);
+
+		await vi.waitFor(() => expect(all.events).toHaveLength(3), { timeout: 5000 });
+		expect(all.events.map((e) => [e.type, e.data.orderId, e.data.status])).toEqual([
+			["OrderCreated", a.orderId, "Pending"],
+			["OrderCreated", b.orderId, "Pending"],
+			["ReceiveOrderUpdate", a.orderId, "Shipped"],
+		]);
+		expect(all.events[2]?.data).toMatchObject({ previousStatus: "Pending", messageId: expect.any(String) });
+		expect(new Set(all.events.map((e) => e.id)).size).toBe(3);
+		await vi.waitFor(() => expect(eu.events).toHaveLength(2), { timeout: 5000 });
+		expect(eu.events.every((e) => e.data.orderId === a.orderId)).toBe(true);
+
+		const head = await fetch(url("/orderHub"), { headers: { Origin: "http://localhost:3000" } });
+		expect(head.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+		expect(head.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+		await head.body?.cancel();
+	});
+
+	it("replays what a client missed after Last-Event-ID, and sends reset for an unknown id", async () => {
+		const first = subscribe("/orderHub");
+		await first.opened();
+		const a = await create({ customerName: "Cy", productName: "Pen" });
+		await vi.waitFor(() => expect(first.events).toHaveLength(1), { timeout: 5000 });
+		const lastSeen = first.events[0]?.id as string;
+		first.close();
+		expect((await setStatus(a.orderId, "Processing")).status).toBe(202);
+		expect((await setStatus(a.orderId, "Shipped")).status).toBe(202);
+		await vi.waitFor(async () => {
+			const order = (await (await fetch(url(`/api/orders/${a.orderId}`))).json()) as Order;
+			expect(order.status).toBe("Shipped");
+		});
+
+		const resumed = subscribe("/orderHub", { "Last-Event-ID": lastSeen });
+		await vi.waitFor(() => expect(resumed.events).toHaveLength(2), { timeout: 5000 });
+		expect(resumed.events.map((e) => e.data.status)).toEqual(["Processing", "Shipped"]);
+
+		const stranger = subscribe("/orderHub", { "Last-Event-ID": "zzzzzz-1" });
+		await vi.waitFor(() => expect(stranger.of("reset")).toHaveLength(1), { timeout: 5000 });
+		expect(stranger.of("reset")[0]?.data).toMatchObject({ reason: "unknown-instance" });
+	});
+
+	it("drops a subscriber whose client went away (request signal), so none are left", async () => {
+		for (const c of clients.splice(0)) c.close();
+		const c = subscribe("/orderHub");
+		await c.opened();
+		expect(await subscribers()).toBeGreaterThanOrEqual(1);
+		c.close();
+		await vi.waitFor(async () => expect(await subscribers()).toBe(0), { timeout: 6000, interval: 250 });
+	});
+
+	it("refuses a bad filter with a 400 problem naming it, before reaching the hub", async () => {
+		const res = await fetch(url("/orderHub?orderId=a%23b"));
+		expect(res.status).toBe(400);
+		expect(res.headers.get("content-type")).toBe("application/problem+json");
+		expect(Object.keys((await res.json()).errors)).toEqual(["orderId"]);
+	});
+
+	it("documents /orderHub in /doc and reports the hub in /health/ready", async () => {
+		const doc = await (await fetch(url("/doc"))).json();
+		expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/orderHub", "/orderHub/stats"]));
+		const ready = await (await fetch(url("/health/ready"))).json();
+		expect(ready).toMatchObject({
+			status: "ok",
+			checks: { queue: { kind: "in-isolate" }, hub: { status: "ok", subscribers: expect.any(Number) } },
+		});
+	});
+});
+
+describe("Azure Tables from workerd", () => {
+	it("stores what the Worker accepts in Azurite, where Node reads it back", async () => {
+		const tableName = uniqueTableName("WA");
+		await reset({ tableConnectionString: inject("azuriteConnectionString"), tableName });
+		const made = await create({ customerName: "Dee", productName: "Lamp" });
+		expect((await setStatus(made.orderId, "Processing")).status).toBe(202);
+		const fromNode = createAzureTablesStore(inject("azuriteConnectionString"), tableName);
+		await vi.waitFor(async () => expect((await fromNode.get(made.orderId))?.status).toBe("Processing"));
+		expect((await fromNode.history(made.orderId))?.map((h) => h.status)).toEqual(["Pending", "Processing"]);
+	});
+});
+
+describe("Service Bus over REST from workerd", () => {
+	it("sends a status change signed with a SAS token the endpoint verifies; no receiver runs on Workers", async () => {
+		await reset({ serviceBusConnectionString: verifier.connectionString() });
+		const made = await create({ customerName: "Eve", productName: "Desk" });
+		const res = await setStatus(made.orderId, "Shipped");
+		expect(res.status).toBe(202);
+		const accepted = (await res.json()) as { messageId: string };
+		expect(verifier.refusals).toEqual([]);
+		expect(verifier.messages).toHaveLength(1);
+		expect(verifier.messages[0]).toMatchObject({
+			queue: "OrderTracker",
+			messageId: accepted.messageId,
+			contentType: "application/json",
+		});
+		expect(JSON.parse(verifier.messages[0]?.body as string)).toEqual({
+			orderId: made.orderId,
+			status: "Shipped",
+			occurredAt: expect.any(String),
+			source: "api",
+		});
+		// Applied by whichever resident receiver reads the queue (the Node service), not here.
+		const order = (await (await fetch(url(`/api/orders/${made.orderId}`))).json()) as Order;
+		expect(order.status).toBe("Pending");
+		expect((await (await fetch(url("/health/ready"))).json()).checks.queue).toEqual({
+			status: "ok",
+			kind: "service-bus-rest",
+		});
+	});
+
+	it("retries a transient 503 once, and answers 503 with Retry-After when the key is wrong", async () => {
+		await reset({ serviceBusConnectionString: verifier.connectionString() });
+		const made = await create({ customerName: "Fay", productName: "Rug" });
+		verifier.messages.length = 0;
+		verifier.failNext(503);
+		expect((await setStatus(made.orderId, "Processing")).status).toBe(202);
+		expect(verifier.messages).toHaveLength(1);
+
+		await reset({ serviceBusConnectionString: verifier.connectionString("d3Jvbmcta2V5") });
+		const other = await create({ customerName: "Gus", productName: "Cup" });
+		const refused = await setStatus(other.orderId, "Processing");
+		expect(refused.status).toBe(503);
+		expect(refused.headers.get("retry-after")).toBe("5");
+		expect((await refused.json()).detail).toMatch(/status queue is unavailable/);
+		expect(verifier.refusals.at(-1)).toBe("signature does not match");
+		const ready = await fetch(url("/health/ready"));
+		expect(ready.status).toBe(503);
+		expect((await ready.json()).checks.queue).toMatchObject({ status: "unavailable" });
+	});
+});
+
+describe("the real entry (src/worker.ts) with a bad setting", () => {
+	it("answers with a 500 problem naming the setting instead of failing obscurely", async () => {
+		const bad = await startWorker({ vars: { TableStorage__TableName: "no spaces allowed" } });
+		try {
+			const res = await fetch(`${bad.baseUrl}/api/orders`);
+			expect(res.status).toBe(500);
+			expect(res.headers.get("content-type")).toBe("application/problem+json");
+			expect((await res.json()).detail).toMatch(/TableStorage:TableName: must be 3-63 letters or digits/);
+		} finally {
+			await bad.stop();
+		}
+	}, 60_000);
+});
