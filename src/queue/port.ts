@@ -38,6 +38,9 @@ export class QueueUnavailableError extends Error {
 	}
 }
 
+/** The message's subject (`Label` over REST), as the AMQP and REST senders both set it. */
+export const STATUS_MESSAGE_SUBJECT = "OrderStatusChanged";
+
 /** The JSON body we put on the queue (other producers may send the same shape, or the legacy string). */
 export function statusMessageBody(change: StatusChange): Record<string, unknown> {
 	return {

@@ -4,6 +4,7 @@
 import type { StatusChange } from "../orders/model.js";
 import {
 	QueueUnavailableError,
+	STATUS_MESSAGE_SUBJECT,
 	type StatusMessageHandler,
 	type StatusQueue,
 	statusMessageBody,
@@ -157,7 +158,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 						authorization: await this.authorization(),
 						"content-type": "application/json",
 						// Service Bus duplicate detection and the receiver's idempotency both key on it.
-						brokerproperties: JSON.stringify({ MessageId: change.messageId }),
+						brokerproperties: JSON.stringify({ MessageId: change.messageId, Label: STATUS_MESSAGE_SUBJECT }),
 					},
 					body: JSON.stringify(statusMessageBody(change)),
 				});

@@ -11,6 +11,7 @@ import type { StatusChange } from "../orders/model.js";
 import {
 	QueueUnavailableError,
 	type Settlement,
+	STATUS_MESSAGE_SUBJECT,
 	type StatusMessageHandler,
 	type StatusQueue,
 	statusMessageBody,
@@ -69,7 +70,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 					body: statusMessageBody(change),
 					contentType: "application/json",
 					messageId: change.messageId,
-					subject: "OrderStatusChanged",
+					subject: STATUS_MESSAGE_SUBJECT,
 				},
 				{ abortSignal: AbortSignal.timeout(this.sendTimeoutMs) },
 			);

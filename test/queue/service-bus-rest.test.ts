@@ -36,9 +36,9 @@ describe("ServiceBusRestQueue", () => {
 		await queue.send(change("m-1"));
 		await queue.send(change("m-2"));
 		expect(verifier.refusals).toEqual([]);
-		expect(verifier.messages.map((m) => [m.queue, m.messageId])).toEqual([
-			["orders", "m-1"],
-			["orders", "m-2"],
+		expect(verifier.messages.map((m) => [m.queue, m.messageId, m.label, m.contentType])).toEqual([
+			["orders", "m-1", "OrderStatusChanged", "application/json"],
+			["orders", "m-2", "OrderStatusChanged", "application/json"],
 		]);
 		const received = { messageId: "m-1", body: verifier.messages[0]?.body, deliveryCount: 1 };
 		expect(parseStatusMessage(received)).toEqual({ ok: true, change: change("m-1") });

@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 export interface ReceivedRestMessage {
 	queue: string;
 	messageId: string | undefined;
+	label: string | undefined;
 	contentType: string | undefined;
 	body: string;
 }
@@ -71,10 +72,11 @@ export async function startRestVerifier(keyName = "sender", key = "c2VjcmV0LWtle
 				res.writeHead(failures.status).end("injected failure");
 				return;
 			}
-			const props = req.headers.brokerproperties;
+			const props = JSON.parse(String(req.headers.brokerproperties ?? "{}")) as Record<string, string>;
 			messages.push({
 				queue,
-				messageId: props ? (JSON.parse(String(props)) as { MessageId?: string }).MessageId : undefined,
+				messageId: props.MessageId,
+				label: props.Label,
 				contentType: req.headers["content-type"],
 				body: Buffer.concat(chunks).toString("utf8"),
 			});
