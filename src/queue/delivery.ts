@@ -10,6 +10,16 @@ export interface DeadLetter {
 	deliveryCount: number;
 }
 
+/** Options both in-memory queues take. */
+export interface InMemoryQueueOptions {
+	maxDeliveryCount?: number;
+	/** First redelivery delay after an abandon; doubles up to 5 s. */
+	retryDelayMs?: number;
+	/** How many recent message ids are remembered for duplicate detection. */
+	duplicateWindow?: number;
+	log?: (line: string) => void;
+}
+
 export interface RedeliveryPolicy {
 	maxDeliveryCount: number;
 	/** First redelivery delay after an abandon; doubles up to 5 s. */

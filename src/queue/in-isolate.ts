@@ -5,7 +5,7 @@
 // redelivery with back-off, dead-letter after maxDeliveryCount, duplicate detection by messageId.
 // Memory is per isolate and nothing survives an eviction: development only.
 import type { StatusChange } from "../orders/model.js";
-import { type DeadLetter, deliverOnce, RecentMessageIds } from "./delivery.js";
+import { type DeadLetter, deliverOnce, type InMemoryQueueOptions, RecentMessageIds } from "./delivery.js";
 import {
 	QueueUnavailableError,
 	type ReceivedStatusMessage,
@@ -14,13 +14,9 @@ import {
 	statusMessageBody,
 } from "./port.js";
 
-export interface InIsolateQueueOptions {
+export interface InIsolateQueueOptions extends InMemoryQueueOptions {
 	/** Keeps the delivery running after the response (ExecutionContext.waitUntil). */
 	defer: (work: Promise<unknown>) => void;
-	maxDeliveryCount?: number;
-	retryDelayMs?: number;
-	duplicateWindow?: number;
-	log?: (line: string) => void;
 }
 
 export class InIsolateStatusQueue implements StatusQueue {

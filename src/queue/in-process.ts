@@ -5,7 +5,7 @@
 
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../orders/model.js";
-import { type DeadLetter, deliverOnce, RecentMessageIds } from "./delivery.js";
+import { type DeadLetter, deliverOnce, type InMemoryQueueOptions, RecentMessageIds } from "./delivery.js";
 import {
 	QueueUnavailableError,
 	type ReceivedStatusMessage,
@@ -16,15 +16,9 @@ import {
 
 export type { DeadLetter } from "./delivery.js";
 
-export interface InProcessQueueOptions {
-	maxDeliveryCount?: number;
-	/** First redelivery delay after an abandon; doubles up to 5 s. */
-	retryDelayMs?: number;
+export interface InProcessQueueOptions extends InMemoryQueueOptions {
 	/** How long close() keeps draining queued messages before giving up. */
 	drainTimeoutMs?: number;
-	/** How many recent message ids are remembered for duplicate detection. */
-	duplicateWindow?: number;
-	log?: (line: string) => void;
 }
 
 export class InProcessStatusQueue implements StatusQueue {

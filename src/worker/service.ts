@@ -71,6 +71,17 @@ export async function createWorkerService(
 		queue = new InIsolateStatusQueue({ defer, log });
 		queue.start(createStatusMessageHandler({ store, events, log }));
 	}
+	log(
+		`order-tracker on Workers: storage ${
+			config.TableStorage.ConnectionString
+				? `Azure Tables (table ${tableName})`
+				: "in memory (per isolate, development only: set TableStorage__ConnectionString)"
+		}; status queue ${
+			queue.kind === "service-bus-rest"
+				? `Service Bus ${config.ServiceBus.QueueName} over REST (send only: a resident receiver applies changes)`
+				: "in-isolate (applied by the request that sent it)"
+		}; hub in the OrderHubObject Durable Object`,
+	);
 	const app = createApp({
 		store,
 		queue,

@@ -2,6 +2,7 @@
 import { connect } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Order } from "../../src/orders/model.js";
+import { createOrder, putStatus } from "../support/orders-client.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { RecordingEventSource } from "../support/sse-client.js";
 
@@ -19,23 +20,9 @@ function subscribe(path: string, headers?: Record<string, string>) {
 	return c;
 }
 
-async function create(body: Record<string, string>): Promise<Order> {
-	const res = await fetch(`${server?.baseUrl}/api/orders/create`, {
-		method: "POST",
-		headers: { "content-type": "application/json" },
-		body: JSON.stringify(body),
-	});
-	expect(res.status).toBe(201);
-	return res.json();
-}
-
+const create = (body: Record<string, string>) => createOrder(server?.baseUrl as string, body);
 async function setStatus(orderId: string, status: string) {
-	const res = await fetch(`${server?.baseUrl}/api/orders/update-status/${orderId}`, {
-		method: "PUT",
-		headers: { "content-type": "application/json" },
-		body: JSON.stringify(status),
-	});
-	expect(res.status).toBe(202);
+	expect((await putStatus(server?.baseUrl as string, orderId, status)).status).toBe(202);
 }
 
 const order = (orderId: string, over: Partial<Order> = {}): Order => ({

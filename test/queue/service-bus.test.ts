@@ -10,6 +10,7 @@ import { ServiceBusStatusQueue } from "../../src/queue/service-bus.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../../src/storage/embedded-azurite.js";
 import type { OrderStore } from "../../src/storage/port.js";
+import { createOrder, putStatus } from "../support/orders-client.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { TestServiceBusBroker } from "../support/service-bus-broker.js";
 import { RecordingEventSource } from "../support/sse-client.js";
@@ -51,23 +52,10 @@ function subscribe(path = "/orderHub") {
 	return c;
 }
 
-async function create(customerName = "Ann"): Promise<Order> {
-	const res = await fetch(`${server?.baseUrl}/api/orders/create`, {
-		method: "POST",
-		headers: { "content-type": "application/json" },
-		body: JSON.stringify({ customerName, productName: "Tea" }),
-	});
-	expect(res.status).toBe(201);
-	return res.json();
-}
-
-function put(orderId: string, status: string, key?: string) {
-	return fetch(`${server?.baseUrl}/api/orders/update-status/${orderId}`, {
-		method: "PUT",
-		headers: { "content-type": "application/json", ...(key ? { "Idempotency-Key": key } : {}) },
-		body: JSON.stringify(status),
-	});
-}
+const create = (customerName = "Ann") =>
+	createOrder(server?.baseUrl as string, { customerName, productName: "Tea" });
+const put = (orderId: string, status: string, key?: string) =>
+	putStatus(server?.baseUrl as string, orderId, status, key);
 
 async function history(orderId: string): Promise<HistoryEntry[]> {
 	return (await fetch(`${server?.baseUrl}/api/orders/${orderId}/history`)).json();

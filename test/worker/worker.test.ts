@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Order } from "../../src/orders/model.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
+import { createOrder, putStatus } from "../support/orders-client.js";
 import { type RestVerifier, startRestVerifier } from "../support/service-bus-rest-verifier.js";
 import { RecordingEventSource } from "../support/sse-client.js";
 import { uniqueTableName } from "../support/tables.js";
@@ -32,22 +33,8 @@ function subscribe(path: string, headers?: Record<string, string>) {
 	clients.push(c);
 	return c;
 }
-async function create(body: Record<string, string>): Promise<Order> {
-	const res = await fetch(url("/api/orders/create"), {
-		method: "POST",
-		headers: { "content-type": "application/json" },
-		body: JSON.stringify(body),
-	});
-	expect(res.status).toBe(201);
-	return res.json();
-}
-async function setStatus(orderId: string, status: string) {
-	return fetch(url(`/api/orders/update-status/${orderId}`), {
-		method: "PUT",
-		headers: { "content-type": "application/json" },
-		body: JSON.stringify(status),
-	});
-}
+const create = (body: Record<string, string>) => createOrder(worker.baseUrl, body);
+const setStatus = (orderId: string, status: string) => putStatus(worker.baseUrl, orderId, status);
 async function subscribers(): Promise<number> {
 	return ((await (await fetch(url("/orderHub/stats"))).json()) as { subscribers: number }).subscribers;
 }
