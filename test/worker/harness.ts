@@ -15,6 +15,7 @@ export interface ResetOptions {
 	/** Azure Tables (Azurite) instead of the memory store. */
 	tableConnectionString?: string;
 	tableName?: string;
+	tableTimeoutMs?: number;
 	/** Send status changes to this Service Bus (REST) instead of the in-isolate queue. */
 	serviceBusConnectionString?: string;
 }
@@ -29,6 +30,7 @@ async function reset(env: WorkerEnv, options: ResetOptions): Promise<void> {
 		...(options.tableConnectionString
 			? { TableStorage__ConnectionString: options.tableConnectionString }
 			: {}),
+		...(options.tableTimeoutMs ? { TableStorage__TimeoutMs: String(options.tableTimeoutMs) } : {}),
 		...(options.serviceBusConnectionString
 			? { ServiceBus__ConnectionString: options.serviceBusConnectionString }
 			: {}),

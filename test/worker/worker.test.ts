@@ -8,7 +8,7 @@ import { createOrder, putStatus } from "../support/orders-client.js";
 import { type RestVerifier, startRestVerifier } from "../support/service-bus-rest-verifier.js";
 import { RecordingEventSource } from "../support/sse-client.js";
 import { uniqueTableName } from "../support/tables.js";
-import { type RunningWorker, startWorker } from "../support/workerd.js";
+import { freePort, type RunningWorker, startWorker } from "../support/workerd.js";
 import type { ResetOptions } from "./harness.js";
 
 let worker: RunningWorker;
@@ -128,6 +128,30 @@ describe("Azure Tables from workerd", () => {
 		const fromNode = createAzureTablesStore(inject("azuriteConnectionString"), tableName);
 		await vi.waitFor(async () => expect((await fromNode.get(made.orderId))?.status).toBe("Processing"));
 		expect((await fromNode.history(made.orderId))?.map((h) => h.status)).toEqual(["Pending", "Processing"]);
+	});
+});
+
+describe("storage faults in workerd", () => {
+	it("answers 503 with Retry-After within TimeoutMs when Azure Tables cannot be reached, never a 500", async () => {
+		const port = await freePort(); // nothing listens there
+		await reset({
+			tableConnectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`,
+			tableName: uniqueTableName("WF"),
+			tableTimeoutMs: 1000,
+		});
+		const started = Date.now();
+		const res = await fetch(url("/api/orders/create"), {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ customerName: "Hal", productName: "Map" }),
+		});
+		expect(res.status).toBe(503);
+		expect(res.headers.get("retry-after")).toBe("5");
+		expect((await res.json()).detail).toMatch(/Order storage is unavailable/);
+		expect(Date.now() - started).toBeLessThan(3000);
+		const ready = await fetch(url("/health/ready"));
+		expect(ready.status).toBe(503);
+		expect((await ready.json()).checks.store).toMatchObject({ status: "unavailable" });
 	});
 });
 
