@@ -79,6 +79,8 @@ export interface HubStats {
 }
 
 const encoder = new TextEncoder();
+/** Orders whose newest update time is remembered, to drop late older updates. */
+const NEWEST_UPDATE_CAPACITY = 10_000;
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
 
 function randomInstanceId(): string {
@@ -97,6 +99,8 @@ export class OrderHub implements OrderEvents {
 	private count = 0;
 	private seq = 0;
 	private readonly recentMessageIds = new Map<string, number>();
+	/** The newest `updatedAt` published per recently changed order (bounded), see publish(). */
+	private readonly newestUpdate = new Map<string, string>();
 	private heartbeat: ReturnType<typeof setInterval> | undefined;
 	private pending: StoredEvent[] = [];
 	private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -150,6 +154,7 @@ export class OrderHub implements OrderEvents {
 
 	publish(event: OrderEvent): void {
 		if (event.messageId !== undefined && this.recentMessageIds.has(event.messageId)) return; // republished
+		if (this.isStale(event)) return;
 		const seq = ++this.seq;
 		const id = `${this.instanceId}-${seq}`;
 		const { order } = event;
@@ -185,6 +190,23 @@ export class OrderHub implements OrderEvents {
 				this.flush();
 			}, wait);
 		}
+	}
+
+	/**
+	 * An update older than one already published for the same order is dropped: a client applies
+	 * events as they come, and must never be moved back to a state the order has left. On Node the
+	 * receiver publishes one order's changes in order; on Workers they reach the hub object from
+	 * separate requests, which may overtake each other.
+	 */
+	private isStale({ order }: OrderEvent): boolean {
+		const newest = this.newestUpdate.get(order.orderId);
+		if (newest !== undefined && order.updatedAt < newest) return true;
+		this.newestUpdate.delete(order.orderId); // re-inserted: the map's order is recency
+		this.newestUpdate.set(order.orderId, order.updatedAt);
+		if (this.newestUpdate.size > NEWEST_UPDATE_CAPACITY) {
+			this.newestUpdate.delete(this.newestUpdate.keys().next().value as string);
+		}
+		return false;
 	}
 
 	/** Writes the pending events: one write per subscriber, the same bytes for all unfiltered ones. */

@@ -69,7 +69,11 @@ export async function createWorkerService(
 		});
 	} else {
 		queue = new InIsolateStatusQueue({ defer, log });
-		queue.start(createStatusMessageHandler({ store, events, log }));
+		// A handler per message: one shared handler chains an order's messages into one promise
+		// chain, which on Workers would link separate requests (each request's I/O ends with it).
+		// Concurrent changes to one order are still serialised by the store's ETag check, and the
+		// hub drops an update that reaches it after a newer one.
+		queue.start((message) => createStatusMessageHandler({ store, events, log })(message));
 	}
 	log(
 		`order-tracker on Workers: storage ${

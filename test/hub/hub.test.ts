@@ -29,6 +29,32 @@ const order = (orderId: string, status: Order["status"] = "Pending"): Order => (
 });
 
 describe("OrderHub", () => {
+	it("drops an update older than one already published for the order (late arrival)", () => {
+		const hub = new OrderHub({ instanceId: "abc", coalesceMs: 0 });
+		const sink = new BufferSink();
+		hub.subscribe(sink);
+		const at = (status: Order["status"], updatedAt: string) => ({ ...order("o1", status), updatedAt });
+		hub.publish({
+			type: "ReceiveOrderUpdate",
+			order: at("Shipped", "2026-01-01T00:00:02.000Z"),
+			messageId: "b",
+		});
+		hub.publish({
+			type: "ReceiveOrderUpdate",
+			order: at("Processing", "2026-01-01T00:00:01.000Z"),
+			messageId: "a",
+		});
+		hub.publish({
+			type: "ReceiveOrderUpdate",
+			order: at("Delivered", "2026-01-01T00:00:03.000Z"),
+			messageId: "c",
+		});
+		hub.publish({ type: "ReceiveOrderUpdate", order: { ...order("o2", "Shipped"), updatedAt: "2025" } });
+		const statuses = [...sink.text.matchAll(/"status":"(\w+)"/g)].map((m) => m[1]);
+		expect(statuses).toEqual(["Shipped", "Delivered", "Shipped"]);
+		expect(hub.stats().published).toBe(3);
+	});
+
 	it("serialises an event once into the SSE wire format", () => {
 		const hub = new OrderHub({ instanceId: "abc" });
 		const sink = new BufferSink();

@@ -92,6 +92,28 @@ describe("/orderHub in workerd (the real entry, hub in a Durable Object)", () =>
 		expect(stranger.of("reset")[0]?.data).toMatchObject({ reason: "unknown-instance" });
 	});
 
+	it("ends every order's stream on its stored state when changes race in from concurrent requests", async () => {
+		const watcher = subscribe("/orderHub");
+		await watcher.opened();
+		const orders = await Promise.all(
+			Array.from({ length: 10 }, (_, i) => create({ customerName: `Race${i}`, productName: "Kit" })),
+		);
+		await Promise.all(
+			orders.flatMap((o) => ["Processing", "Shipped", "Delivered"].map((s) => setStatus(o.orderId, s))),
+		);
+		const stored = async (id: string) =>
+			((await (await fetch(url(`/api/orders/${id}`))).json()) as Order).status;
+		await vi.waitFor(
+			async () => {
+				for (const o of orders) {
+					const last = watcher.events.filter((e) => e.data.orderId === o.orderId).at(-1);
+					expect(last?.data.status).toBe(await stored(o.orderId));
+				}
+			},
+			{ timeout: 10_000, interval: 200 },
+		);
+	});
+
 	it("drops a subscriber whose client went away (request signal), so none are left", async () => {
 		for (const c of clients.splice(0)) c.close();
 		const c = subscribe("/orderHub");
