@@ -1,6 +1,6 @@
 // Sends status changes to Azure Service Bus through its HTTP REST API, for runtimes that cannot
 // open the SDK's AMQP socket (Cloudflare Workers). Web Standards only: fetch + Web Crypto.
-// Send only: receiving stays with a resident receiver (the Node service), see the README.
+// Receiving over REST: src/queue/service-bus-rest-receiver.ts.
 import type { StatusChange } from "../orders/model.js";
 import {
 	QueueUnavailableError,
@@ -88,12 +88,42 @@ export async function createSasToken(
 	return `SharedAccessSignature sr=${resource}&sig=${encodeURIComponent(base64(signature))}&se=${expiresAt}&skn=${encodeURIComponent(keyName)}`;
 }
 
+/** One queue's REST address and its SAS authorization, shared by the sender and the receiver. */
+export class ServiceBusRestEntity {
+	readonly resourceUri: string;
+	private readonly connection: ServiceBusConnection;
+	private token?: { value: string; refreshAt: number };
+
+	constructor(
+		connectionString: string,
+		queueName: string,
+		private readonly tokenTtlSeconds = 3600,
+		readonly fetch: typeof globalThis.fetch = (input, init) => globalThis.fetch(input, init),
+	) {
+		this.connection = parseServiceBusConnectionString(connectionString);
+		this.resourceUri = `${this.connection.baseUrl}/${this.connection.entityPath ?? queueName}`;
+	}
+
+	/** The Authorization header: a token reused until 5 minutes before it expires. */
+	async authorization(): Promise<string> {
+		const { sharedAccessSignature, keyName, key } = this.connection;
+		if (sharedAccessSignature) return sharedAccessSignature;
+		const now = Math.floor(Date.now() / 1000);
+		if (!this.token || now >= this.token.refreshAt) {
+			const ttl = this.tokenTtlSeconds;
+			const value = await createSasToken(this.resourceUri, keyName as string, key as string, now + ttl);
+			this.token = { value, refreshAt: now + ttl - Math.min(300, ttl / 2) };
+		}
+		return this.token.value;
+	}
+}
+
 export interface ServiceBusRestQueueOptions {
 	connectionString: string;
 	queueName: string;
 	/** Per send, including one retry of a transient failure (default 3 s, as on Node). */
 	sendTimeoutMs?: number;
-	/** Token lifetime (default 1 h); a token is reused until 5 minutes before it expires. */
+	/** Token lifetime (default 1 h). */
 	tokenTtlSeconds?: number;
 	fetch?: typeof fetch;
 	log?: (line: string) => void;
@@ -103,31 +133,19 @@ const UNHEALTHY_AFTER_FAILURE_MS = 30_000;
 
 export class ServiceBusRestQueue implements StatusQueue {
 	readonly kind = "service-bus-rest";
-	private readonly connection: ServiceBusConnection;
-	private readonly entity: string;
-	private readonly resourceUri: string;
-	private token?: { value: string; refreshAt: number };
+	private readonly entity: ServiceBusRestEntity;
 	private lastFailure?: { at: number; message: string };
 	private closed = false;
 	private readonly log: (line: string) => void;
 
 	constructor(private readonly options: ServiceBusRestQueueOptions) {
-		this.connection = parseServiceBusConnectionString(options.connectionString);
-		this.entity = this.connection.entityPath ?? options.queueName;
-		this.resourceUri = `${this.connection.baseUrl}/${this.entity}`;
+		this.entity = new ServiceBusRestEntity(
+			options.connectionString,
+			options.queueName,
+			options.tokenTtlSeconds,
+			options.fetch,
+		);
 		this.log = options.log ?? (() => {});
-	}
-
-	private async authorization(): Promise<string> {
-		const { sharedAccessSignature, keyName, key } = this.connection;
-		if (sharedAccessSignature) return sharedAccessSignature;
-		const now = Math.floor(Date.now() / 1000);
-		if (!this.token || now >= this.token.refreshAt) {
-			const ttl = this.options.tokenTtlSeconds ?? 3600;
-			const value = await createSasToken(this.resourceUri, keyName as string, key as string, now + ttl);
-			this.token = { value, refreshAt: now + ttl - Math.min(300, ttl / 2) };
-		}
-		return this.token.value;
 	}
 
 	async send(change: StatusChange): Promise<void> {
@@ -146,16 +164,15 @@ export class ServiceBusRestQueue implements StatusQueue {
 
 	/** POST /<queue>/messages; one retry when the failure is transient (network, 429, 5xx). */
 	private async post(change: StatusChange, signal: AbortSignal, timeoutMs: number): Promise<void> {
-		const doFetch = this.options.fetch ?? fetch;
 		for (let attempt = 1; ; attempt++) {
 			let status: number;
 			let detail: string;
 			try {
-				const res = await doFetch(`${this.resourceUri}/messages`, {
+				const res = await this.entity.fetch(`${this.entity.resourceUri}/messages`, {
 					method: "POST",
 					signal,
 					headers: {
-						authorization: await this.authorization(),
+						authorization: await this.entity.authorization(),
 						"content-type": "application/json",
 						// Service Bus duplicate detection and the receiver's idempotency both key on it.
 						brokerproperties: JSON.stringify({ MessageId: change.messageId, Label: STATUS_MESSAGE_SUBJECT }),
@@ -181,7 +198,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 	}
 
 	start(_handler: StatusMessageHandler): void {
-		// Send only: no receiver runs here (see the file comment).
+		// Send only: on Workers the hub object runs the receiver (ServiceBusRestReceiver).
 	}
 
 	/** Unavailable for 30 s after a failed send; the REST API has no cheap reachability check. */

@@ -15,6 +15,15 @@ export interface DurableObjectNamespaceLike {
 	get(id: unknown): DurableObjectStubLike;
 }
 
+/** The parts of a Durable Object's state the hub object uses (its alarm drives the receiver). */
+export interface DurableObjectStateLike {
+	storage: {
+		getAlarm(): Promise<number | null>;
+		setAlarm(scheduledTime: number): Promise<void>;
+	};
+	blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
+}
+
 /** What the Worker reads from its bindings: the hub object, plus vars and secrets (settings). */
 export interface WorkerEnv {
 	/** The OrderHubObject Durable Object namespace (wrangler.toml [[durable_objects.bindings]]). */

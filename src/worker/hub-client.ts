@@ -9,6 +9,7 @@ import { defer } from "./request-scope.js";
 
 /** Internal to the object: the Worker never routes a client request here. */
 export const PUBLISH_PATH = "/internal/publish";
+export const WAKE_PATH = "/internal/wake";
 const ATTEMPTS = 3;
 
 export class DurableObjectHubClient implements OrderEvents, RemoteHub {
@@ -34,6 +35,16 @@ export class DurableObjectHubClient implements OrderEvents, RemoteHub {
 		const res = await this.stub().fetch("https://hub/orderHub/stats");
 		if (!res.ok) throw new Error(`the hub object answered ${res.status}`);
 		return (await res.json()) as HubStats;
+	}
+
+	/** Makes sure the object exists (and so runs its Service Bus receiver when configured). */
+	wake(): void {
+		defer(
+			this.stub()
+				.fetch(`https://hub${WAKE_PATH}`, { method: "POST" })
+				.then((res) => res.body?.cancel())
+				.catch((err) => this.log(`could not wake the hub object: ${(err as Error).message}`)),
+		);
 	}
 
 	/** Sent after the response (waitUntil), retried briefly: the change itself is already durable. */

@@ -3,31 +3,99 @@
 // that belongs to another request (bytes enqueued from request B into request A's stream never
 // arrive, and workerd then cancels A as hung), and a deployment runs many isolates. One object
 // holds every subscriber and receives every event, so replay ids and filters work as on Node.
+//
+// With Service Bus and Azure Tables configured, the object is also the receiver loop Workers
+// otherwise lack: an alarm receives status changes over the REST API (peek-lock), applies them
+// with the same receiver code as Node and publishes them into this hub, then re-arms itself.
 import { createProblemApp } from "../app.js";
-import { hubOptions } from "../config.js";
+import { type Config, hubOptions } from "../config.js";
 import { OrderHub } from "../hub/hub.js";
 import type { OrderEvent } from "../hub/port.js";
 import { registerHubRoutes, webStreamTransport } from "../hub/sse.js";
-import type { WorkerEnv } from "./cloudflare.js";
-import { PUBLISH_PATH } from "./hub-client.js";
+import type { StatusMessageHandler } from "../queue/port.js";
+import { createStatusMessageHandler } from "../queue/receiver.js";
+import { ServiceBusRestEntity } from "../queue/service-bus-rest.js";
+import { ServiceBusRestReceiver } from "../queue/service-bus-rest-receiver.js";
+import type { DurableObjectStateLike, WorkerEnv } from "./cloudflare.js";
+import { PUBLISH_PATH, WAKE_PATH } from "./hub-client.js";
 import { configFromEnv } from "./settings.js";
+
+/** One alarm receives for about this long, then the next alarm is set at once. */
+const RECEIVE_ROUND_MS = 25_000;
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
+const log = (line: string) => console.log(`order-hub: ${line}`);
 
 export class OrderHubObject {
 	private readonly app;
+	private readonly hub: OrderHub;
+	private readonly config: Config;
+	private receiving?: Promise<{ receiver: ServiceBusRestReceiver; handler: StatusMessageHandler }>;
 
-	constructor(_state: unknown, env: WorkerEnv) {
-		const config = configFromEnv(env);
-		const hub = new OrderHub(hubOptions(config.Hub));
-		const log = (line: string) => console.log(`order-hub: ${line}`);
+	constructor(
+		private readonly state: DurableObjectStateLike,
+		env: WorkerEnv,
+	) {
+		this.config = configFromEnv(env);
+		this.hub = new OrderHub(hubOptions(this.config.Hub));
 		this.app = createProblemApp(log);
-		registerHubRoutes(this.app, hub, webStreamTransport(hub.maxBufferedBytes), config.Cors.AllowedOrigins);
+		registerHubRoutes(
+			this.app,
+			this.hub,
+			webStreamTransport(this.hub.maxBufferedBytes),
+			this.config.Cors.AllowedOrigins,
+		);
 		this.app.post(PUBLISH_PATH, async (c) => {
-			for (const event of (await c.req.json()) as OrderEvent[]) hub.publish(event);
+			for (const event of (await c.req.json()) as OrderEvent[]) this.hub.publish(event);
 			return c.body(null, 204);
 		});
+		// Being constructed is what starts the receiver (below); the Worker calls this once per isolate.
+		this.app.post(WAKE_PATH, (c) => c.body(null, 204));
+		if (this.receives) {
+			void state.blockConcurrencyWhile(async () => {
+				if ((await state.storage.getAlarm()) === null) await state.storage.setAlarm(Date.now());
+			});
+		}
+	}
+
+	private get receives(): boolean {
+		return Boolean(this.config.ServiceBus.ConnectionString && this.config.TableStorage.ConnectionString);
 	}
 
 	fetch(request: Request): Promise<Response> | Response {
 		return this.app.fetch(request);
+	}
+
+	/** One round of the receiver loop; always sets the next alarm. */
+	async alarm(): Promise<void> {
+		if (!this.receives) return;
+		let next = 0;
+		try {
+			const { receiver, handler } = await this.receiver();
+			await receiver.run(handler, RECEIVE_ROUND_MS);
+		} catch (err) {
+			log(`receiving from Service Bus failed, retrying in 5 s: ${(err as Error).message}`);
+			next = RETRY_AFTER_FAILURE_MS;
+		} finally {
+			await this.state.storage.setAlarm(Date.now() + next);
+		}
+	}
+
+	private receiver() {
+		this.receiving ??= (async () => {
+			const { TableStorage, ServiceBus } = this.config;
+			// Imported here, not at the top: the SDK cannot load in workerd's global scope.
+			const { createAzureTablesStore } = await import("../storage/azure-tables.js");
+			const store = createAzureTablesStore(TableStorage.ConnectionString as string, TableStorage.TableName, {
+				timeoutMs: TableStorage.TimeoutMs,
+			});
+			const entity = new ServiceBusRestEntity(ServiceBus.ConnectionString as string, ServiceBus.QueueName);
+			log(`receiving status changes from Service Bus ${ServiceBus.QueueName} over REST`);
+			return {
+				receiver: new ServiceBusRestReceiver(entity, log),
+				handler: createStatusMessageHandler({ store, events: this.hub, log }),
+			};
+		})();
+		return this.receiving;
 	}
 }

@@ -1,6 +1,7 @@
 // The Workers composition: settings from the Worker's env, a store (Azure Tables when configured,
-// else memory), a queue (Service Bus over REST when configured, else in-isolate with the same
-// receiver code as Node) and the hub in its Durable Object, around the same app as on Node.
+// else memory), a queue (Service Bus over REST when configured — received by the hub object —
+// else in-isolate with the same receiver code as Node) and the hub in its Durable Object, around
+// the same app as on Node.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../app.js";
 import type { Config } from "../config.js";
@@ -48,6 +49,11 @@ export async function createWorkerService(
 			"The HUB Durable Object binding is missing: bind class OrderHubObject as HUB (see wrangler.example.toml).",
 		);
 	}
+	if (config.ServiceBus.ConnectionString && !config.TableStorage.ConnectionString) {
+		throw new WorkerConfigError(
+			"ServiceBus:ConnectionString on Workers needs TableStorage:ConnectionString too: the changes are applied by the hub object's receiver, which cannot reach a Worker isolate's in-memory store.",
+		);
+	}
 	const tableName = options.tableName ?? config.TableStorage.TableName;
 	let store: OrderStore;
 	if (config.TableStorage.ConnectionString) {
@@ -67,6 +73,7 @@ export async function createWorkerService(
 			queueName: config.ServiceBus.QueueName,
 			log,
 		});
+		hub.wake(); // the hub object receives from the queue, applies and publishes
 	} else {
 		queue = new InIsolateStatusQueue({ defer, log });
 		// A handler per message: one shared handler chains an order's messages into one promise
@@ -82,7 +89,7 @@ export async function createWorkerService(
 				: "in memory (per isolate, development only: set TableStorage__ConnectionString)"
 		}; status queue ${
 			queue.kind === "service-bus-rest"
-				? `Service Bus ${config.ServiceBus.QueueName} over REST (send only: a resident receiver applies changes)`
+				? `Service Bus ${config.ServiceBus.QueueName} over REST (received and applied by the hub object)`
 				: "in-isolate (applied by the request that sent it)"
 		}; hub in the OrderHubObject Durable Object`,
 	);

@@ -3,28 +3,29 @@
 // local endpoint that verifies the SAS signature.
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Order } from "../../src/orders/model.js";
+import { ServiceBusRestEntity } from "../../src/queue/service-bus-rest.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { createOrder, putStatus } from "../support/orders-client.js";
-import { type RestVerifier, startRestVerifier } from "../support/service-bus-rest-verifier.js";
+import { type RestBroker, startRestBroker } from "../support/service-bus-rest-broker.js";
 import { RecordingEventSource } from "../support/sse-client.js";
 import { uniqueTableName } from "../support/tables.js";
 import { freePort, type RunningWorker, startWorker } from "../support/workerd.js";
 import type { ResetOptions } from "./harness.js";
 
 let worker: RunningWorker;
-let verifier: RestVerifier;
+let broker: RestBroker;
 const clients: RecordingEventSource[] = [];
 beforeAll(async () => {
-	[worker, verifier] = await Promise.all([
+	[worker, broker] = await Promise.all([
 		// A 1 s heartbeat: workerd notices a client that went away at the next write.
 		startWorker({ script: "test/worker/harness.ts", vars: { Hub__HeartbeatMs: "1000" } }),
-		startRestVerifier(),
+		startRestBroker(),
 	]);
 }, 60_000);
 afterAll(async () => {
 	for (const c of clients.splice(0)) c.close();
 	await worker?.stop();
-	await verifier?.close();
+	await broker?.close();
 });
 
 const url = (path: string) => `${worker.baseUrl}${path}`;
@@ -178,28 +179,35 @@ describe("storage faults in workerd", () => {
 });
 
 describe("Service Bus over REST from workerd", () => {
-	it("sends a status change signed with a SAS token the endpoint verifies; no receiver runs on Workers", async () => {
-		await reset({ serviceBusConnectionString: verifier.connectionString() });
+	/** Sends go to the test REST broker; storage is Azurite (the receiver in the hub object needs it). */
+	const withServiceBus = (key?: string) =>
+		reset({
+			serviceBusConnectionString: broker.connectionString(key),
+			tableConnectionString: inject("azuriteConnectionString"),
+			tableName: uniqueTableName("WS"),
+		});
+
+	it("sends a status change signed with a SAS token the endpoint verifies", async () => {
+		await withServiceBus();
 		const made = await create({ customerName: "Eve", productName: "Desk" });
+		broker.messages.length = 0;
 		const res = await setStatus(made.orderId, "Shipped");
 		expect(res.status).toBe(202);
 		const accepted = (await res.json()) as { messageId: string };
-		expect(verifier.refusals).toEqual([]);
-		expect(verifier.messages).toHaveLength(1);
-		expect(verifier.messages[0]).toMatchObject({
+		expect(broker.refusals).toEqual([]);
+		expect(broker.messages).toHaveLength(1);
+		expect(broker.messages[0]).toMatchObject({
 			queue: "OrderTracker",
 			messageId: accepted.messageId,
+			label: "OrderStatusChanged",
 			contentType: "application/json",
 		});
-		expect(JSON.parse(verifier.messages[0]?.body as string)).toEqual({
+		expect(JSON.parse(broker.messages[0]?.body as string)).toEqual({
 			orderId: made.orderId,
 			status: "Shipped",
 			occurredAt: expect.any(String),
 			source: "api",
 		});
-		// Applied by whichever resident receiver reads the queue (the Node service), not here.
-		const order = (await (await fetch(url(`/api/orders/${made.orderId}`))).json()) as Order;
-		expect(order.status).toBe("Pending");
 		expect((await (await fetch(url("/health/ready"))).json()).checks.queue).toEqual({
 			status: "ok",
 			kind: "service-bus-rest",
@@ -207,24 +215,77 @@ describe("Service Bus over REST from workerd", () => {
 	});
 
 	it("retries a transient 503 once, and answers 503 with Retry-After when the key is wrong", async () => {
-		await reset({ serviceBusConnectionString: verifier.connectionString() });
+		await withServiceBus();
 		const made = await create({ customerName: "Fay", productName: "Rug" });
-		verifier.messages.length = 0;
-		verifier.failNext(503);
+		broker.messages.length = 0;
+		broker.failNext(503);
 		expect((await setStatus(made.orderId, "Processing")).status).toBe(202);
-		expect(verifier.messages).toHaveLength(1);
+		expect(broker.messages).toHaveLength(1);
 
-		await reset({ serviceBusConnectionString: verifier.connectionString("d3Jvbmcta2V5") });
+		await withServiceBus("d3Jvbmcta2V5");
 		const other = await create({ customerName: "Gus", productName: "Cup" });
 		const refused = await setStatus(other.orderId, "Processing");
 		expect(refused.status).toBe(503);
 		expect(refused.headers.get("retry-after")).toBe("5");
 		expect((await refused.json()).detail).toMatch(/status queue is unavailable/);
-		expect(verifier.refusals.at(-1)).toBe("signature does not match");
+		expect(broker.refusals.at(-1)).toBe("signature does not match");
 		const ready = await fetch(url("/health/ready"));
 		expect(ready.status).toBe(503);
 		expect((await ready.json()).checks.queue).toMatchObject({ status: "unavailable" });
 	});
+
+	it("refuses Service Bus without Azure Tables: the hub object could not reach an isolate's memory", async () => {
+		const res = await fetch(url("/__test/reset"), {
+			method: "POST",
+			body: JSON.stringify({ serviceBusConnectionString: broker.connectionString() }),
+		});
+		expect(res.status).toBe(500);
+		expect(await res.text()).toMatch(/needs TableStorage:ConnectionString too/);
+	});
+});
+
+describe("the whole path on Workers with Service Bus: PUT -> queue -> hub object's receiver -> Azurite -> SSE", () => {
+	it("applies changes sent by the Worker and by other producers, and streams them", async () => {
+		const tableName = uniqueTableName("WE");
+		const e2e = await startWorker({
+			vars: {
+				TableStorage__ConnectionString: inject("azuriteConnectionString"),
+				TableStorage__TableName: tableName,
+				ServiceBus__ConnectionString: broker.connectionString(),
+				ServiceBus__QueueName: "orders-e2e",
+			},
+		});
+		try {
+			const live = new RecordingEventSource(`${e2e.baseUrl}/orderHub`);
+			clients.push(live);
+			await live.opened();
+			const made = await createOrder(e2e.baseUrl, { customerName: "Ivy", productName: "Bike" });
+			expect((await putStatus(e2e.baseUrl, made.orderId, "Processing")).status).toBe(202);
+			// Another producer (a warehouse system) puts the original's string on the queue.
+			const queue = new ServiceBusRestEntity(broker.connectionString(), "orders-e2e");
+			const sent = await fetch(`${queue.resourceUri}/messages`, {
+				method: "POST",
+				headers: {
+					authorization: await queue.authorization(),
+					"content-type": "text/plain",
+					brokerproperties: JSON.stringify({ MessageId: "warehouse-1" }),
+				},
+				body: `Order:${made.orderId},Status:Shipped`,
+			});
+			expect(sent.status).toBe(201);
+			await vi.waitFor(() => expect(live.of("ReceiveOrderUpdate")).toHaveLength(2), { timeout: 15_000 });
+			expect(live.of("ReceiveOrderUpdate").map((e) => e.data.status)).toEqual(["Processing", "Shipped"]);
+			const stored = createAzureTablesStore(inject("azuriteConnectionString"), tableName);
+			expect((await stored.history(made.orderId))?.map((h) => [h.status, h.source])).toEqual([
+				["Pending", "api"],
+				["Processing", "api"],
+				["Shipped", "legacy"],
+			]);
+			await vi.waitFor(() => expect(broker.pending("orders-e2e")).toBe(0));
+		} finally {
+			await e2e.stop();
+		}
+	}, 60_000);
 });
 
 describe("the real entry (src/worker.ts) with a bad setting", () => {
