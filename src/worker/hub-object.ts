@@ -75,6 +75,7 @@ export class OrderHubObject {
 			await receiver.run(handler, RECEIVE_ROUND_MS);
 		} catch (err) {
 			log(`receiving from Service Bus failed, retrying in 5 s: ${(err as Error).message}`);
+			this.receiving = undefined; // built again next round, in case building it was what failed
 			next = RETRY_AFTER_FAILURE_MS;
 		} finally {
 			await this.state.storage.setAlarm(Date.now() + next);
