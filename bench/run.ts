@@ -1,5 +1,6 @@
 // `npm run bench` (full, a few minutes) or `npm run bench -- --quick` (under a minute): runs every
-// benchmark, prints Markdown tables and writes bench/results/latest.json. Not part of `npm test`.
+// benchmark, prints Markdown tables and writes bench/results/latest.json (`--only=rest,workers`:
+// bench/results/only-rest-workers.json). Not part of `npm test`.
 // Every server, broker and load generator is its own process; all share this 2-core machine.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -7,6 +8,7 @@ import { benchE2e, e2eTable } from "./e2e.js";
 import { benchHub, hubTable } from "./hub.js";
 import { benchRest, restTable } from "./rest.js";
 import { benchStorageScale, scaleTable } from "./storage-scale.js";
+import { benchWorkers, workersTable } from "./workers.js";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -41,8 +43,17 @@ if (run("hub")) {
 	console.log(`\n${hubTable(hub)}\n`);
 }
 
+if (run("workers")) {
+	const workers = await benchWorkers(quick);
+	results.workers = workers;
+	console.log(`\n${workersTable(workers)}\n`);
+}
+
 console.log(`machine: ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}; ${machine.note}`);
 console.log(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 mkdirSync("bench/results", { recursive: true });
-writeFileSync("bench/results/latest.json", `${JSON.stringify(results, null, 2)}\n`);
-console.log("wrote bench/results/latest.json");
+// A partial run (--only) does not replace the full run's figures.
+const file =
+	only === undefined ? "bench/results/latest.json" : `bench/results/only-${only.replace(/,/g, "-")}.json`;
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`wrote ${file}`);

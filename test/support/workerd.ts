@@ -45,14 +45,24 @@ export interface RunningWorker {
 	stop(): Promise<void>;
 }
 
-/** `wrangler dev [script]`: the real entry by default, or a test entry built on it. */
+/**
+ * `wrangler dev [script]`: the real entry by default, or a test entry built on it. `config: null`
+ * runs a standalone script without wrangler.example.toml (the benchmark's bare baseline).
+ */
 export async function startWorker(
-	options: { script?: string; vars?: Record<string, string>; timeoutMs?: number } = {},
+	options: {
+		script?: string;
+		config?: string | null;
+		vars?: Record<string, string>;
+		timeoutMs?: number;
+	} = {},
 ): Promise<RunningWorker> {
 	const dir = mkdtempSync(join(tmpdir(), "order-tracker-workerd-"));
 	const [port, inspectorPort] = [await freePort(), await freePort()];
 	const args = [wranglerBin, "dev", ...(options.script ? [options.script] : [])];
-	args.push("--config", "wrangler.example.toml", "--ip", "127.0.0.1", "--port", String(port));
+	if (options.config === null) args.push("--compatibility-date", "2026-04-01");
+	else args.push("--config", options.config ?? "wrangler.example.toml");
+	args.push("--ip", "127.0.0.1", "--port", String(port));
 	args.push("--inspector-port", String(inspectorPort), "--persist-to", join(dir, "state"));
 	args.push("--show-interactive-dev-session=false", "--live-reload=false");
 	for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
