@@ -142,6 +142,23 @@ describe("/orderHub in workerd (the real entry, hub in a Durable Object)", () =>
 	});
 });
 
+describe("the board in workerd", () => {
+	it("serves the live order board's files from the bundle, as on Node", async () => {
+		const page = await fetch(url("/"));
+		expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+		const html = await page.text();
+		expect(html).toContain('src="/board.js"');
+		for (const [path, type] of [
+			["/board.js", "text/javascript; charset=utf-8"],
+			["/board.css", "text/css; charset=utf-8"],
+		]) {
+			const res = await fetch(url(path));
+			expect([res.status, res.headers.get("content-type")]).toEqual([200, type]);
+			expect((await res.text()).length).toBeGreaterThan(500);
+		}
+	});
+});
+
 describe("Azure Tables from workerd", () => {
 	it("stores what the Worker accepts in Azurite, where Node reads it back", async () => {
 		const tableName = uniqueTableName("WA");
