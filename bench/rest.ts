@@ -3,11 +3,11 @@
 import { fmt, startNode } from "./lib.js";
 
 const SCENARIOS = ["create", "get", "list", "update"] as const;
-type Scenario = (typeof SCENARIOS)[number];
+export type Scenario = (typeof SCENARIOS)[number];
 type Target = "bare Hono + Map" | "order-tracker, memory" | "order-tracker, Azurite";
 
 export interface RestResult {
-	target: Target;
+	target: string;
 	scenario: Scenario;
 	rps: number;
 	p50: number;
@@ -17,6 +17,29 @@ export interface RestResult {
 	non2xx: number;
 }
 
+/** Runs each scenario's load generator against a server already listening at `baseUrl`. */
+export async function loadScenarios(
+	target: string,
+	baseUrl: string,
+	scenarios: readonly Scenario[],
+	opts: { seconds: number; connections: number; updates: number },
+): Promise<RestResult[]> {
+	const results: RestResult[] = [];
+	for (const scenario of scenarios) {
+		const load = startNode("bench/rest-load.ts", [
+			baseUrl,
+			scenario,
+			String(opts.seconds),
+			String(opts.connections),
+			String(opts.updates),
+		]);
+		const out = (await load.first) as Omit<RestResult, "target">;
+		await load.stop();
+		results.push({ target, ...out });
+	}
+	return results;
+}
+
 async function runTarget(
 	target: Target,
 	script: string,
@@ -24,25 +47,12 @@ async function runTarget(
 	opts: { seconds: number; connections: number; updates: number },
 ): Promise<RestResult[]> {
 	const server = startNode(script, [], env);
-	const results: RestResult[] = [];
 	try {
 		const { port } = (await server.first) as { port: number };
-		for (const scenario of SCENARIOS) {
-			const load = startNode("bench/rest-load.ts", [
-				`http://127.0.0.1:${port}`,
-				scenario,
-				String(opts.seconds),
-				String(opts.connections),
-				String(opts.updates),
-			]);
-			const out = (await load.first) as Omit<RestResult, "target">;
-			await load.stop();
-			results.push({ target, ...out });
-		}
+		return await loadScenarios(target, `http://127.0.0.1:${port}`, SCENARIOS, opts);
 	} finally {
 		await server.stop();
 	}
-	return results;
 }
 
 export async function benchRest(quick: boolean): Promise<RestResult[]> {
@@ -65,16 +75,19 @@ export async function benchRest(quick: boolean): Promise<RestResult[]> {
 	}
 }
 
-export function restTable(results: RestResult[]): string {
-	const bare = new Map(results.filter((r) => r.target === "bare Hono + Map").map((r) => [r.scenario, r]));
+/** A Markdown table of `results`, each beside the same scenario of the `baseline` target. */
+export function ratioTable(title: string, results: RestResult[], baseline: string): string {
+	const bare = new Map(results.filter((r) => r.target === baseline).map((r) => [r.scenario, r]));
 	const rows = results.map((r) => {
 		const base = bare.get(r.scenario);
-		const ratio = base && r.target !== "bare Hono + Map" ? `${fmt((r.rps / base.rps) * 100, 0)}%` : "";
+		const ratio = base && r.target !== baseline ? `${fmt((r.rps / base.rps) * 100, 0)}%` : "";
 		return `| ${r.scenario} | ${r.target} | ${fmt(r.rps, 0)} | ${ratio} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.requests} | ${r.errors + r.non2xx} |`;
 	});
 	return [
-		"| REST | server | req/s | of bare | p50 ms | p99 ms | requests | errors |",
+		`| ${title} | server | req/s | of bare | p50 ms | p99 ms | requests | errors |`,
 		"|---|---|---|---|---|---|---|---|",
 		...rows,
 	].join("\n");
 }
+
+export const restTable = (results: RestResult[]) => ratioTable("REST", results, "bare Hono + Map");

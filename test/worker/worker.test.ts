@@ -151,7 +151,7 @@ describe("the board in workerd", () => {
 		for (const [path, type] of [
 			["/board.js", "text/javascript; charset=utf-8"],
 			["/board.css", "text/css; charset=utf-8"],
-		]) {
+		] as const) {
 			const res = await fetch(url(path));
 			expect([res.status, res.headers.get("content-type")]).toEqual([200, type]);
 			expect((await res.text()).length).toBeGreaterThan(500);
