@@ -25,18 +25,24 @@ export class ServiceBusRestReceiver {
 		private readonly log: (line: string) => void = () => {},
 	) {}
 
-	private async call(method: string, url: string, timeoutMs: number): Promise<Response> {
+	private async call(
+		method: string,
+		url: string,
+		timeoutMs: number,
+		signal?: AbortSignal,
+	): Promise<Response> {
+		const timeout = AbortSignal.timeout(timeoutMs);
 		return this.entity.fetch(url, {
 			method,
 			headers: { authorization: await this.entity.authorization(), "content-length": "0" },
-			signal: AbortSignal.timeout(timeoutMs),
+			signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
 		});
 	}
 
 	/** Locks the next message, waiting up to `waitSeconds` for one; undefined when none came. */
-	async receive(waitSeconds: number): Promise<LockedRestMessage | undefined> {
+	async receive(waitSeconds: number, signal?: AbortSignal): Promise<LockedRestMessage | undefined> {
 		const url = `${this.entity.resourceUri}/messages/head?timeout=${waitSeconds}`;
-		const res = await this.call("POST", url, (waitSeconds + 10) * 1000);
+		const res = await this.call("POST", url, (waitSeconds + 10) * 1000, signal);
 		if (res.status === 204) return undefined;
 		const body = await res.text();
 		if (res.status !== 201)
@@ -71,15 +77,27 @@ export class ServiceBusRestReceiver {
 	}
 
 	/**
-	 * Receives, handles and settles messages one at a time for about `budgetMs`. Returns how many
-	 * it settled. A failed receive or settle ends the round (the caller schedules the next one).
+	 * Receives, handles and settles messages one at a time for about `budgetMs`, or until `signal`
+	 * aborts (a wait for the next message is cut short). Returns how many it settled. A failed
+	 * receive or settle ends the round (the caller schedules the next one).
 	 */
-	async run(handler: StatusMessageHandler, budgetMs: number, waitSeconds = 5): Promise<number> {
+	async run(
+		handler: StatusMessageHandler,
+		budgetMs: number,
+		waitSeconds = 5,
+		signal?: AbortSignal,
+	): Promise<number> {
 		const until = Date.now() + budgetMs;
 		let settled = 0;
-		while (Date.now() < until) {
+		while (Date.now() < until && !signal?.aborted) {
 			const wait = Math.max(1, Math.min(waitSeconds, Math.floor((until - Date.now()) / 1000)));
-			const message = await this.receive(wait);
+			let message: LockedRestMessage | undefined;
+			try {
+				message = await this.receive(wait, signal);
+			} catch (err) {
+				if (signal?.aborted) break;
+				throw err;
+			}
 			if (!message) continue;
 			await this.settle(message, await handler(message));
 			settled++;

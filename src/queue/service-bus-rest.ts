@@ -1,6 +1,6 @@
 // Sends status changes to Azure Service Bus through its HTTP REST API, for runtimes that cannot
 // open the SDK's AMQP socket (Cloudflare Workers). Web Standards only: fetch + Web Crypto.
-// Receiving over REST: src/queue/service-bus-rest-receiver.ts.
+// Receiving over REST: src/queue/service-bus-rest-receiver.ts (start() runs it as a resident loop).
 import type { StatusChange } from "../orders/model.js";
 import {
 	QueueUnavailableError,
@@ -9,6 +9,7 @@ import {
 	type StatusQueue,
 	statusMessageBody,
 } from "./port.js";
+import { ServiceBusRestReceiver } from "./service-bus-rest-receiver.js";
 
 export interface ServiceBusConnection {
 	/** https://<namespace>.servicebus.windows.net (http:// for the local emulator). */
@@ -125,6 +126,8 @@ export interface ServiceBusRestQueueOptions {
 	sendTimeoutMs?: number;
 	/** Token lifetime (default 1 h). */
 	tokenTtlSeconds?: number;
+	/** Long-poll wait of each receive in the resident loop (default 5 s). */
+	receiveWaitSeconds?: number;
 	fetch?: typeof fetch;
 	log?: (line: string) => void;
 }
@@ -136,6 +139,8 @@ export class ServiceBusRestQueue implements StatusQueue {
 	private readonly entity: ServiceBusRestEntity;
 	private lastFailure?: { at: number; message: string };
 	private closed = false;
+	private receiving?: Promise<void>;
+	private readonly stopReceiving = new AbortController();
 	private readonly log: (line: string) => void;
 
 	constructor(private readonly options: ServiceBusRestQueueOptions) {
@@ -197,8 +202,25 @@ export class ServiceBusRestQueue implements StatusQueue {
 		}
 	}
 
-	start(_handler: StatusMessageHandler): void {
-		// Send only: on Workers the hub object runs the receiver (ServiceBusRestReceiver).
+	/**
+	 * A resident receive loop over REST, for hosts that keep running (Node behind a firewall that
+	 * only lets HTTPS out). Workers do not call it: their hub object drives ServiceBusRestReceiver
+	 * from an alarm instead.
+	 */
+	start(handler: StatusMessageHandler): void {
+		if (this.receiving) throw new Error("receiver already started");
+		const receiver = new ServiceBusRestReceiver(this.entity, this.log);
+		const signal = this.stopReceiving.signal;
+		this.receiving = (async () => {
+			while (!signal.aborted) {
+				try {
+					await receiver.run(handler, 30_000, this.options.receiveWaitSeconds ?? 5, signal);
+				} catch (err) {
+					this.log(`receiving from Service Bus failed, retrying in 1 s: ${(err as Error).message}`);
+					await new Promise((resolve) => setTimeout(resolve, 1000));
+				}
+			}
+		})();
 	}
 
 	/** Unavailable for 30 s after a failed send; the REST API has no cheap reachability check. */
@@ -210,7 +232,10 @@ export class ServiceBusRestQueue implements StatusQueue {
 		}
 	}
 
+	/** Refuses new sends, stops receiving and waits for the message in hand to settle. */
 	async close(): Promise<void> {
 		this.closed = true;
+		this.stopReceiving.abort();
+		await this.receiving;
 	}
 }
