@@ -22,6 +22,12 @@ import { configFromEnv } from "./settings.js";
 
 /** One alarm receives for about this long, then the next alarm is set at once. */
 const RECEIVE_ROUND_MS = 25_000;
+/**
+ * Receive loops per round. REST locks one message per call, so parallel loops are how several
+ * messages are in flight (the Node receiver has 16); the handler still applies one order's
+ * messages one after another, in the order they were received.
+ */
+const CONCURRENT_RECEIVES = 4;
 const RETRY_AFTER_FAILURE_MS = 5_000;
 
 const log = (line: string) => console.log(`order-hub: ${line}`);
@@ -72,7 +78,11 @@ export class OrderHubObject {
 		let next = 0;
 		try {
 			const { receiver, handler } = await this.receiver();
-			await receiver.run(handler, RECEIVE_ROUND_MS);
+			const loops = Array.from({ length: CONCURRENT_RECEIVES }, () =>
+				receiver.run(handler, RECEIVE_ROUND_MS),
+			);
+			const failed = (await Promise.allSettled(loops)).find((r) => r.status === "rejected");
+			if (failed) throw failed.reason;
 		} catch (err) {
 			log(`receiving from Service Bus failed, retrying in 5 s: ${(err as Error).message}`);
 			this.receiving = undefined; // built again next round, in case building it was what failed

@@ -278,7 +278,8 @@ describe("the whole path on Workers with Service Bus: PUT -> queue -> hub object
 			await live.opened();
 			const made = await createOrder(e2e.baseUrl, { customerName: "Ivy", productName: "Bike" });
 			expect((await putStatus(e2e.baseUrl, made.orderId, "Processing")).status).toBe(202);
-			// Another producer (a warehouse system) puts the original's string on the queue.
+			await vi.waitFor(() => expect(live.of("ReceiveOrderUpdate")).toHaveLength(1), { timeout: 15_000 });
+			// Later, another producer (a warehouse system) puts the original's string on the queue.
 			const queue = new ServiceBusRestEntity(broker.connectionString(), "orders-e2e");
 			const sent = await fetch(`${queue.resourceUri}/messages`, {
 				method: "POST",
