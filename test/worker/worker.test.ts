@@ -300,6 +300,23 @@ describe("the whole path on Workers with Service Bus: PUT -> queue -> hub object
 				["Shipped", "legacy"],
 			]);
 			await vi.waitFor(() => expect(broker.pending("orders-e2e")).toBe(0));
+
+			// A burst across the object's concurrent receive loops: each change applied and streamed once.
+			const burst = await Promise.all(
+				Array.from({ length: 30 }, (_, i) =>
+					createOrder(e2e.baseUrl, { customerName: `B${i}`, productName: "Box" }),
+				),
+			);
+			const accepted = await Promise.all(burst.map((o) => putStatus(e2e.baseUrl, o.orderId, "Shipped")));
+			expect(accepted.map((r) => r.status)).toEqual(burst.map(() => 202));
+			await vi.waitFor(() => expect(live.of("ReceiveOrderUpdate")).toHaveLength(32), { timeout: 20_000 });
+			const streamed = live
+				.of("ReceiveOrderUpdate")
+				.slice(2)
+				.map((e) => e.data.orderId);
+			expect(new Set(streamed)).toEqual(new Set(burst.map((o) => o.orderId)));
+			await vi.waitFor(() => expect(broker.pending("orders-e2e")).toBe(0));
+			expect(broker.deadLetters).toEqual([]);
 		} finally {
 			await e2e.stop();
 		}
