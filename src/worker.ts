@@ -1,9 +1,11 @@
 // Cloudflare Workers entry: the same app as on Node (src/app.ts), composed from what Workers allow
 // (src/worker/service.ts), with the SSE hub in a Durable Object (src/worker/hub-object.ts).
 // Configure and deploy with wrangler.example.toml (see the README, "Run on Cloudflare Workers").
-import { ConfigError } from "./config.js";
+import { type Config, ConfigError } from "./config.js";
 import { problem, problemResponse } from "./problem.js";
-import type { ExecutionContextLike, WorkerEnv } from "./worker/cloudflare.js";
+import type { DurableObjectNamespaceLike, ExecutionContextLike, WorkerEnv } from "./worker/cloudflare.js";
+import { DurableObjectHubClient } from "./worker/hub-client.js";
+import { runInRequest } from "./worker/request-scope.js";
 import {
 	createWorkerService,
 	serveRequest,
@@ -24,6 +26,22 @@ export function configurationProblem(err: unknown): Response | undefined {
 }
 
 export default {
+	/**
+	 * Cron trigger (wrangler.example.toml): wakes the hub object, so its Service Bus receiver starts
+	 * without waiting for the first request and restarts if its alarm chain ever broke.
+	 */
+	async scheduled(_controller: unknown, env: WorkerEnv, ctx: ExecutionContextLike): Promise<void> {
+		let config: Config;
+		try {
+			config = configFromEnv(env);
+		} catch (err) {
+			console.error((err as Error).message);
+			return;
+		}
+		if (!config.ServiceBus.ConnectionString || !env.HUB) return;
+		runInRequest(ctx, () => new DurableObjectHubClient(env.HUB as DurableObjectNamespaceLike).wake());
+	},
+
 	async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContextLike): Promise<Response> {
 		if (!service) {
 			try {

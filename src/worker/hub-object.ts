@@ -55,12 +55,18 @@ export class OrderHubObject {
 			for (const event of (await c.req.json()) as OrderEvent[]) this.hub.publish(event);
 			return c.body(null, 204);
 		});
-		// Being constructed is what starts the receiver (below); the Worker calls this once per isolate.
-		this.app.post(WAKE_PATH, (c) => c.body(null, 204));
-		if (this.receives) {
-			void state.blockConcurrencyWhile(async () => {
-				if ((await state.storage.getAlarm()) === null) await state.storage.setAlarm(Date.now());
-			});
+		// The Worker calls this once per isolate and from its cron trigger (a watchdog).
+		this.app.post(WAKE_PATH, async (c) => {
+			await this.ensureReceiving();
+			return c.body(null, 204);
+		});
+		void state.blockConcurrencyWhile(() => this.ensureReceiving());
+	}
+
+	/** Starts the receiver's alarm chain unless it is already scheduled. */
+	private async ensureReceiving(): Promise<void> {
+		if (this.receives && (await this.state.storage.getAlarm()) === null) {
+			await this.state.storage.setAlarm(Date.now());
 		}
 	}
 

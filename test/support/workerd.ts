@@ -54,6 +54,10 @@ export async function startWorker(
 		script?: string;
 		config?: string | null;
 		vars?: Record<string, string>;
+		/** More `wrangler dev` arguments (e.g. --test-scheduled). */
+		args?: string[];
+		/** false: ready when wrangler says so, without a request (a request wakes the hub object). */
+		probe?: boolean;
 		timeoutMs?: number;
 	} = {},
 ): Promise<RunningWorker> {
@@ -66,6 +70,7 @@ export async function startWorker(
 	args.push("--inspector-port", String(inspectorPort), "--persist-to", join(dir, "state"));
 	args.push("--show-interactive-dev-session=false", "--live-reload=false");
 	for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
+	args.push(...(options.args ?? []));
 	const child: ChildProcess = spawn(process.execPath, args, {
 		env: { ...process.env, ...wranglerEnv(join(dir, "config")) },
 		stdio: ["ignore", "pipe", "pipe"],
@@ -104,6 +109,7 @@ export async function startWorker(
 			await stop();
 			throw new Error(`wrangler dev did not get ready:\n${out}`);
 		}
+		if (out.includes("Ready on") && options.probe === false) break;
 		if (out.includes("Ready on")) {
 			try {
 				await (await fetch(`${baseUrl}/health/live`)).body?.cancel(); // any answer: it serves

@@ -3,7 +3,7 @@
 // local endpoint that verifies the SAS signature.
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Order } from "../../src/orders/model.js";
-import { ServiceBusRestEntity } from "../../src/queue/service-bus-rest.js";
+import { ServiceBusRestEntity, ServiceBusRestQueue } from "../../src/queue/service-bus-rest.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { createOrder, putStatus } from "../support/orders-client.js";
 import { type RestBroker, startRestBroker } from "../support/service-bus-rest-broker.js";
@@ -319,6 +319,48 @@ describe("the whole path on Workers with Service Bus: PUT -> queue -> hub object
 			expect(broker.deadLetters).toEqual([]);
 		} finally {
 			await e2e.stop();
+		}
+	}, 60_000);
+});
+
+describe("the cron trigger", () => {
+	it("starts the hub object's receiver after a deploy, before any request", async () => {
+		const tableName = uniqueTableName("WC");
+		const store = createAzureTablesStore(inject("azuriteConnectionString"), tableName);
+		const created = await store.create({ partitionKey: "Orders", customerName: "Cy", productName: "Van" });
+		if (created.kind !== "created") throw new Error("not created");
+		const worker = await startWorker({
+			vars: {
+				TableStorage__ConnectionString: inject("azuriteConnectionString"),
+				TableStorage__TableName: tableName,
+				ServiceBus__ConnectionString: broker.connectionString(),
+				ServiceBus__QueueName: "orders-cron",
+			},
+			args: ["--test-scheduled"],
+			probe: false,
+		});
+		try {
+			const queue = new ServiceBusRestQueue({
+				connectionString: broker.connectionString(),
+				queueName: "orders-cron",
+			});
+			await queue.send({
+				orderId: created.order.orderId,
+				status: "Shipped",
+				messageId: "courier-1",
+				occurredAt: new Date().toISOString(),
+				source: "courier",
+			});
+			await new Promise((resolve) => setTimeout(resolve, 1500));
+			expect(broker.pending("orders-cron")).toBe(1); // no request yet: nothing receives
+			const tick = await fetch(`${worker.baseUrl}/__scheduled?cron=*/5+*+*+*+*`);
+			expect(tick.status).toBe(200);
+			await vi.waitFor(async () => expect((await store.get(created.order.orderId))?.status).toBe("Shipped"), {
+				timeout: 15_000,
+			});
+			await vi.waitFor(() => expect(broker.pending("orders-cron")).toBe(0));
+		} finally {
+			await worker.stop();
 		}
 	}, 60_000);
 });
