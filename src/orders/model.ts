@@ -33,3 +33,13 @@ export interface StatusChange {
 	occurredAt: string;
 	source?: string;
 }
+
+/**
+ * The time of a change to an order: now, or 1 ms after its previous change when this clock is
+ * behind the one that wrote it (changes to one order can be applied on different machines, e.g.
+ * Workers isolates). So `updatedAt` only moves forward, and orders an order's events.
+ */
+export function nextUpdatedAt(previous: string, now = Date.now()): string {
+	const justAfter = Date.parse(previous) + 1;
+	return new Date(Number.isNaN(justAfter) ? now : Math.max(now, justAfter)).toISOString();
+}

@@ -8,7 +8,13 @@
 // operations whatever the table's size.
 import { odata, RestError, TableClient, type TableEntityResult } from "@azure/data-tables";
 import { newOrderId } from "../orders/ids.js";
-import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/model.js";
+import {
+	type HistoryEntry,
+	type NewOrder,
+	nextUpdatedAt,
+	type Order,
+	type StatusChange,
+} from "../orders/model.js";
 import { checkTransition, type OrderStatus } from "../orders/status.js";
 import {
 	type ApplyResult,
@@ -295,7 +301,7 @@ export class AzureTablesOrderStore implements OrderStore {
 				// A redelivery of a message we applied before later changes moved the order on.
 				return (await this.wasApplied(change)) ? { kind: "duplicate", order } : { kind: "illegal", order };
 			}
-			const at = new Date().toISOString();
+			const at = nextUpdatedAt(order.updatedAt);
 			const version = (current.version ?? 0) + 1;
 			const history: HistoryEntity = {
 				partitionKey: change.orderId,

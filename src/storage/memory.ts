@@ -1,5 +1,11 @@
 import { newOrderId } from "../orders/ids.js";
-import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/model.js";
+import {
+	type HistoryEntry,
+	type NewOrder,
+	nextUpdatedAt,
+	type Order,
+	type StatusChange,
+} from "../orders/model.js";
 import { checkTransition } from "../orders/status.js";
 import {
 	type ApplyResult,
@@ -117,7 +123,7 @@ export class MemoryOrderStore implements OrderStore {
 		if (verdict === "noop") return { kind: "noop", order: { ...r.order } };
 		if (verdict === "illegal") return { kind: "illegal", order: { ...r.order } };
 		const previous = r.order.status;
-		const at = new Date().toISOString();
+		const at = nextUpdatedAt(r.order.updatedAt);
 		r.order = { ...r.order, status: change.status, updatedAt: at };
 		r.history.push({
 			status: change.status,

@@ -1,5 +1,5 @@
 // The OrderStore contract: every adapter runs this same suite.
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { StatusChange } from "../../src/orders/model.js";
 import type { OrderStatus } from "../../src/orders/status.js";
 import { InvalidContinuationTokenError, type OrderStore } from "../../src/storage/port.js";
@@ -159,6 +159,20 @@ export function orderStoreContract(makeStore: () => OrderStore | Promise<OrderSt
 				{ status: "Pending", at: order.createdAt, source: "api" },
 				{ status: "Processing", at: expect.any(String), messageId: c.messageId, source: "test" },
 			]);
+		});
+
+		it("moves updatedAt forward even when this clock is behind the one that wrote the last change", async () => {
+			const order = await create();
+			vi.useFakeTimers({ toFake: ["Date"] });
+			try {
+				vi.setSystemTime(Date.parse(order.updatedAt) - 60_000); // another machine, a minute behind
+				const applied = await store.applyStatus(change(order.orderId, "Processing"));
+				expect(applied.kind).toBe("applied");
+				const after = await store.get(order.orderId);
+				expect(after && after.updatedAt > order.updatedAt).toBe(true);
+			} finally {
+				vi.useRealTimers();
+			}
 		});
 
 		it("treats a redelivered message as a duplicate even after the order moved on", async () => {
