@@ -79,8 +79,13 @@ export function issuesToErrors(error: ZodError, fallbackField: string): Record<s
 }
 
 async function hubHealth(hub: HubStatsSource): Promise<Record<string, unknown>> {
-	const { subscribers, maxSubscribers, historySize, historyCapacity } = await hub.stats();
-	return { subscribers, maxSubscribers, historySize, historyCapacity };
+	const { subscribers, maxSubscribers, historySize, historyCapacity, receiver } = await hub.stats();
+	if (receiver && !receiver.healthy) {
+		throw new Error(
+			`the Service Bus receiver in the hub object is failing: ${receiver.lastError ?? "unknown"}`,
+		);
+	}
+	return { subscribers, maxSubscribers, historySize, historyCapacity, ...(receiver ? { receiver } : {}) };
 }
 
 /**

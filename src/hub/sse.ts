@@ -12,9 +12,21 @@ export interface SseTransport {
 	open(c: Context, headers: Headers, onClose: () => void): { sink: SseSink; response: Response };
 }
 
+/** How a receiver loop that lives beside the hub is doing (the Workers hub object's Service Bus receiver). */
+export interface ReceiverStatus {
+	/** False after a failed receive or settle, until Service Bus answers a receive again. */
+	healthy: boolean;
+	/** Messages received since the hub object started. */
+	received: number;
+	lastError?: string;
+	lastErrorAt?: string;
+}
+
+export type HubStatsReport = HubStats & { receiver?: ReceiverStatus };
+
 /** Anything that can report the hub's statistics (the hub itself, or a hub in another process/object). */
 export interface HubStatsSource {
-	stats(): HubStats | Promise<HubStats>;
+	stats(): HubStatsReport | Promise<HubStatsReport>;
 }
 
 /** A hub served elsewhere (on Workers, a Durable Object) that answers /orderHub requests itself. */
@@ -100,6 +112,15 @@ const HubStatsSchema = z
 		newestEventId: z.string(),
 		published: z.number().int(),
 		slowDisconnects: z.number().int(),
+		receiver: z
+			.object({
+				healthy: z.boolean(),
+				received: z.number().int(),
+				lastError: z.string().optional(),
+				lastErrorAt: z.string().optional(),
+			})
+			.optional()
+			.openapi({ description: "On Workers with Service Bus: the receiver loop in the hub object" }),
 	})
 	.openapi("HubStats");
 
@@ -154,6 +175,7 @@ export function registerHubRoutes(
 	hub: OrderHub,
 	transport: SseTransport,
 	corsOrigins: string[],
+	receiverStatus?: () => ReceiverStatus | undefined,
 ): void {
 	app.openapi(orderHubRoute, (c) => {
 		const query = c.req.valid("query");
@@ -188,7 +210,10 @@ export function registerHubRoutes(
 		return response;
 	});
 
-	app.openapi(statsRoute, (c) => c.json(hub.stats(), 200));
+	app.openapi(statsRoute, (c) => {
+		const receiver = receiverStatus?.();
+		return c.json({ ...hub.stats(), ...(receiver ? { receiver } : {}) }, 200);
+	});
 }
 
 /**

@@ -19,6 +19,14 @@ interface BrokerProperties {
 	SequenceNumber?: number;
 }
 
+export interface ReceiveRoundOptions {
+	budgetMs: number;
+	/** Long-poll wait of each receive (default 5 s). */
+	waitSeconds?: number;
+	signal?: AbortSignal;
+	onReceive?: () => void;
+}
+
 export class ServiceBusRestReceiver {
 	constructor(
 		private readonly entity: ServiceBusRestEntity,
@@ -79,14 +87,11 @@ export class ServiceBusRestReceiver {
 	/**
 	 * Receives, handles and settles messages one at a time for about `budgetMs`, or until `signal`
 	 * aborts (a wait for the next message is cut short). Returns how many it settled. A failed
-	 * receive or settle ends the round (the caller schedules the next one).
+	 * receive or settle ends the round (the caller schedules the next one). `onReceive` runs after
+	 * every receive that reached Service Bus, message or not (a sign of health).
 	 */
-	async run(
-		handler: StatusMessageHandler,
-		budgetMs: number,
-		waitSeconds = 5,
-		signal?: AbortSignal,
-	): Promise<number> {
+	async run(handler: StatusMessageHandler, options: ReceiveRoundOptions): Promise<number> {
+		const { budgetMs, waitSeconds = 5, signal, onReceive } = options;
 		const until = Date.now() + budgetMs;
 		let settled = 0;
 		while (Date.now() < until && !signal?.aborted) {
@@ -98,6 +103,7 @@ export class ServiceBusRestReceiver {
 				if (signal?.aborted) break;
 				throw err;
 			}
+			onReceive?.();
 			if (!message) continue;
 			await this.settle(message, await handler(message));
 			settled++;

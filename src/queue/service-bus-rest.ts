@@ -214,7 +214,11 @@ export class ServiceBusRestQueue implements StatusQueue {
 		this.receiving = (async () => {
 			while (!signal.aborted) {
 				try {
-					await receiver.run(handler, 30_000, this.options.receiveWaitSeconds ?? 5, signal);
+					await receiver.run(handler, {
+						budgetMs: 30_000,
+						waitSeconds: this.options.receiveWaitSeconds ?? 5,
+						signal,
+					});
 				} catch (err) {
 					this.log(`receiving from Service Bus failed, retrying in 1 s: ${(err as Error).message}`);
 					await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -1,9 +1,8 @@
 // The Worker's side of the hub: events go to the OrderHubObject Durable Object, and /orderHub
 // requests are forwarded to it. One object ("order-hub") holds every subscriber, so an event
 // published by any isolate reaches every stream, wherever its request landed.
-import type { HubStats } from "../hub/hub.js";
 import type { OrderEvent, OrderEvents } from "../hub/port.js";
-import type { RemoteHub } from "../hub/sse.js";
+import type { HubStatsReport, RemoteHub } from "../hub/sse.js";
 import type { DurableObjectNamespaceLike } from "./cloudflare.js";
 import { defer } from "./request-scope.js";
 
@@ -31,10 +30,10 @@ export class DurableObjectHubClient implements OrderEvents, RemoteHub {
 		return this.stub().fetch(request);
 	}
 
-	async stats(): Promise<HubStats> {
+	async stats(): Promise<HubStatsReport> {
 		const res = await this.stub().fetch("https://hub/orderHub/stats");
 		if (!res.ok) throw new Error(`the hub object answered ${res.status}`);
-		return (await res.json()) as HubStats;
+		return (await res.json()) as HubStatsReport;
 	}
 
 	/** Makes sure the object exists (and so runs its Service Bus receiver when configured). */

@@ -11,7 +11,7 @@ import { createProblemApp } from "../app.js";
 import { type Config, hubOptions } from "../config.js";
 import { OrderHub } from "../hub/hub.js";
 import type { OrderEvent } from "../hub/port.js";
-import { registerHubRoutes, webStreamTransport } from "../hub/sse.js";
+import { type ReceiverStatus, registerHubRoutes, webStreamTransport } from "../hub/sse.js";
 import type { StatusMessageHandler } from "../queue/port.js";
 import { createStatusMessageHandler } from "../queue/receiver.js";
 import { ServiceBusRestEntity } from "../queue/service-bus-rest.js";
@@ -37,6 +37,7 @@ export class OrderHubObject {
 	private readonly hub: OrderHub;
 	private readonly config: Config;
 	private receiving?: Promise<{ receiver: ServiceBusRestReceiver; handler: StatusMessageHandler }>;
+	private readonly receiverStatus: ReceiverStatus = { healthy: true, received: 0 };
 
 	constructor(
 		private readonly state: DurableObjectStateLike,
@@ -50,6 +51,7 @@ export class OrderHubObject {
 			this.hub,
 			webStreamTransport(this.hub.maxBufferedBytes),
 			this.config.Cors.AllowedOrigins,
+			() => (this.receives ? this.receiverStatus : undefined),
 		);
 		this.app.post(PUBLISH_PATH, async (c) => {
 			for (const event of (await c.req.json()) as OrderEvent[]) this.hub.publish(event);
@@ -84,13 +86,27 @@ export class OrderHubObject {
 		let next = 0;
 		try {
 			const { receiver, handler } = await this.receiver();
+			const status = this.receiverStatus;
+			const counted: StatusMessageHandler = async (message) => {
+				status.received++;
+				return handler(message);
+			};
+			const onReceive = () => {
+				status.healthy = true; // Service Bus answered
+			};
 			const loops = Array.from({ length: CONCURRENT_RECEIVES }, () =>
-				receiver.run(handler, RECEIVE_ROUND_MS),
+				receiver.run(counted, { budgetMs: RECEIVE_ROUND_MS, onReceive }),
 			);
 			const failed = (await Promise.allSettled(loops)).find((r) => r.status === "rejected");
 			if (failed) throw failed.reason;
 		} catch (err) {
-			log(`receiving from Service Bus failed, retrying in 5 s: ${(err as Error).message}`);
+			const message = (err as Error).message;
+			log(`receiving from Service Bus failed, retrying in 5 s: ${message}`);
+			Object.assign(this.receiverStatus, {
+				healthy: false,
+				lastError: message,
+				lastErrorAt: new Date().toISOString(),
+			});
 			this.receiving = undefined; // built again next round, in case building it was what failed
 			next = RETRY_AFTER_FAILURE_MS;
 		} finally {

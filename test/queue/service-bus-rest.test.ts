@@ -147,7 +147,7 @@ describe("ServiceBusRestReceiver (peek-lock over REST)", () => {
 		const t = await setup();
 		await t.sender.send({ ...change("m-1"), orderId: t.order.orderId, status: "Processing" });
 		await t.sender.send({ ...change("m-1"), orderId: t.order.orderId, status: "Processing" });
-		expect(await t.receiver.run(t.handler, 1200, 1)).toBe(2);
+		expect(await t.receiver.run(t.handler, { budgetMs: 1200, waitSeconds: 1 })).toBe(2);
 		expect((await t.store.get(t.order.orderId))?.status).toBe("Processing");
 		expect(t.events.stats().published).toBe(1); // the redelivery republishes; the hub drops it by messageId
 		expect(broker.pending()).toBe(0);
@@ -157,7 +157,7 @@ describe("ServiceBusRestReceiver (peek-lock over REST)", () => {
 	it("unlocks what can never apply until the queue dead-letters it, logging the real reason", async () => {
 		const t = await setup();
 		await t.sender.send({ ...change("m-lost"), orderId: "no-such-order" });
-		await t.receiver.run(t.handler, 1500, 1);
+		await t.receiver.run(t.handler, { budgetMs: 1500, waitSeconds: 1 });
 		expect(broker.deadLetters).toEqual([{ messageId: "m-lost", reason: "MaxDeliveryCountExceeded" }]);
 		expect(t.logs[0]).toMatch(/m-lost can never apply \(OrderNotFound: No order no-such-order\)/);
 		expect(broker.pending()).toBe(0);
@@ -180,6 +180,6 @@ describe("ServiceBusRestReceiver (peek-lock over REST)", () => {
 	it("throws when the broker cannot be reached, so the caller retries the round later", async () => {
 		const t = await setup();
 		await broker.close();
-		await expect(t.receiver.run(t.handler, 500, 1)).rejects.toThrow();
+		await expect(t.receiver.run(t.handler, { budgetMs: 500, waitSeconds: 1 })).rejects.toThrow();
 	});
 });

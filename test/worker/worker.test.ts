@@ -317,8 +317,38 @@ describe("the whole path on Workers with Service Bus: PUT -> queue -> hub object
 			expect(new Set(streamed)).toEqual(new Set(burst.map((o) => o.orderId)));
 			await vi.waitFor(() => expect(broker.pending("orders-e2e")).toBe(0));
 			expect(broker.deadLetters).toEqual([]);
+			const ready = await (await fetch(`${e2e.baseUrl}/health/ready`)).json();
+			expect(ready.checks.hub.receiver).toEqual({ healthy: true, received: 32 });
 		} finally {
 			await e2e.stop();
+		}
+	}, 60_000);
+});
+
+describe("the hub object's receiver in /health/ready", () => {
+	it("reports a receiver Service Bus refuses, naming why", async () => {
+		const worker = await startWorker({
+			vars: {
+				TableStorage__ConnectionString: inject("azuriteConnectionString"),
+				TableStorage__TableName: uniqueTableName("WH"),
+				ServiceBus__ConnectionString: broker.connectionString("d3Jvbmcta2V5"),
+				ServiceBus__QueueName: "orders-refused",
+			},
+		});
+		try {
+			await vi.waitFor(
+				async () => {
+					const ready = await fetch(`${worker.baseUrl}/health/ready`);
+					expect(ready.status).toBe(503);
+					expect((await ready.json()).checks.hub).toMatchObject({
+						status: "unavailable",
+						error: expect.stringMatching(/Service Bus receiver .* failing: Service Bus answered 401/),
+					});
+				},
+				{ timeout: 10_000, interval: 250 },
+			);
+		} finally {
+			await worker.stop();
 		}
 	}, 60_000);
 });
