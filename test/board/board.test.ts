@@ -1,5 +1,5 @@
 // The live order board in a real browser: Debian's Chromium driven by playwright-core, against the
-// real server (Azurite store, so orders survive a server restart). Never skipped: without
+// real server (Azurite store, so orders survive a server restart), and against the Worker in workerd. Never skipped: without
 // /usr/bin/chromium this test fails and says how to install it (.ci/run installs it).
 import { existsSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -8,6 +8,7 @@ import { boardFilesFromDisk } from "../../src/board/files.js";
 import type { Order } from "../../src/orders/model.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { azuriteStore } from "../support/tables.js";
+import { type RunningWorker, startWorker } from "../support/workerd.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 // For a closed network: no background traffic, no first-run work (see the env notes).
@@ -38,10 +39,10 @@ afterAll(async () => {
 	await server?.close();
 });
 
-async function openBoard(width = 1100): Promise<Page> {
+async function openBoard(width = 1100, baseUrl = server.baseUrl): Promise<Page> {
 	const context = await browser.newContext({ viewport: { width, height: 800 } });
 	const page = await context.newPage();
-	await page.goto(`${server.baseUrl}/`);
+	await page.goto(`${baseUrl}/`);
 	await page.getByRole("status").filter({ hasText: "Live" }).waitFor();
 	return page;
 }
@@ -116,4 +117,31 @@ describe("live order board at /", () => {
 			.poll(() => page.getByRole("alert").textContent())
 			.toMatch(/partitionKey must not contain '\/'/);
 	});
+});
+
+describe("live order board on Workers (wrangler dev)", () => {
+	let worker: RunningWorker | undefined;
+	afterAll(async () => {
+		await worker?.stop();
+	});
+
+	it("creates in one page, changes status from another, both update live through the hub object", async () => {
+		worker = await startWorker();
+		const first = await openBoard(1100, worker.baseUrl);
+		const second = await openBoard(390, worker.baseUrl);
+		await first.getByLabel("Customer").fill("Grace Hopper");
+		await first.getByLabel("Product").fill("Compiler");
+		await first.getByRole("button", { name: "Create order" }).click();
+		const created = first.locator("tbody tr", { hasText: "Grace Hopper" });
+		await created.waitFor();
+		const orderId = (await created.getAttribute("data-order-id")) as string;
+
+		await row(second, orderId).waitFor();
+		await second
+			.getByRole("button", { name: /as Shipped$/ })
+			.first()
+			.click();
+		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Shipped");
+		await expect.poll(() => row(second, orderId).locator(".status").textContent()).toBe("Shipped");
+	}, 60_000);
 });
