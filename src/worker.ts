@@ -19,7 +19,7 @@ export { OrderHubObject } from "./worker/hub-object.js";
 let service: WorkerService | undefined;
 
 /** A misconfigured deployment answers every request with a 500 naming the setting. */
-export function configurationProblem(err: unknown): Response | undefined {
+function configurationProblem(err: unknown): Response | undefined {
 	if (!(err instanceof ConfigError || err instanceof WorkerConfigError)) return undefined;
 	console.error(err.message);
 	return problemResponse(problem(500, err.message));

@@ -14,8 +14,6 @@ import {
 	statusMessageBody,
 } from "./port.js";
 
-export type { DeadLetter } from "./delivery.js";
-
 export interface InProcessQueueOptions extends InMemoryQueueOptions {
 	/** How long close() keeps draining queued messages before giving up. */
 	drainTimeoutMs?: number;

@@ -19,7 +19,7 @@ import { defer, runInRequest } from "./request-scope.js";
 
 export interface WorkerService {
 	app: OpenAPIHono;
-	store: OrderStore;
+	/** The test harness closes it to simulate a broker outage. */
 	queue: StatusQueue;
 }
 
@@ -104,7 +104,7 @@ export async function createWorkerService(
 		boardFiles: boardFilesFromBundle,
 		log,
 	});
-	return { app, store, queue };
+	return { app, queue };
 }
 
 /** Serves one request, with its ExecutionContext available to work that outlives the response. */

@@ -48,27 +48,39 @@ async function openBoard(width = 1100, baseUrl = server.baseUrl): Promise<Page> 
 }
 
 const row = (page: Page, orderId: string) => page.locator(`tr[data-order-id="${orderId}"]`);
+const statusIn = (page: Page, orderId: string) => row(page, orderId).locator(".status").textContent();
+
+/**
+ * Opens the board twice (desktop and phone width), creates an order in the first page, then moves
+ * it to `status` with a button in the second, which learnt of the order from /orderHub (no reload).
+ * Both pages must show the new status.
+ */
+async function createHereChangeThere(baseUrl: string, customer: string, status: string) {
+	const first = await openBoard(1100, baseUrl);
+	const second = await openBoard(390, baseUrl);
+	await first.getByLabel("Customer").fill(customer);
+	await first.getByLabel("Product").fill("Analytical Engine");
+	await first.getByRole("button", { name: "Create order" }).click();
+	const created = first.locator("tbody tr", { hasText: customer });
+	await created.waitFor();
+	const orderId = (await created.getAttribute("data-order-id")) as string;
+	await row(second, orderId).waitFor();
+	await second
+		.getByRole("button", { name: new RegExp(`as ${status}$`) })
+		.first()
+		.click();
+	await expect.poll(() => statusIn(first, orderId)).toBe(status);
+	await expect.poll(() => statusIn(second, orderId)).toBe(status);
+	return { first, second, orderId };
+}
 
 describe("live order board at /", () => {
 	it("creates in one page, changes status from another, both update live; reconnects and catches up after a restart", async () => {
-		const first = await openBoard();
-		const second = await openBoard(390); // phone width
-
-		await first.getByLabel("Customer").fill("Ada Lovelace");
-		await first.getByLabel("Product").fill("Analytical Engine");
-		await first.getByRole("button", { name: "Create order" }).click();
-		const created = first.locator("tbody tr", { hasText: "Ada Lovelace" });
-		await created.waitFor();
-		const orderId = (await created.getAttribute("data-order-id")) as string;
-
-		// The second page learns about it from /orderHub, not from a reload.
-		await row(second, orderId).waitFor();
-		await second
-			.getByRole("button", { name: /as Processing$/ })
-			.first()
-			.click();
-		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Processing");
-		await expect.poll(() => row(second, orderId).locator(".status").textContent()).toBe("Processing");
+		const { first, second, orderId } = await createHereChangeThere(
+			server.baseUrl,
+			"Ada Lovelace",
+			"Processing",
+		);
 		expect(await row(first, orderId).locator(".status").getAttribute("class")).toContain("changed");
 		// The next allowed statuses follow the rules: no way back to Pending.
 		const nextButtons = await row(first, orderId).getByRole("button").allTextContents();
@@ -91,8 +103,8 @@ describe("live order board at /", () => {
 
 		// A new server cannot replay the old one's events: the page is told to reset and refetches.
 		await first.getByRole("status").filter({ hasText: "refetched" }).waitFor({ timeout: 15_000 });
-		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Shipped");
-		await expect.poll(() => row(second, orderId).locator(".status").textContent()).toBe("Shipped");
+		await expect.poll(() => statusIn(first, orderId)).toBe("Shipped");
+		await expect.poll(() => statusIn(second, orderId)).toBe("Shipped");
 
 		// And it is live again.
 		const res = await fetch(`${server.baseUrl}/api/orders/update-status/${orderId}`, {
@@ -101,7 +113,7 @@ describe("live order board at /", () => {
 			body: '"Delivered"',
 		});
 		expect(res.status).toBe(202);
-		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Delivered");
+		await expect.poll(() => statusIn(first, orderId)).toBe("Delivered");
 		expect(await row(first, orderId).getByRole("button").count()).toBe(0);
 		const order = (await (await fetch(`${server.baseUrl}/api/orders/${orderId}`)).json()) as Order;
 		expect(order.status).toBe("Delivered");
@@ -127,21 +139,6 @@ describe("live order board on Workers (wrangler dev)", () => {
 
 	it("creates in one page, changes status from another, both update live through the hub object", async () => {
 		worker = await startWorker();
-		const first = await openBoard(1100, worker.baseUrl);
-		const second = await openBoard(390, worker.baseUrl);
-		await first.getByLabel("Customer").fill("Grace Hopper");
-		await first.getByLabel("Product").fill("Compiler");
-		await first.getByRole("button", { name: "Create order" }).click();
-		const created = first.locator("tbody tr", { hasText: "Grace Hopper" });
-		await created.waitFor();
-		const orderId = (await created.getAttribute("data-order-id")) as string;
-
-		await row(second, orderId).waitFor();
-		await second
-			.getByRole("button", { name: /as Shipped$/ })
-			.first()
-			.click();
-		await expect.poll(() => row(first, orderId).locator(".status").textContent()).toBe("Shipped");
-		await expect.poll(() => row(second, orderId).locator(".status").textContent()).toBe("Shipped");
+		await createHereChangeThere(worker.baseUrl, "Grace Hopper", "Shipped");
 	}, 60_000);
 });

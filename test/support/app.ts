@@ -13,6 +13,14 @@ export class RecordingEvents implements OrderEvents {
 	}
 }
 
+/** `{ json }` in a RequestInit becomes a JSON body with its content type (unless one is given). */
+export function withJsonBody(init: RequestInit & { json?: unknown } = {}): RequestInit {
+	const { json, ...rest } = init;
+	const headers = new Headers(rest.headers);
+	if (json !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+	return { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) };
+}
+
 /** The real app over a real store and the in-process queue with its receiver loop running. */
 export function makeTestApp(store: OrderStore, options: { maxBodyBytes?: number } = {}) {
 	const queue = new InProcessStatusQueue({ retryDelayMs: 20 });
@@ -26,15 +34,7 @@ export function makeTestApp(store: OrderStore, options: { maxBodyBytes?: number 
 		swaggerAssets: swaggerAssetsFromPackage(),
 		...options,
 	});
-	const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
-		const { json, ...rest } = init;
-		const headers = new Headers(rest.headers);
-		if (json !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
-		return app.request(path, {
-			...rest,
-			headers,
-			...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-		});
-	};
+	const request = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+		app.request(path, withJsonBody(init));
 	return { app, store, queue, events, request };
 }

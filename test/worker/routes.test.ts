@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, inject } from "vitest";
 import type { OrderEvent } from "../../src/hub/port.js";
 import { describeOrderRoutes, type MakeTarget } from "../orders/contract.js";
+import { withJsonBody } from "../support/app.js";
 import { uniqueTableName } from "../support/tables.js";
 import { type RunningWorker, startWorker } from "../support/workerd.js";
 import type { ResetOptions } from "./harness.js";
@@ -26,17 +27,7 @@ function inWorkerd(storage: () => Omit<ResetOptions, "maxBodyBytes">): MakeTarge
 		const reset = await post("/__test/reset", { maxBodyBytes, ...storage() });
 		if (reset.status !== 204) throw new Error(`reset failed: ${reset.status} ${await reset.text()}`);
 		return {
-			request: (path, init = {}) => {
-				const { json, ...rest } = init;
-				const headers = new Headers(rest.headers);
-				if (json !== undefined && !headers.has("content-type"))
-					headers.set("content-type", "application/json");
-				return fetch(`${worker.baseUrl}${path}`, {
-					...rest,
-					headers,
-					...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-				});
-			},
+			request: (path, init) => fetch(`${worker.baseUrl}${path}`, withJsonBody(init)),
 			events: async () => (await (await fetch(`${worker.baseUrl}/__test/events`)).json()) as OrderEvent[],
 			closeQueue: async () => {
 				await post("/__test/close-queue");

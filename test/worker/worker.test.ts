@@ -29,6 +29,16 @@ afterAll(async () => {
 });
 
 const url = (path: string) => `${worker.baseUrl}${path}`;
+
+/** Vars for a Worker on Azurite and the REST test broker: its hub object receives from `queueName`. */
+function serviceBusVars(tableName: string, queueName: string, key?: string): Record<string, string> {
+	return {
+		TableStorage__ConnectionString: inject("azuriteConnectionString"),
+		TableStorage__TableName: tableName,
+		ServiceBus__ConnectionString: broker.connectionString(key),
+		ServiceBus__QueueName: queueName,
+	};
+}
 function subscribe(path: string, headers?: Record<string, string>) {
 	const c = new RecordingEventSource(url(path), headers ? { headers } : {});
 	clients.push(c);
@@ -250,27 +260,13 @@ describe("Service Bus over REST from workerd", () => {
 		expect(ready.status).toBe(503);
 		expect((await ready.json()).checks.queue).toMatchObject({ status: "unavailable" });
 	});
-
-	it("refuses Service Bus without Azure Tables: the hub object could not reach an isolate's memory", async () => {
-		const res = await fetch(url("/__test/reset"), {
-			method: "POST",
-			body: JSON.stringify({ serviceBusConnectionString: broker.connectionString() }),
-		});
-		expect(res.status).toBe(500);
-		expect(await res.text()).toMatch(/needs TableStorage:ConnectionString too/);
-	});
 });
 
 describe("the whole path on Workers with Service Bus: PUT -> queue -> hub object's receiver -> Azurite -> SSE", () => {
 	it("applies changes sent by the Worker and by other producers, and streams them", async () => {
 		const tableName = uniqueTableName("WE");
 		const e2e = await startWorker({
-			vars: {
-				TableStorage__ConnectionString: inject("azuriteConnectionString"),
-				TableStorage__TableName: tableName,
-				ServiceBus__ConnectionString: broker.connectionString(),
-				ServiceBus__QueueName: "orders-e2e",
-			},
+			vars: serviceBusVars(tableName, "orders-e2e"),
 		});
 		try {
 			const live = new RecordingEventSource(`${e2e.baseUrl}/orderHub`);
@@ -328,12 +324,7 @@ describe("the whole path on Workers with Service Bus: PUT -> queue -> hub object
 describe("the hub object's receiver in /health/ready", () => {
 	it("reports a receiver Service Bus refuses, naming why", async () => {
 		const worker = await startWorker({
-			vars: {
-				TableStorage__ConnectionString: inject("azuriteConnectionString"),
-				TableStorage__TableName: uniqueTableName("WH"),
-				ServiceBus__ConnectionString: broker.connectionString("d3Jvbmcta2V5"),
-				ServiceBus__QueueName: "orders-refused",
-			},
+			vars: serviceBusVars(uniqueTableName("WH"), "orders-refused", "d3Jvbmcta2V5"),
 		});
 		try {
 			await vi.waitFor(
@@ -360,12 +351,7 @@ describe("the cron trigger", () => {
 		const created = await store.create({ partitionKey: "Orders", customerName: "Cy", productName: "Van" });
 		if (created.kind !== "created") throw new Error("not created");
 		const worker = await startWorker({
-			vars: {
-				TableStorage__ConnectionString: inject("azuriteConnectionString"),
-				TableStorage__TableName: tableName,
-				ServiceBus__ConnectionString: broker.connectionString(),
-				ServiceBus__QueueName: "orders-cron",
-			},
+			vars: serviceBusVars(tableName, "orders-cron"),
 			args: ["--test-scheduled"],
 			probe: false,
 		});
@@ -395,16 +381,31 @@ describe("the cron trigger", () => {
 	}, 60_000);
 });
 
-describe("the real entry (src/worker.ts) with a bad setting", () => {
-	it("answers with a 500 problem naming the setting instead of failing obscurely", async () => {
-		const bad = await startWorker({ vars: { TableStorage__TableName: "no spaces allowed" } });
-		try {
-			const res = await fetch(`${bad.baseUrl}/api/orders`);
-			expect(res.status).toBe(500);
-			expect(res.headers.get("content-type")).toBe("application/problem+json");
-			expect((await res.json()).detail).toMatch(/TableStorage:TableName: must be 3-63 letters or digits/);
-		} finally {
-			await bad.stop();
-		}
-	}, 60_000);
+describe("the real entry (src/worker.ts) with bad settings", () => {
+	it.each([
+		[
+			"an invalid value",
+			{ TableStorage__TableName: "no spaces allowed" },
+			/TableStorage:TableName: must be 3-63 letters or digits/,
+		],
+		[
+			"Service Bus without Azure Tables (the hub object could not reach an isolate's memory)",
+			{ ServiceBus__ConnectionString: "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=v" },
+			/ServiceBus:ConnectionString on Workers needs TableStorage:ConnectionString too/,
+		],
+	])(
+		"answers every request for %s with a 500 problem naming it",
+		async (_label, vars, detail) => {
+			const bad = await startWorker({ vars });
+			try {
+				const res = await fetch(`${bad.baseUrl}/api/orders`);
+				expect(res.status).toBe(500);
+				expect(res.headers.get("content-type")).toBe("application/problem+json");
+				expect((await res.json()).detail).toMatch(detail);
+			} finally {
+				await bad.stop();
+			}
+		},
+		60_000,
+	);
 });
