@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import type { Order } from "../src/orders/model.js";
+import { createOrder, putStatus } from "./support/orders-client.js";
 import { runService, startService } from "./support/process.js";
 import { TestServiceBusBroker } from "./support/service-bus-broker.js";
 import { uniqueTableName } from "./support/tables.js";
@@ -12,26 +13,13 @@ import { uniqueTableName } from "./support/tables.js";
 const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-node-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-const json = (body: unknown) => ({
-	method: "POST",
-	headers: { "content-type": "application/json" },
-	body: JSON.stringify(body),
-});
-
 describe("node entry (npm start)", () => {
 	it("keeps acknowledged writes across Ctrl-C, a double signal and a restart, with embedded Azurite", async () => {
 		const first = await startService({ Embedded__DataDir: dataDir }, { viaNpm: true });
 		expect(first.output()).toMatch(/storage: embedded Azurite/);
 		expect(first.output()).toMatch(/\/swagger/);
-		const created = (await (
-			await fetch(`${first.baseUrl}/api/orders/create`, json({ CustomerName: "Ada", ProductName: "Engine" }))
-		).json()) as Order;
-		const put = await fetch(`${first.baseUrl}/api/orders/update-status/${created.orderId}`, {
-			method: "PUT",
-			headers: { "content-type": "application/json" },
-			body: '"Shipped"',
-		});
-		expect(put.status).toBe(202);
+		const created = await createOrder(first.baseUrl, { CustomerName: "Ada", ProductName: "Engine" });
+		expect((await putStatus(first.baseUrl, created.orderId, "Shipped")).status).toBe(202);
 		// Ctrl-C in a terminal: SIGINT to the whole process group, and npm forwards it to node
 		// again, so node may see it twice. Then a SIGTERM on top: none may cut shutdown short.
 		const stopping = Date.now();
@@ -90,15 +78,8 @@ describe("node entry (npm start)", () => {
 		});
 		try {
 			expect(svc.output()).toMatch(/status queue: Azure Service Bus queue warehouse-status/);
-			const created = (await (
-				await fetch(`${svc.baseUrl}/api/orders/create`, json({ customerName: "A", productName: "B" }))
-			).json()) as Order;
-			const put = await fetch(`${svc.baseUrl}/api/orders/update-status/${created.orderId}`, {
-				method: "PUT",
-				headers: { "content-type": "application/json" },
-				body: '"Processing"',
-			});
-			expect(put.status).toBe(202);
+			const created = await createOrder(svc.baseUrl, { customerName: "A", productName: "B" });
+			expect((await putStatus(svc.baseUrl, created.orderId, "Processing")).status).toBe(202);
 			await vi.waitFor(async () => {
 				const order = (await (await fetch(`${svc.baseUrl}/api/orders/${created.orderId}`)).json()) as Order;
 				expect(order.status).toBe("Processing");
