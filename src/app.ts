@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { registerHealthRoutes } from "./health.js";
-import { cors } from "./http/cors.js";
+import { appCorsPolicy } from "./http/cors.js";
 import { jsonBody } from "./http/json-body.js";
 import type { OrderHub } from "./hub/hub.js";
 import type { OrderEvents } from "./hub/port.js";
@@ -81,9 +81,9 @@ export function issuesToErrors(error: ZodError, fallbackField: string): Record<s
 async function hubHealth(hub: HubStatsSource): Promise<Record<string, unknown>> {
 	const { subscribers, maxSubscribers, historySize, historyCapacity, receiver } = await hub.stats();
 	if (receiver && !receiver.healthy) {
-		throw new Error(
-			`the Service Bus receiver in the hub object is failing: ${receiver.lastError ?? "unknown"}`,
-		);
+		throw new QueueUnavailableError("the Service Bus receiver in the hub object is failing", {
+			reason: receiver.lastErrorReason ?? "unreachable",
+		});
 	}
 	return { subscribers, maxSubscribers, historySize, historyCapacity, ...(receiver ? { receiver } : {}) };
 }
@@ -133,44 +133,40 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 	const log = deps.log ?? (() => {});
 	const app = createProblemApp(log);
 
+	const cors = appCorsPolicy(deps.corsOrigins);
+	app.use("*", cors.middleware); // first, so every answer (hub problems and stats too) carries CORS
 	if (deps.hub) {
 		const transport = deps.sseTransport ?? webStreamTransport(deps.hub.maxBufferedBytes);
-		registerHubRoutes(app, deps.hub, transport, deps.corsOrigins); // before CORS: see there
+		registerHubRoutes(app, deps.hub, transport, cors);
 	} else if (deps.remoteHub) {
-		registerRemoteHubRoutes(app, deps.remoteHub); // the hub answers CORS itself, as above
+		registerRemoteHubRoutes(app, deps.remoteHub);
 	}
 	const hubStats: HubStatsSource | undefined = deps.hub ?? deps.remoteHub;
-	app.use(
-		"*",
-		cors({
-			origins: deps.corsOrigins,
-			allowHeaders: ["Content-Type", "Idempotency-Key", "Last-Event-ID", "Cache-Control"],
-			allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
-			exposeHeaders: ["Location", "X-Continuation-Token", "Retry-After", "Idempotent-Replayed"],
-			maxAgeSeconds: 600,
-		}),
-	);
 	const bodyLimit = deps.maxBodyBytes ?? 64 * 1024;
 	app.on(["POST", "PUT"], "/api/*", jsonBody(bodyLimit));
 
 	registerOrderRoutes(app, deps);
-	registerHealthRoutes(app, [
-		{
-			name: "store",
-			check: async () => {
-				await deps.store.ping();
-				return undefined;
+	registerHealthRoutes(
+		app,
+		[
+			{
+				name: "store",
+				check: async () => {
+					await deps.store.ping();
+					return undefined;
+				},
 			},
-		},
-		{
-			name: "queue",
-			check: async () => {
-				await deps.queue.ping();
-				return { kind: deps.queue.kind };
+			{
+				name: "queue",
+				check: async () => {
+					await deps.queue.ping();
+					return { kind: deps.queue.kind };
+				},
 			},
-		},
-		...(hubStats ? [{ name: "hub", check: () => hubHealth(hubStats) }] : []),
-	]);
+			...(hubStats ? [{ name: "hub", check: () => hubHealth(hubStats) }] : []),
+		],
+		log,
+	);
 	deps.extend?.(app);
 
 	app.doc31("/doc", {

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { withDeadline } from "./deadline.js";
+import { UNAVAILABLE_REASONS, unavailableReasonOf } from "./unavailable.js";
 
 export interface HealthCheck {
 	name: string;
@@ -8,22 +9,34 @@ export interface HealthCheck {
 
 const CHECK_TIMEOUT_MS = 2000;
 
-async function run(check: HealthCheck): Promise<Record<string, unknown>> {
+/** One check's answer: its own fields when ok; a fixed reason when not (the detail goes to the log). */
+async function run(check: HealthCheck, log: (line: string) => void): Promise<Record<string, unknown>> {
 	try {
 		return { status: "ok", ...(await withDeadline(CHECK_TIMEOUT_MS, check.name, () => check.check())) };
 	} catch (err) {
-		return { status: "unavailable", error: (err as Error).message };
+		const reason = unavailableReasonOf(err);
+		log(`readiness check ${check.name} failed (${reason}): ${(err as Error)?.message ?? String(err)}`);
+		return { status: "unavailable", reason };
 	}
 }
 
 const Health = z
 	.object({
 		status: z.enum(["ok", "unavailable"]),
-		checks: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+		checks: z
+			.record(z.string(), z.record(z.string(), z.unknown()))
+			.optional()
+			.openapi({
+				description: `Per check: status, and when unavailable a reason: ${UNAVAILABLE_REASONS.join(", ")}`,
+			}),
 	})
 	.openapi("Health");
 
-export function registerHealthRoutes(app: OpenAPIHono, checks: HealthCheck[]): void {
+export function registerHealthRoutes(
+	app: OpenAPIHono,
+	checks: HealthCheck[],
+	log: (line: string) => void = () => {},
+): void {
 	app.openapi(
 		createRoute({
 			method: "get",
@@ -49,7 +62,7 @@ export function registerHealthRoutes(app: OpenAPIHono, checks: HealthCheck[]): v
 			},
 		}),
 		async (c) => {
-			const results = await Promise.all(checks.map(async (h) => [h.name, await run(h)] as const));
+			const results = await Promise.all(checks.map(async (h) => [h.name, await run(h, log)] as const));
 			const ready = results.every(([, r]) => r.status === "ok");
 			const body = {
 				status: ready ? ("ok" as const) : ("unavailable" as const),

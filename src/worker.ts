@@ -18,11 +18,16 @@ export { OrderHubObject } from "./worker/hub-object.js";
 
 let service: WorkerService | undefined;
 
-/** A misconfigured deployment answers every request with a 500 naming the setting. */
+/**
+ * A misconfigured deployment answers every request with a fixed 500 (the settings' names and values
+ * are the operator's business, not the caller's) and logs the problem naming the setting.
+ */
 function configurationProblem(err: unknown): Response | undefined {
 	if (!(err instanceof ConfigError || err instanceof WorkerConfigError)) return undefined;
 	console.error(err.message);
-	return problemResponse(problem(500, err.message));
+	return problemResponse(
+		problem(500, "This deployment is misconfigured; its log names the setting.", { reason: "misconfigured" }),
+	);
 }
 
 export default {

@@ -1,8 +1,13 @@
-// CORS for the configured origins. Not hono/cors: that middleware sets headers on c.res *before*
-// the handler runs, so the handler's response replaces an existing one and Hono copies it into a
-// new Response — which on @hono/node-server turns every response into a full web Response with a
-// ReadableStream body (measured: a GET at ~30% of a bare Hono route's throughput). Here nothing
-// touches the response until the handler has produced it.
+// CORS for the configured origins: one policy computes the allowed origin and the headers, for the
+// app's middleware and for the SSE stream, which writes its head itself (see the hub routes).
+//
+// Not hono/cors: that middleware sets headers on c.res *before* the handler runs, so the handler's
+// response replaces an existing one and Hono copies it into a new Response — which on
+// @hono/node-server turns every response into a full web Response with a ReadableStream body
+// (measured: a GET at ~30% of a bare Hono route's throughput). Here nothing touches the response
+// until the handler has produced it.
+//
+// No Access-Control-Allow-Credentials: nothing here relies on cookies, so a browser sends none.
 import type { MiddlewareHandler } from "hono";
 
 export interface CorsOptions {
@@ -13,18 +18,50 @@ export interface CorsOptions {
 	maxAgeSeconds: number;
 }
 
-export function cors(options: CorsOptions): MiddlewareHandler {
+export interface CorsPolicy {
+	/** The CORS headers of a response to a request from `origin` (always `Vary: Origin` unless "*"). */
+	headersFor(origin: string | undefined): Record<string, string>;
+	middleware: MiddlewareHandler;
+}
+
+/** The app's policy: the headers its routes read and the ones a browser may read back. */
+export function appCorsPolicy(origins: string[]): CorsPolicy {
+	return corsPolicy({
+		origins,
+		allowHeaders: ["Content-Type", "Idempotency-Key", "Last-Event-ID", "Cache-Control"],
+		allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
+		exposeHeaders: ["Location", "X-Continuation-Token", "Retry-After", "Idempotent-Replayed"],
+		maxAgeSeconds: 600,
+	});
+}
+
+/** Set by @hono/node-server's RESPONSE_ALREADY_SENT: the handler wrote its own head (the SSE stream). */
+const ALREADY_SENT = "x-hono-already-sent";
+
+export function corsPolicy(options: CorsOptions): CorsPolicy {
 	const any = options.origins.includes("*");
 	const allowed = new Set(options.origins);
 	const expose = options.exposeHeaders.join(",");
-	return async (c, next) => {
+	const allowOrigin = (origin: string | undefined) =>
+		any ? "*" : origin !== undefined && allowed.has(origin) ? origin : undefined;
+
+	const headersFor = (origin: string | undefined): Record<string, string> => {
+		const headers: Record<string, string> = any ? {} : { vary: "Origin" };
+		const allow = allowOrigin(origin);
+		if (allow) {
+			headers["access-control-allow-origin"] = allow;
+			headers["access-control-expose-headers"] = expose;
+		}
+		return headers;
+	};
+
+	const middleware: MiddlewareHandler = async (c, next) => {
 		const origin = c.req.header("origin");
-		const allowOrigin = any ? "*" : origin !== undefined && allowed.has(origin) ? origin : undefined;
 		if (c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined) {
 			const headers = new Headers({ vary: "Origin, Access-Control-Request-Headers" });
-			if (allowOrigin) {
-				headers.set("access-control-allow-origin", allowOrigin);
-				if (!any) headers.set("access-control-allow-credentials", "true");
+			const allow = allowOrigin(origin);
+			if (allow) {
+				headers.set("access-control-allow-origin", allow);
 				headers.set("access-control-allow-methods", options.allowMethods.join(","));
 				headers.set("access-control-allow-headers", options.allowHeaders.join(","));
 				headers.set("access-control-max-age", String(options.maxAgeSeconds));
@@ -32,12 +69,21 @@ export function cors(options: CorsOptions): MiddlewareHandler {
 			return new Response(null, { status: 204, headers });
 		}
 		await next();
-		const headers = c.res.headers; // cheap on @hono/node-server's lightweight responses
-		if (!any) headers.append("vary", "Origin");
-		if (allowOrigin) {
-			headers.set("access-control-allow-origin", allowOrigin);
-			if (!any) headers.set("access-control-allow-credentials", "true");
-			headers.set("access-control-expose-headers", expose);
+		// A response whose head is already on the wire (or shared) must not be touched.
+		if (c.res.headers.has(ALREADY_SENT)) return;
+		let headers = c.res.headers; // cheap on @hono/node-server's lightweight responses
+		if (headers.has("access-control-allow-origin") || (!any && headers.get("vary")?.includes("Origin"))) {
+			return; // the handler applied this policy itself (the SSE stream)
+		}
+		const extra = headersFor(origin);
+		try {
+			for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+		} catch {
+			// Immutable headers (a response forwarded from a Durable Object): copy it once.
+			c.res = new Response(c.res.body, c.res);
+			headers = c.res.headers;
+			for (const [k, v] of Object.entries(extra)) headers.set(k, v);
 		}
 	};
+	return { headersFor, middleware };
 }

@@ -7,12 +7,42 @@ import { ProblemError, problem, validationProblem } from "../problem.js";
 const CANONICAL = ["orderId", "partitionKey", "customerName", "productName", "status"];
 const BY_LOWER = new Map(CANONICAL.map((k) => [k.toLowerCase(), k]));
 
+/**
+ * How deeply a request body's arrays and objects may nest. The bodies of this API are one level
+ * deep; the size limit alone does not bound structure (64 KiB of `[` nests 65,536 deep, which
+ * overflows the stack of the code that walks the parsed value).
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * The deepest nesting of arrays and objects in a JSON text, stopping as soon as it passes `limit`.
+ * A linear scan that skips strings, run before JSON.parse so no recursive code sees a deep value.
+ */
+export function jsonNestingExceeds(text: string, limit: number): boolean {
+	let depth = 0;
+	let inString = false;
+	for (let i = 0; i < text.length; i++) {
+		const ch = text.charCodeAt(i);
+		if (inString) {
+			if (ch === 0x5c)
+				i++; // backslash: skip the escaped character
+			else if (ch === 0x22) inString = false;
+		} else if (ch === 0x22) inString = true;
+		else if (ch === 0x5b || ch === 0x7b) {
+			if (++depth > limit) return true;
+		} else if (ch === 0x5d || ch === 0x7d) depth--;
+	}
+	return false;
+}
+
 /** `CustomerName` / `CUSTOMERNAME` / `customername` -> `customerName`; unknown keys get a lower-case first letter. */
 export function normalizePropertyNames(value: unknown): unknown {
 	if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
 	const out: Record<string, unknown> = {};
 	for (const [k, v] of Object.entries(value)) {
-		out[BY_LOWER.get(k.toLowerCase()) ?? k.charAt(0).toLowerCase() + k.slice(1)] = v;
+		const name = BY_LOWER.get(k.toLowerCase()) ?? k.charAt(0).toLowerCase() + k.slice(1);
+		// defineProperty, not assignment: a body key "__proto__" must stay a plain (ignored) property.
+		Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
 	}
 	return out;
 }
@@ -71,6 +101,13 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
 		}
 		if (text.trim() === "") {
 			throw new ProblemError(validationProblem({ body: ["A non-empty JSON request body is required."] }));
+		}
+		if (jsonNestingExceeds(text, MAX_JSON_DEPTH)) {
+			throw new ProblemError(
+				validationProblem({
+					body: [`The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`],
+				}),
+			);
 		}
 		let parsed: unknown;
 		try {

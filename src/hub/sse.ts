@@ -3,8 +3,10 @@
 // socket directly (src/hub/node-transport.ts), chosen by the runtime entry.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { CorsPolicy } from "../http/cors.js";
 import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
+import { UNAVAILABLE_REASONS, type UnavailableReason } from "../unavailable.js";
 import { type HubStats, HubUnavailableError, type OrderHub, type SseSink } from "./hub.js";
 
 export interface SseTransport {
@@ -18,7 +20,8 @@ export interface ReceiverStatus {
 	healthy: boolean;
 	/** Messages received since the hub object started. */
 	received: number;
-	lastError?: string;
+	/** Why the last failure happened, in a fixed word (the detail is in the log). */
+	lastErrorReason?: UnavailableReason;
 	lastErrorAt?: string;
 }
 
@@ -116,7 +119,7 @@ const HubStatsSchema = z
 			.object({
 				healthy: z.boolean(),
 				received: z.number().int(),
-				lastError: z.string().optional(),
+				lastErrorReason: z.enum(UNAVAILABLE_REASONS).optional(),
 				lastErrorAt: z.string().optional(),
 			})
 			.optional()
@@ -154,27 +157,16 @@ const statsRoute = createRoute({
 	},
 });
 
-/** CORS for the stream itself: the hub routes answer before the app's CORS middleware runs. */
-function corsHeaders(origin: string | undefined, allowed: string[]): Record<string, string> {
-	if (allowed.includes("*")) return { "access-control-allow-origin": "*" };
-	if (origin === undefined || !allowed.includes(origin)) return { vary: "Origin" };
-	return {
-		"access-control-allow-origin": origin,
-		"access-control-allow-credentials": "true",
-		vary: "Origin",
-	};
-}
-
 /**
- * Registers /orderHub and /orderHub/stats. Call before the app's CORS middleware: the Node
- * transport answers by writing to the socket itself (RESPONSE_ALREADY_SENT), and a middleware that
- * touches the response afterwards would make @hono/node-server write a second set of headers.
+ * Registers /orderHub and /orderHub/stats. The stream's head carries its CORS headers from `cors`
+ * (the same policy as the app's middleware): the Node transport writes that head to the socket
+ * itself (RESPONSE_ALREADY_SENT), so no middleware may add to it afterwards.
  */
 export function registerHubRoutes(
 	app: OpenAPIHono,
 	hub: OrderHub,
 	transport: SseTransport,
-	corsOrigins: string[],
+	cors: CorsPolicy,
 	receiverStatus?: () => ReceiverStatus | undefined,
 ): void {
 	app.openapi(orderHubRoute, (c) => {
@@ -190,7 +182,7 @@ export function registerHubRoutes(
 			throw err;
 		}
 		// Do not touch c.res here (see registerHubRoutes).
-		const headers = new Headers({ ...SSE_HEADERS, ...corsHeaders(c.req.header("origin"), corsOrigins) });
+		const headers = new Headers({ ...SSE_HEADERS, ...cors.headersFor(c.req.header("origin")) });
 		let unsubscribe: (() => void) | undefined;
 		let gone = false;
 		const { sink, response } = transport.open(c, headers, () => {

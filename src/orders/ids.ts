@@ -47,3 +47,26 @@ export function newOrderId(now = Date.now()): string {
 	for (const b of bytes) hex += HEX[b];
 	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+// The namespace of change message ids (a random UUID fixed once for this service, RFC 9562 §5.5).
+const CHANGE_NAMESPACE = "6f1c3a52-8a0e-4b7e-9d55-0c7f3e2a9b14";
+
+/**
+ * The queue message id of a status change requested with an Idempotency-Key: a name-based UUID
+ * (version 5, RFC 9562 §5.5) of the order and the key. A key names one change of one order, so
+ * the same key on two orders gives two ids (the queue's and the hub's duplicate detection work
+ * by message id across all orders), and a retry of one request gives the same id again.
+ */
+export async function changeMessageId(orderId: string, idempotencyKey: string): Promise<string> {
+	const ns = CHANGE_NAMESPACE.replaceAll("-", "");
+	const name = new TextEncoder().encode(`${orderId}\n${idempotencyKey}`);
+	const input = new Uint8Array(16 + name.byteLength);
+	for (let i = 0; i < 16; i++) input[i] = Number.parseInt(ns.slice(i * 2, i * 2 + 2), 16);
+	input.set(name, 16);
+	const bytes = new Uint8Array(await crypto.subtle.digest("SHA-1", input)).subarray(0, 16);
+	bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+	bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+	let hex = "";
+	for (const b of bytes) hex += HEX[b];
+	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

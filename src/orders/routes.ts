@@ -3,6 +3,7 @@ import type { OrderEvents } from "../hub/port.js";
 import { ProblemError, problem } from "../problem.js";
 import type { StatusQueue } from "../queue/port.js";
 import type { OrderStore } from "../storage/port.js";
+import { changeMessageId } from "./ids.js";
 import {
 	CreateOrderBody,
 	HistoryEntry,
@@ -164,7 +165,8 @@ export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: 
 			);
 		}
 		if (verdict === "noop") return c.json({ orderId, status }, 202);
-		const messageId = c.req.valid("header")["idempotency-key"] ?? crypto.randomUUID();
+		const key = c.req.valid("header")["idempotency-key"];
+		const messageId = key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key);
 		const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
 		await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
 

@@ -51,7 +51,24 @@ export const CreateOrderBody = z
 			.min(1, "productName is required")
 			.max(256)
 			.openapi({ example: "Analytical Engine" }),
+		status: z
+			.unknown()
+			.optional()
+			.superRefine((v, ctx) => {
+				if (v !== undefined && parseStatus(v) !== "Pending") {
+					ctx.addIssue({
+						code: "custom",
+						message: `Orders start Pending; a new order cannot have status ${String(JSON.stringify(v)).slice(0, 60)}.`,
+					});
+				}
+			})
+			.openapi({
+				type: "string",
+				enum: ["Pending"],
+				description: "Optional; orders always start Pending (any case), anything else is a 400",
+			}),
 	})
+	.transform(({ status: _pending, ...order }) => order)
 	.openapi("CreateOrder", {
 		description: "Property names match in any case: the original's PascalCase bodies (CustomerName) work.",
 	});

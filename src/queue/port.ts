@@ -1,4 +1,5 @@
 import type { StatusChange } from "../orders/model.js";
+import { type UnavailableReason, unavailableReasonOf } from "../unavailable.js";
 
 /** A message as the receiver loop sees it, whoever produced it. */
 export interface ReceivedStatusMessage {
@@ -32,9 +33,11 @@ export interface StatusQueue {
 }
 
 export class QueueUnavailableError extends Error {
-	constructor(message: string, options?: { cause?: unknown }) {
+	readonly reason: UnavailableReason;
+	constructor(message: string, options?: { cause?: unknown; reason?: UnavailableReason }) {
 		super(message, options);
 		this.name = "QueueUnavailableError";
+		this.reason = options?.reason ?? unavailableReasonOf(options?.cause);
 	}
 }
 

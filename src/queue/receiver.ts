@@ -181,8 +181,16 @@ export function createStatusMessageHandler({
 					};
 			}
 		} catch (err) {
-			log(`status message ${message.messageId} abandoned for a retry: ${(err as Error).message}`);
-			return { kind: "abandon", reason: (err as Error).message };
+			if (err instanceof StoreUnavailableError) {
+				log(`status message ${message.messageId} abandoned for a retry: ${err.message}`);
+				return { kind: "abandon", reason: err.message };
+			}
+			// Not an outage: a defect. Said loudly, with its stack; the message goes back to the queue,
+			// whose max delivery count dead-letters it if the defect repeats, so it is kept, not lost.
+			log(
+				`DEFECT applying status message ${message.messageId} (delivery ${message.deliveryCount}): ${(err as Error)?.stack ?? String(err)}`,
+			);
+			return { kind: "abandon", reason: `defect: ${(err as Error)?.message ?? String(err)}` };
 		}
 	}
 }

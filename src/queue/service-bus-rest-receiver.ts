@@ -54,7 +54,12 @@ export class ServiceBusRestReceiver {
 		if (res.status === 204) return undefined;
 		const body = await res.text();
 		if (res.status !== 201)
-			throw new Error(`Service Bus answered ${res.status} to a receive: ${body.slice(0, 200)}`);
+			throw Object.assign(
+				new Error(`Service Bus answered ${res.status} to a receive: ${body.slice(0, 200)}`),
+				{
+					statusCode: res.status,
+				},
+			);
 		const props = JSON.parse(res.headers.get("brokerproperties") ?? "{}") as BrokerProperties;
 		const location =
 			res.headers.get("location") ??
@@ -80,7 +85,9 @@ export class ServiceBusRestReceiver {
 		await res.body?.cancel();
 		// 404/410: the lock expired and the message went back to the queue; it will come again.
 		if (!res.ok && res.status !== 404 && res.status !== 410) {
-			throw new Error(`Service Bus answered ${res.status} to settling ${message.messageId}`);
+			throw Object.assign(new Error(`Service Bus answered ${res.status} to settling ${message.messageId}`), {
+				statusCode: res.status,
+			});
 		}
 	}
 

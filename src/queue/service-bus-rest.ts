@@ -1,7 +1,9 @@
 // Sends status changes to Azure Service Bus through its HTTP REST API, for runtimes that cannot
 // open the SDK's AMQP socket (Cloudflare Workers). Web Standards only: fetch + Web Crypto.
 // Receiving over REST: src/queue/service-bus-rest-receiver.ts (start() runs it as a resident loop).
+
 import type { StatusChange } from "../orders/model.js";
+import { type UnavailableReason, unavailableReasonOf } from "../unavailable.js";
 import {
 	QueueUnavailableError,
 	STATUS_MESSAGE_SUBJECT,
@@ -137,7 +139,7 @@ const UNHEALTHY_AFTER_FAILURE_MS = 30_000;
 export class ServiceBusRestQueue implements StatusQueue {
 	readonly kind = "service-bus-rest";
 	private readonly entity: ServiceBusRestEntity;
-	private lastFailure?: { at: number; message: string };
+	private lastFailure?: { at: number; message: string; reason: UnavailableReason };
 	private closed = false;
 	private receiving?: Promise<void>;
 	private readonly stopReceiving = new AbortController();
@@ -161,7 +163,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 			this.lastFailure = undefined;
 		} catch (err) {
 			const message = (err as Error).message;
-			this.lastFailure = { at: Date.now(), message };
+			this.lastFailure = { at: Date.now(), message, reason: unavailableReasonOf(err) };
 			this.log(`Service Bus send of ${change.messageId} failed: ${message}`);
 			throw err instanceof QueueUnavailableError ? err : new QueueUnavailableError(message, { cause: err });
 		}
@@ -192,12 +194,15 @@ export class ServiceBusRestQueue implements StatusQueue {
 				detail = `Service Bus answered ${res.status}: ${(await res.text()).slice(0, 200)}`;
 			} catch (err) {
 				if (signal.aborted)
-					throw new QueueUnavailableError(`no answer from Service Bus within ${timeoutMs} ms`);
+					throw new QueueUnavailableError(`no answer from Service Bus within ${timeoutMs} ms`, {
+						reason: "timeout",
+					});
 				status = 0;
 				detail = `Service Bus unreachable: ${(err as Error).message}`;
 			}
 			const transient = status === 0 || status === 429 || status >= 500;
-			if (!transient || attempt >= 2) throw new QueueUnavailableError(detail);
+			if (!transient || attempt >= 2)
+				throw new QueueUnavailableError(detail, { reason: unavailableReasonOf({ statusCode: status }) });
 			await new Promise((resolve) => setTimeout(resolve, 200));
 		}
 	}
@@ -232,7 +237,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 		if (this.closed) throw new QueueUnavailableError("the status queue is closed");
 		const failure = this.lastFailure;
 		if (failure && Date.now() - failure.at < UNHEALTHY_AFTER_FAILURE_MS) {
-			throw new QueueUnavailableError(`the last send failed: ${failure.message}`);
+			throw new QueueUnavailableError(`the last send failed: ${failure.message}`, { reason: failure.reason });
 		}
 	}
 

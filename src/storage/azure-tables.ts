@@ -16,6 +16,7 @@ import {
 	type StatusChange,
 } from "../orders/model.js";
 import { checkTransition, type OrderStatus } from "../orders/status.js";
+import type { UnavailableReason } from "../unavailable.js";
 import {
 	type ApplyResult,
 	base64url,
@@ -71,13 +72,37 @@ function statusCode(err: unknown): number | undefined {
 	return err instanceof RestError ? err.statusCode : undefined;
 }
 
-/** Network failures, timeouts and 5xx mean "storage unavailable"; 4xx are ours to interpret. */
-function isUnavailable(err: unknown): boolean {
-	if (err instanceof StoreUnavailableError) return true;
-	if (err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError")) return true;
-	const status = statusCode(err);
-	return status === undefined || status >= 500 || status === 408 || status === 429;
+/**
+ * Whether an error from the SDK means "storage cannot serve right now", and why: a timeout, a
+ * request that never got an answer (refused, reset, DNS), 408, 429 or a 5xx. Everything else
+ * (other 4xx, a TypeError) is not an outage: it is ours to interpret, or a defect.
+ */
+export function unavailableReason(err: unknown): UnavailableReason | undefined {
+	if (err instanceof StoreUnavailableError) return err.reason;
+	if (!(err instanceof Error)) return undefined;
+	if (err.name === "AbortError" || err.name === "TimeoutError") return "timeout";
+	if (err instanceof RestError) {
+		const status = err.statusCode;
+		// No status: the request was sent and no response came back (REQUEST_SEND_ERROR and friends).
+		if (status === undefined || status >= 500 || status === 408 || status === 429) return "unreachable";
+		return undefined;
+	}
+	const code = (err as { code?: unknown }).code;
+	return typeof code === "string" && NETWORK_ERROR_CODES.has(code) ? "unreachable" : undefined;
 }
+
+/** System error codes of a connection that failed or broke (Node's net and dns). */
+const NETWORK_ERROR_CODES = new Set([
+	"ECONNREFUSED",
+	"ECONNRESET",
+	"ECONNABORTED",
+	"EPIPE",
+	"ETIMEDOUT",
+	"ENOTFOUND",
+	"EAI_AGAIN",
+	"EHOSTUNREACH",
+	"ENETUNREACH",
+]);
 
 function toOrder(e: OrderEntity | TableEntityResult<Record<string, unknown>>): Order {
 	const x = e as unknown as OrderEntity;
@@ -112,13 +137,16 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 
 	private async raw<T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+		const deadline = AbortSignal.timeout(this.timeoutMs);
 		try {
-			return await fn(AbortSignal.timeout(this.timeoutMs));
+			return await fn(deadline);
 		} catch (err) {
-			if (isUnavailable(err))
+			// The SDK may report an aborted call as some other error: the deadline says what happened.
+			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
+			if (reason)
 				throw new StoreUnavailableError(
-					`Table Storage unavailable (${what}): ${(err as Error).message?.split("\n")[0]}`,
-					{ cause: err },
+					`Table Storage unavailable (${what}, ${reason}): ${(err as Error).message?.split("\n")[0]}`,
+					{ cause: err, reason },
 				);
 			throw err;
 		}
@@ -247,12 +275,14 @@ export class AzureTablesOrderStore implements OrderStore {
 		const items: Order[] = [];
 		const deadline = Date.now() + this.listBudgetMs;
 		do {
-			const pages = this.client
-				.listEntities<OrderEntity>({ queryOptions: { filter } })
-				.byPage({ maxPageSize: query.limit - items.length, continuationToken: azureToken });
+			const pageSize = query.limit - items.length;
+			const pageToken = azureToken;
 			let page: { value: OrderEntity[]; token?: string };
 			try {
-				page = await this.call("list", async () => {
+				page = await this.call("list", async (abortSignal) => {
+					const pages = this.client
+						.listEntities<OrderEntity>({ queryOptions: { filter }, abortSignal })
+						.byPage({ maxPageSize: pageSize, continuationToken: pageToken });
 					const result = await pages.next();
 					const value = (result.value ?? []) as OrderEntity[] & { continuationToken?: string };
 					return { value, token: value.continuationToken };
@@ -296,10 +326,11 @@ export class AzureTablesOrderStore implements OrderStore {
 			if (!current) return { kind: "not-found" };
 			const order = toOrder(current);
 			const verdict = checkTransition(order.status, change.status);
-			if (verdict === "noop") return { kind: "noop", order };
-			if (verdict === "illegal") {
-				// A redelivery of a message we applied before later changes moved the order on.
-				return (await this.wasApplied(change)) ? { kind: "duplicate", order } : { kind: "illegal", order };
+			if (verdict !== "apply") {
+				// A redelivery of a message applied before is a duplicate (so the receiver publishes it
+				// again), whether the order is still in that status or later changes moved it on.
+				if (await this.wasApplied(change)) return { kind: "duplicate", order };
+				return { kind: verdict, order };
 			}
 			const at = nextUpdatedAt(order.updatedAt);
 			const version = (current.version ?? 0) + 1;

@@ -1,5 +1,6 @@
 import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/model.js";
 import type { OrderStatus } from "../orders/status.js";
+import type { UnavailableReason } from "../unavailable.js";
 
 export interface ListQuery {
 	limit: number;
@@ -52,10 +53,16 @@ export interface OrderStore {
 	close?(): Promise<void>;
 }
 
+/**
+ * The store cannot serve right now (connection failure, timeout, throttling, a 5xx): worth a retry.
+ * Anything else a store throws is a defect and must not be reported as an outage.
+ */
 export class StoreUnavailableError extends Error {
-	constructor(message: string, options?: { cause?: unknown }) {
+	readonly reason: UnavailableReason;
+	constructor(message: string, options?: { cause?: unknown; reason?: UnavailableReason }) {
 		super(message, options);
 		this.name = "StoreUnavailableError";
+		this.reason = options?.reason ?? "unreachable";
 	}
 }
 

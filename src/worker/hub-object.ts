@@ -9,6 +9,7 @@
 // with the same receiver code as Node and publishes them into this hub, then re-arms itself.
 import { createProblemApp } from "../app.js";
 import { type Config, hubOptions } from "../config.js";
+import { appCorsPolicy } from "../http/cors.js";
 import { OrderHub } from "../hub/hub.js";
 import type { OrderEvent } from "../hub/port.js";
 import { type ReceiverStatus, registerHubRoutes, webStreamTransport } from "../hub/sse.js";
@@ -16,6 +17,7 @@ import type { StatusMessageHandler } from "../queue/port.js";
 import { createStatusMessageHandler } from "../queue/receiver.js";
 import { ServiceBusRestEntity } from "../queue/service-bus-rest.js";
 import { ServiceBusRestReceiver } from "../queue/service-bus-rest-receiver.js";
+import { unavailableReasonOf } from "../unavailable.js";
 import type { DurableObjectStateLike, WorkerEnv } from "./cloudflare.js";
 import { PUBLISH_PATH, WAKE_PATH } from "./hub-client.js";
 import { configFromEnv } from "./settings.js";
@@ -50,7 +52,7 @@ export class OrderHubObject {
 			this.app,
 			this.hub,
 			webStreamTransport(this.hub.maxBufferedBytes),
-			this.config.Cors.AllowedOrigins,
+			appCorsPolicy(this.config.Cors.AllowedOrigins),
 			() => (this.receives ? this.receiverStatus : undefined),
 		);
 		this.app.post(PUBLISH_PATH, async (c) => {
@@ -104,7 +106,7 @@ export class OrderHubObject {
 			log(`receiving from Service Bus failed, retrying in 5 s: ${message}`);
 			Object.assign(this.receiverStatus, {
 				healthy: false,
-				lastError: message,
+				lastErrorReason: unavailableReasonOf(err),
 				lastErrorAt: new Date().toISOString(),
 			});
 			this.receiving = undefined; // built again next round, in case building it was what failed

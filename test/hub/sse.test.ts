@@ -193,6 +193,36 @@ describe("GET /orderHub", () => {
 		expect((await res.json()).errors).toHaveProperty("partitionKey");
 	});
 
+	it("gives every hub answer (stream, stats, 400, 503) the CORS headers of an allowed origin, without credentials", async () => {
+		server = await startServer({ hub: { maxSubscribers: 1 } });
+		const origin = { Origin: "http://localhost:3000" };
+		const get = (path: string, headers: Record<string, string> = origin) =>
+			fetch(`${server?.baseUrl}${path}`, { headers });
+		const stream = await get("/orderHub");
+		expect(stream.status).toBe(200);
+		const answers = [
+			stream,
+			await get("/orderHub"),
+			await get("/orderHub/stats"),
+			await get("/orderHub?partitionKey=a%2Fb"),
+		];
+		expect(answers.map((r) => r.status)).toEqual([200, 503, 200, 400]);
+		for (const res of answers) {
+			expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+			expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+			expect(res.headers.get("vary")).toMatch(/Origin/);
+		}
+		await stream.body?.cancel();
+		for (const res of answers.slice(1)) await res.body?.cancel();
+		// A stranger's origin is not allowed, and the stream's answer did not leak into later ones.
+		await vi.waitFor(() => expect(server?.hub.subscriberCount).toBe(0));
+		const other = await get("/orderHub/stats", { Origin: "http://evil.example" });
+		expect(other.headers.get("access-control-allow-origin")).toBeNull();
+		const plain = await get("/orderHub", {});
+		expect(plain.headers.get("access-control-allow-origin")).toBeNull();
+		await plain.body?.cancel();
+	});
+
 	it("cuts off a client that stops reading, without slowing the others or growing memory", async () => {
 		server = await startServer({ hub: { maxBufferedBytes: 64 * 1024, historySize: 100 } });
 		const fast = subscribe("/orderHub");

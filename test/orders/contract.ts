@@ -67,7 +67,7 @@ export function describeOrderRoutes(name: string, makeTarget: MakeTarget): void 
 			it("accepts the original's PascalCase body and answers camelCase with 201 and Location", async () => {
 				const res = await t.request("/api/orders/create", {
 					method: "POST",
-					json: { CustomerName: "Ada", PRODUCTNAME: "Engine", Status: "Shipped", RowKey: "ignored" },
+					json: { CustomerName: "Ada", PRODUCTNAME: "Engine", Status: "pending", RowKey: "ignored" },
 				});
 				expect(res.status).toBe(201);
 				const order = await res.json();
@@ -84,6 +84,49 @@ export function describeOrderRoutes(name: string, makeTarget: MakeTarget): void 
 				const fetched = await t.request(res.headers.get("location") as string);
 				expect(await fetched.json()).toEqual(order);
 				expect(await t.events()).toEqual([{ type: "OrderCreated", order }]);
+			});
+
+			it("refuses a create that names a status other than Pending, naming status, and creates nothing", async () => {
+				for (const status of ["Teleported", "Shipped", 0, null, { status: "Pending" }]) {
+					const res = await t.request("/api/orders/create", {
+						method: "POST",
+						json: { CustomerName: "X", ProductName: "Y", Status: status },
+					});
+					await expectProblem(res, 400, "status", /Orders start Pending/);
+				}
+				expect((await (await t.request("/api/orders")).json()) as Order[]).toEqual([]);
+				expect(await t.events()).toEqual([]);
+			});
+
+			it("refuses a body nested deeper than the limit with 400 naming the body, well under the size limit", async () => {
+				for (const body of [
+					`${"[".repeat(600)}${"]".repeat(600)}`,
+					`{"customerName":"a","productName":"b","x":${'{"a":'.repeat(200)}1${"}".repeat(200)}}`,
+				]) {
+					const res = await t.request("/api/orders/create", {
+						method: "POST",
+						body,
+						headers: { "content-type": "application/json" },
+					});
+					await expectProblem(res, 400, "body", /nests arrays and objects more than 32 levels/);
+				}
+				// Nesting within the limit in an ignored property is fine.
+				const ok = await t.request("/api/orders/create", {
+					method: "POST",
+					body: `{"customerName":"a","productName":"b","x":${"[".repeat(20)}${"]".repeat(20)}}`,
+					headers: { "content-type": "application/json" },
+				});
+				expect(ok.status).toBe(201);
+			});
+
+			it("treats a __proto__ property as an ordinary ignored property", async () => {
+				const res = await t.request("/api/orders/create", {
+					method: "POST",
+					body: '{"__proto__":{"customerName":"Mallory"},"customerName":"Ada","productName":"B"}',
+					headers: { "content-type": "application/json" },
+				});
+				expect(res.status).toBe(201);
+				expect((await res.json()).customerName).toBe("Ada");
 			});
 
 			it("keeps a given partitionKey", async () => {
@@ -280,16 +323,19 @@ export function describeOrderRoutes(name: string, makeTarget: MakeTarget): void 
 			it("answers the history oldest first, creation first, with the message that caused each change", async () => {
 				const order = await createOrder();
 				const res = await putStatus(order.orderId, { status: "Processing" }, { "Idempotency-Key": "move-1" });
-				expect(await res.json()).toEqual({
+				const accepted = await res.json();
+				expect(accepted).toEqual({
 					orderId: order.orderId,
 					status: "Processing",
-					messageId: "move-1",
+					messageId: expect.stringMatching(
+						/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+					),
 				});
 				await vi.waitFor(async () => expect(await statusOf(order.orderId)).toBe("Processing"));
 				const history = await (await t.request(`/api/orders/${order.orderId}/history`)).json();
 				expect(history).toEqual([
 					{ status: "Pending", at: order.createdAt, source: "api" },
-					{ status: "Processing", at: expect.any(String), messageId: "move-1", source: "api" },
+					{ status: "Processing", at: expect.any(String), messageId: accepted.messageId, source: "api" },
 				]);
 			});
 		});
@@ -379,6 +425,22 @@ export function describeOrderRoutes(name: string, makeTarget: MakeTarget): void 
 				expect((await t.events()).filter((e) => e.type === "ReceiveOrderUpdate")).toHaveLength(1);
 			});
 
+			it("scopes an Idempotency-Key to its order: the same key on two orders is two changes, both applied and published", async () => {
+				const [a, b] = [await createOrder(), await createOrder()];
+				const headers = { "Idempotency-Key": "ship-1" };
+				const ra = await (await putStatus(a.orderId, "Shipped", headers)).json();
+				const rb = await (await putStatus(b.orderId, "Shipped", headers)).json();
+				expect(ra.messageId).not.toBe(rb.messageId);
+				await vi.waitFor(async () => {
+					expect(await statusOf(a.orderId)).toBe("Shipped");
+					expect(await statusOf(b.orderId)).toBe("Shipped");
+				});
+				await vi.waitFor(async () => {
+					const updates = (await t.events()).filter((e) => e.type === "ReceiveOrderUpdate");
+					expect(updates.map((e) => e.order.orderId).sort()).toEqual([a.orderId, b.orderId].sort());
+				});
+			});
+
 			it("answers 503 with Retry-After when the queue is unavailable, and nothing changes", async () => {
 				const order = await createOrder();
 				await t.closeQueue();
@@ -455,6 +517,17 @@ export function describeOrderRoutes(name: string, makeTarget: MakeTarget): void 
 				expect(
 					(await preflight("http://evil.example")).headers.get("access-control-allow-origin"),
 				).toBeNull();
+				// No cookies are used, so none are invited.
+				expect(
+					(await preflight("http://localhost:3000")).headers.get("access-control-allow-credentials"),
+				).toBeNull();
+				const list = await t.request("/api/orders", { headers: { Origin: "http://localhost:3000" } });
+				expect(list.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+				expect(list.headers.get("access-control-expose-headers")).toMatch(/X-Continuation-Token/);
+				expect(list.headers.get("access-control-allow-credentials")).toBeNull();
+				const bad = await t.request("/api/orders?limit=0", { headers: { Origin: "http://localhost:3000" } });
+				expect(bad.status).toBe(400);
+				expect(bad.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
 			});
 
 			it("answers an unknown route with a 404 problem", async () => {

@@ -4,7 +4,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import { createStatusMessageHandler, parseStatusMessage } from "../../src/queue/receiver.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
+import { type OrderStore, StoreUnavailableError } from "../../src/storage/port.js";
 import { RecordingEvents } from "../support/app.js";
+import { azuriteStore } from "../support/tables.js";
 
 const msg = (body: unknown, messageId = "m1") => ({ messageId, body, deliveryCount: 1 });
 
@@ -114,14 +116,14 @@ describe("receiver loop on the in-process queue", () => {
 		expect(events.events).toHaveLength(1);
 	});
 
-	it("abandons on a transient failure and dead-letters after the max delivery count", async () => {
+	it("abandons while storage is unavailable and dead-letters after the max delivery count", async () => {
 		const broken = new MemoryOrderStore();
 		broken.applyStatus = async () => {
-			throw new Error("storage exploded");
+			throw new StoreUnavailableError("storage exploded");
 		};
 		const q = new InProcessStatusQueue({ retryDelayMs: 5, maxDeliveryCount: 3 });
 		const seen: number[] = [];
-		const handler = createStatusMessageHandler({ store: broken, events });
+		const handler = createStatusMessageHandler({ store: broken, events, transientRetryWindowMs: 0 });
 		q.start(async (m) => {
 			seen.push(m.deliveryCount);
 			return handler(m);
@@ -137,6 +139,30 @@ describe("receiver loop on the in-process queue", () => {
 		await q.close();
 	});
 
+	it("reports a defect (not an outage) loudly with its stack, without retrying it as one", async () => {
+		const broken = new MemoryOrderStore();
+		let calls = 0;
+		broken.applyStatus = async () => {
+			calls++;
+			throw new TypeError("cannot read properties of undefined (reading 'status')");
+		};
+		const lines: string[] = [];
+		// A long outage window: a defect must not wait in it.
+		const handler = createStatusMessageHandler({
+			store: broken,
+			events,
+			log: (l) => lines.push(l),
+			transientRetryWindowMs: 60_000,
+		});
+		const started = Date.now();
+		const settlement = await handler(msg({ orderId: "o", status: "Shipped" }, "bug"));
+		expect(Date.now() - started).toBeLessThan(1000);
+		expect(calls).toBe(1);
+		expect(settlement).toMatchObject({ kind: "abandon", reason: expect.stringMatching(/^defect: /) });
+		expect(lines.join("\n")).toMatch(/DEFECT applying status message bug .*TypeError: cannot read/s);
+		expect(lines.join("\n")).toMatch(/at .*receiver\.test\.ts/); // the stack
+	});
+
 	it("drains queued messages on close, then refuses new ones", async () => {
 		const a = await newOrder();
 		for (const [i, s] of (["Processing", "Shipped", "Delivered"] as const).entries()) {
@@ -149,3 +175,35 @@ describe("receiver loop on the in-process queue", () => {
 		).rejects.toThrow(/shutting down/);
 	});
 });
+
+describe.each([
+	["memory", () => new MemoryOrderStore()],
+	["Azure Tables (Azurite)", () => azuriteStore()],
+] as const)(
+	"a redelivered, already-applied message on the %s store",
+	(_name, makeStore: () => OrderStore) => {
+		it("is published again (the process stopped between commit and publish), and changes nothing", async () => {
+			const store = makeStore();
+			const events = new RecordingEvents();
+			const handler = createStatusMessageHandler({ store, events });
+			const created = await store.create({ partitionKey: "Orders", customerName: "A", productName: "B" });
+			if (created.kind !== "created") throw new Error(created.kind);
+			const { orderId } = created.order;
+			// The first delivery was committed, then the process died before publishing.
+			await store.applyStatus({ orderId, status: "Processing", messageId: "crash", occurredAt: "" });
+			expect(await handler({ ...msg({ orderId, status: "Processing" }, "crash"), deliveryCount: 2 })).toEqual(
+				{
+					kind: "complete",
+				},
+			);
+			expect(events.events).toEqual([
+				expect.objectContaining({
+					type: "ReceiveOrderUpdate",
+					messageId: "crash",
+					order: expect.objectContaining({ orderId, status: "Processing" }),
+				}),
+			]);
+			expect(await store.history(orderId)).toHaveLength(2);
+		});
+	},
+);

@@ -79,24 +79,25 @@ describe("Service Bus status queue", () => {
 		const order = await create();
 		const res = await put(order.orderId, "Shipped", "ship-1");
 		expect(res.status).toBe(202);
-		expect(await res.json()).toEqual({ orderId: order.orderId, status: "Shipped", messageId: "ship-1" });
+		const { messageId } = await res.json();
+		expect(messageId).toMatch(/^[0-9a-f-]{36}$/); // the key scoped to the order
 
 		await vi.waitFor(() => expect(events.of("ReceiveOrderUpdate")).toHaveLength(1));
 		expect(events.of("ReceiveOrderUpdate")[0]?.data).toMatchObject({
 			orderId: order.orderId,
 			status: "Shipped",
 			previousStatus: "Pending",
-			messageId: "ship-1",
+			messageId,
 		});
 		expect(await statusOf(order.orderId)).toBe("Shipped");
 		expect((await history(order.orderId)).map((h) => [h.status, h.messageId])).toEqual([
 			["Pending", undefined],
-			["Shipped", "ship-1"],
+			["Shipped", messageId],
 		]);
 
 		const [sent] = broker.entity(queueName).received;
 		expect(sent).toMatchObject({
-			message_id: "ship-1",
+			message_id: messageId,
 			content_type: "application/json",
 			subject: "OrderStatusChanged",
 		});
@@ -110,6 +111,18 @@ describe("Service Bus status queue", () => {
 			source: "api",
 		});
 		await vi.waitFor(() => expect(broker.pendingCount(queueName)).toBe(0));
+
+		// The same Idempotency-Key on another order is another change: sent, applied and streamed.
+		const other = await create();
+		const again = await put(other.orderId, "Shipped", "ship-1");
+		expect(again.status).toBe(202);
+		expect((await again.json()).messageId).not.toBe(messageId);
+		await vi.waitFor(() => expect(events.of("ReceiveOrderUpdate")).toHaveLength(2));
+		expect(events.of("ReceiveOrderUpdate")[1]?.data).toMatchObject({
+			orderId: other.orderId,
+			status: "Shipped",
+		});
+		expect(await statusOf(other.orderId)).toBe("Shipped");
 	});
 
 	it("applies foreign JSON and the original's string, dead-letters what can never apply, and ignores a redelivery", async () => {
@@ -179,7 +192,9 @@ describe("Service Bus status queue", () => {
 		expect(Date.now() - started).toBeLessThan(6000);
 		const ready = await fetch(`${server?.baseUrl}/health/ready`);
 		expect(ready.status).toBe(503);
-		expect((await ready.json()).checks.queue.status).toBe("unavailable");
+		const readyText = await ready.text();
+		expect(JSON.parse(readyText).checks.queue).toEqual({ status: "unavailable", reason: "unreachable" });
+		expect(readyText).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/); // the detail is for the log only
 		expect(await statusOf(order.orderId)).toBe("Pending");
 
 		await broker.restart();
@@ -202,12 +217,16 @@ describe("Service Bus status queue", () => {
 		for (let i = 0; i < 200; i++) orders.push(await create(`c${i}`));
 		let retries = 0;
 		let accepted = 0;
+		const messageIds: string[] = [];
 		const sendAll = (async () => {
 			for (const [i, o] of orders.entries()) {
 				// A client that retries on 503 with the same Idempotency-Key, as a careful client does.
 				for (;;) {
 					const res = await put(o.orderId, "Processing", `change-${i}`);
-					if (res.status === 202) break;
+					if (res.status === 202) {
+						messageIds[i] = (await res.json()).messageId;
+						break;
+					}
 					expect(res.status).toBe(503);
 					retries++;
 					await new Promise((r) => setTimeout(r, 100));
@@ -235,7 +254,7 @@ describe("Service Bus status queue", () => {
 			const h = await history(o.orderId);
 			expect(h.map((x) => [x.status, x.messageId])).toEqual([
 				["Pending", undefined],
-				["Processing", `change-${i}`],
+				["Processing", messageIds[i]],
 			]);
 		}
 	}, 180_000);

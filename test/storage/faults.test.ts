@@ -1,14 +1,17 @@
 // Storage that is down or hangs: bounded 503s with Retry-After, the service keeps running,
 // and everything recovers when storage returns. Real Azurite, stopped and restarted.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { RestError } from "@azure/data-tables";
+import { afterAll, afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { Order } from "../../src/orders/model.js";
-import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
+import { createAzureTablesStore, unavailableReason } from "../../src/storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../../src/storage/embedded-azurite.js";
+import { MemoryOrderStore } from "../../src/storage/memory.js";
+import { type OrderStore, StoreUnavailableError } from "../../src/storage/port.js";
 import { makeTestApp } from "../support/app.js";
+import { type HangProxy, startHangProxy } from "../support/hang-proxy.js";
 import { uniqueTableName } from "../support/tables.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-faults-"));
@@ -49,9 +52,11 @@ describe("Table Storage faults", () => {
 		}
 		const ready = await t.request("/health/ready");
 		expect(ready.status).toBe(503);
-		expect(await ready.json()).toMatchObject({
-			checks: { store: { status: "unavailable" }, queue: { status: "ok" } },
+		const readyText = await ready.text();
+		expect(JSON.parse(readyText)).toMatchObject({
+			checks: { store: { status: "unavailable", reason: "unreachable" }, queue: { status: "ok" } },
 		});
+		expect(readyText).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|devstoreaccount/);
 
 		azurite = await startEmbeddedAzurite({ dataDir, port });
 		expect(await (await t.request(`/api/orders/${order.orderId}`)).json()).toEqual(order);
@@ -93,25 +98,108 @@ describe("Table Storage faults", () => {
 		expect(t.events.events.filter((e) => e.type === "ReceiveOrderUpdate")).toHaveLength(5);
 	});
 
-	describe("a store that accepts connections and never answers", () => {
-		let server: Server;
-		afterEach(() => new Promise<void>((r) => server.close(() => r())));
-
-		it("answers 503 within the configured timeout instead of hanging", async () => {
-			const sockets = new Set<import("node:net").Socket>();
-			server = createServer((s) => {
-				sockets.add(s);
-				s.on("close", () => sockets.delete(s));
-			});
-			await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-			const { port } = server.address() as import("node:net").AddressInfo;
-			const cs = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${btoa("k")};TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`;
-			t = makeTestApp(createAzureTablesStore(cs, "Hanging", { timeoutMs: 500 }));
-			const started = Date.now();
-			const res = await t.request("/api/orders/some-id");
-			expect(res.status).toBe(503);
-			expect(Date.now() - started).toBeLessThan(2500);
-			for (const s of sockets) s.destroy();
+	describe("a store that accepts requests and never answers", () => {
+		let proxy: HangProxy;
+		afterEach(async () => {
+			await proxy?.close();
 		});
+
+		/** A store through a proxy to the run's Azurite, with one order in it, then frozen. */
+		async function frozenStore(timeoutMs: number) {
+			const port = Number(/127\.0\.0\.1:(\d+)/.exec(inject("azuriteConnectionString"))?.[1]);
+			proxy = await startHangProxy(port);
+			const cs = inject("azuriteConnectionString").replace(`127.0.0.1:${port}`, `127.0.0.1:${proxy.port}`);
+			const store = createAzureTablesStore(cs, uniqueTableName(), { timeoutMs });
+			const created = await store.create({ partitionKey: "Orders", customerName: "A", productName: "B" });
+			if (created.kind !== "created") throw new Error(created.kind);
+			proxy.hang = true;
+			return { store, order: created.order };
+		}
+
+		const calls: [string, (store: OrderStore, order: Order) => Promise<unknown>][] = [
+			["get", (s, o) => s.get(o.orderId)],
+			["list", (s) => s.list({ limit: 10 })],
+			["list with filters", (s) => s.list({ limit: 10, status: "Pending", customerName: "A" })],
+			["history", (s, o) => s.history(o.orderId)],
+			["create", (s) => s.create({ partitionKey: "Orders", customerName: "C", productName: "D" })],
+			[
+				"create with an Idempotency-Key",
+				(s) =>
+					s.create({ partitionKey: "Orders", customerName: "C", productName: "D" }, { idempotencyKey: "k" }),
+			],
+			[
+				"applyStatus",
+				(s, o) => s.applyStatus({ orderId: o.orderId, status: "Shipped", messageId: "m", occurredAt: "" }),
+			],
+			["ping", (s) => s.ping()],
+		];
+		it.each(calls)(
+			"%s gives up with StoreUnavailableError (timeout) within TimeoutMs",
+			async (_name, call) => {
+				const { store, order } = await frozenStore(400);
+				const started = Date.now();
+				const err = await call(store, order).then(
+					() => undefined,
+					(e: unknown) => e,
+				);
+				expect(err).toBeInstanceOf(StoreUnavailableError);
+				expect((err as StoreUnavailableError).reason).toBe("timeout");
+				expect(Date.now() - started).toBeLessThan(400 + 600);
+			},
+		);
+
+		it("answers every route with 503 + Retry-After within the timeout, and /health/ready says timeout", async () => {
+			const { store, order } = await frozenStore(400);
+			t = makeTestApp(store);
+			for (const [path, init] of [
+				[`/api/orders/${order.orderId}`, {}],
+				["/api/orders", {}],
+				[`/api/orders/${order.orderId}/history`, {}],
+				["/api/orders/create", { method: "POST", json: { customerName: "C", productName: "D" } }],
+				[`/api/orders/update-status/${order.orderId}`, { method: "PUT", json: "Shipped" }],
+			] as const) {
+				const started = Date.now();
+				const res = await t.request(path, init);
+				expect(res.status, path).toBe(503);
+				expect(res.headers.get("retry-after")).toBe("5");
+				expect(Date.now() - started, path).toBeLessThan(1500);
+			}
+			const ready = await t.request("/health/ready");
+			expect(ready.status).toBe(503);
+			expect(await ready.json()).toMatchObject({
+				checks: { store: { status: "unavailable", reason: "timeout" } },
+			});
+		});
+	});
+
+	it("answers a defect in storage code as a 500 problem (logged with its stack), not as an outage", async () => {
+		const store = new MemoryOrderStore();
+		store.get = async () => {
+			throw new TypeError("x is not a function");
+		};
+		const lines: string[] = [];
+		t = makeTestApp(store, { log: (l) => lines.push(l) });
+		const res = await t.request("/api/orders/some-id");
+		expect(res.status).toBe(500);
+		expect(res.headers.get("retry-after")).toBeNull();
+		expect(res.headers.get("content-type")).toBe("application/problem+json");
+		expect(await res.text()).not.toMatch(/x is not a function/);
+		expect(lines.join("\n")).toMatch(/TypeError: x is not a function\n\s+at /);
+	});
+
+	it("tells an outage from a defect by the error the SDK gave", () => {
+		expect(unavailableReason(new RestError("refused", { code: "REQUEST_SEND_ERROR" }))).toBe("unreachable");
+		for (const statusCode of [500, 503, 408, 429]) {
+			expect(unavailableReason(new RestError("busy", { statusCode }))).toBe("unreachable");
+		}
+		expect(unavailableReason(Object.assign(new Error("connect"), { code: "ECONNREFUSED" }))).toBe(
+			"unreachable",
+		);
+		expect(unavailableReason(new DOMException("aborted", "AbortError"))).toBe("timeout");
+		for (const statusCode of [400, 403, 404, 409, 412]) {
+			expect(unavailableReason(new RestError("no", { statusCode }))).toBeUndefined();
+		}
+		expect(unavailableReason(new TypeError("x is not a function"))).toBeUndefined();
+		expect(unavailableReason(new RangeError("Maximum call stack size exceeded"))).toBeUndefined();
 	});
 });

@@ -22,7 +22,10 @@ export function withJsonBody(init: RequestInit & { json?: unknown } = {}): Reque
 }
 
 /** The real app over a real store and the in-process queue with its receiver loop running. */
-export function makeTestApp(store: OrderStore, options: { maxBodyBytes?: number } = {}) {
+export function makeTestApp(
+	store: OrderStore,
+	options: { maxBodyBytes?: number; log?: (line: string) => void } = {},
+) {
 	const queue = new InProcessStatusQueue({ retryDelayMs: 20 });
 	const events = new RecordingEvents();
 	queue.start(createStatusMessageHandler({ store, events }));
