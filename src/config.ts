@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { HubOptions } from "./hub/hub.js";
 
-const SECTIONS = ["TableStorage", "ServiceBus", "Cors", "Embedded", "Hub"] as const;
+const SECTIONS = ["TableStorage", "ServiceBus", "Cors", "Embedded", "Hub", "Idempotency"] as const;
 
 /** `<Your Service Bus Connection String>` and friends count as empty. */
 const isPlaceholder = (v: string) => /^\s*<[^>]*>\s*$/.test(v) || v.trim() === "";
@@ -81,6 +81,12 @@ export const ConfigSchema = z.object({
 			CoalesceMs: intFromString(0, 1000).default(25),
 		})
 		.prefault({}),
+	Idempotency: z
+		.object({
+			/** How long a create's Idempotency-Key is remembered; after that it is a new key. */
+			RetentionHours: intFromString(1, 24 * 366).default(24),
+		})
+		.prefault({}),
 	PORT: intFromString(0, 65535).default(5080),
 });
 
@@ -109,6 +115,7 @@ const KNOWN_KEYS = [
 	"MaxSubscribers",
 	"MaxBufferedBytes",
 	"CoalesceMs",
+	"RetentionHours",
 ];
 
 function findKey(obj: Json, key: string): string {
@@ -170,5 +177,13 @@ export function hubOptions(hub: Config["Hub"]): HubOptions {
 		maxSubscribers: hub.MaxSubscribers,
 		maxBufferedBytes: hub.MaxBufferedBytes,
 		coalesceMs: hub.CoalesceMs,
+	};
+}
+
+/** What every store adapter takes from the configuration. */
+export function storeOptions(config: Config): { timeoutMs: number; idempotencyRetentionMs: number } {
+	return {
+		timeoutMs: config.TableStorage.TimeoutMs,
+		idempotencyRetentionMs: config.Idempotency.RetentionHours * 3600_000,
 	};
 }

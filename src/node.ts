@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { boardFilesFromDisk } from "./board/files.js";
-import { type Config, ConfigError, hubOptions, resolveConfig } from "./config.js";
+import { type Config, ConfigError, hubOptions, resolveConfig, storeOptions } from "./config.js";
 import { OrderHub } from "./hub/hub.js";
 import { createNodeService } from "./node-service.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
@@ -13,6 +13,7 @@ import { createAzureTablesStore } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
 import { swaggerAssetsFromPackage } from "./swagger-assets.js";
 
+const PURGE_INTERVAL_MS = 3600_000;
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
 function loadConfig(): Config {
@@ -40,9 +41,15 @@ async function main(): Promise<void> {
 	} else {
 		log(`storage: Azure Table Storage (table ${config.TableStorage.TableName})`);
 	}
-	const store = createAzureTablesStore(connectionString, config.TableStorage.TableName, {
-		timeoutMs: config.TableStorage.TimeoutMs,
-	});
+	const store = createAzureTablesStore(connectionString, config.TableStorage.TableName, storeOptions(config));
+	// Expired Idempotency-Key records are taken over when their key comes back; this removes the rest.
+	const purge = setInterval(() => {
+		store.purgeExpiredIdempotencyKeys().then(
+			(n) => n > 0 && log(`purged ${n} expired Idempotency-Key record(s)`),
+			(err) => log(`purging expired Idempotency-Key records failed: ${(err as Error).message}`),
+		);
+	}, PURGE_INTERVAL_MS);
+	purge.unref();
 
 	const queue: StatusQueue = config.ServiceBus.ConnectionString
 		? new ServiceBusStatusQueue({

@@ -29,6 +29,7 @@ describe("configuration", () => {
 				MaxBufferedBytes: 262_144,
 				CoalesceMs: 25,
 			},
+			Idempotency: { RetentionHours: 24 },
 			PORT: 5080,
 		});
 	});

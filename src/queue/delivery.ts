@@ -10,8 +10,36 @@ export interface DeadLetter {
 	deliveryCount: number;
 }
 
+/**
+ * The dead letters an in-memory queue keeps for inspection: the newest `capacity` of them, and a
+ * count of all (a process that runs for months must not keep every poison message it ever saw).
+ */
+export class DeadLetterShelf {
+	private readonly kept: DeadLetter[] = [];
+	private count = 0;
+	constructor(private readonly capacity: number) {}
+
+	add(letter: DeadLetter): void {
+		this.count++;
+		this.kept.push(letter);
+		if (this.kept.length > this.capacity) this.kept.shift();
+	}
+
+	/** The newest dead letters, oldest first. */
+	get letters(): readonly DeadLetter[] {
+		return this.kept;
+	}
+
+	/** Every message dead-lettered since start, kept or not. */
+	get total(): number {
+		return this.count;
+	}
+}
+
 /** Options both in-memory queues take. */
 export interface InMemoryQueueOptions {
+	/** How many dead letters are kept for inspection (the newest). Default 1,000. */
+	deadLettersKept?: number;
 	maxDeliveryCount?: number;
 	/** First redelivery delay after an abandon; doubles up to 5 s. */
 	retryDelayMs?: number;

@@ -5,8 +5,15 @@
 // redelivery with back-off, dead-letter after maxDeliveryCount, duplicate detection by messageId.
 // Memory is per isolate and nothing survives an eviction: development only.
 import type { StatusChange } from "../orders/model.js";
-import { type DeadLetter, deliverOnce, type InMemoryQueueOptions, RecentMessageIds } from "./delivery.js";
 import {
+	type DeadLetter,
+	DeadLetterShelf,
+	deliverOnce,
+	type InMemoryQueueOptions,
+	RecentMessageIds,
+} from "./delivery.js";
+import {
+	type QueueStats,
 	QueueUnavailableError,
 	type ReceivedStatusMessage,
 	type StatusMessageHandler,
@@ -21,7 +28,7 @@ export interface InIsolateQueueOptions extends InMemoryQueueOptions {
 
 export class InIsolateStatusQueue implements StatusQueue {
 	readonly kind = "in-isolate";
-	readonly deadLetters: DeadLetter[] = [];
+	private readonly deadLetterShelf: DeadLetterShelf;
 	private handler?: StatusMessageHandler;
 	private closed = false;
 	private readonly recentIds: RecentMessageIds;
@@ -34,6 +41,7 @@ export class InIsolateStatusQueue implements StatusQueue {
 			retryDelayMs: options.retryDelayMs ?? 100,
 		};
 		this.recentIds = new RecentMessageIds(options.duplicateWindow ?? 10_000);
+		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000);
 		this.log = options.log ?? (() => {});
 	}
 
@@ -54,13 +62,22 @@ export class InIsolateStatusQueue implements StatusQueue {
 		}
 		if (next.kind === "dead-letter") {
 			this.log(`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`);
-			this.deadLetters.push(next.letter);
+			this.deadLetterShelf.add(next.letter);
 		}
 	}
 
 	start(handler: StatusMessageHandler): void {
 		if (this.handler) throw new Error("receiver already started");
 		this.handler = handler;
+	}
+
+	/** The newest dead letters, oldest first (at most `deadLettersKept`). */
+	get deadLetters(): readonly DeadLetter[] {
+		return this.deadLetterShelf.letters;
+	}
+
+	stats(): QueueStats {
+		return { deadLettered: this.deadLetterShelf.total, deadLettersKept: this.deadLetterShelf.letters.length };
 	}
 
 	async ping(): Promise<void> {

@@ -5,8 +5,15 @@
 
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../orders/model.js";
-import { type DeadLetter, deliverOnce, type InMemoryQueueOptions, RecentMessageIds } from "./delivery.js";
 import {
+	type DeadLetter,
+	DeadLetterShelf,
+	deliverOnce,
+	type InMemoryQueueOptions,
+	RecentMessageIds,
+} from "./delivery.js";
+import {
+	type QueueStats,
 	QueueUnavailableError,
 	type ReceivedStatusMessage,
 	type StatusMessageHandler,
@@ -21,7 +28,7 @@ export interface InProcessQueueOptions extends InMemoryQueueOptions {
 
 export class InProcessStatusQueue implements StatusQueue {
 	readonly kind = "in-process";
-	readonly deadLetters: DeadLetter[] = [];
+	private readonly deadLetterShelf: DeadLetterShelf;
 	private readonly pending: ReceivedStatusMessage[] = [];
 	private readonly recentIds: RecentMessageIds;
 	private handler?: StatusMessageHandler;
@@ -30,7 +37,7 @@ export class InProcessStatusQueue implements StatusQueue {
 	private wake?: () => void;
 	private loop?: Promise<void>;
 	private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-	private readonly opts: Required<Omit<InProcessQueueOptions, "log">>;
+	private readonly opts: Required<Omit<InProcessQueueOptions, "log" | "deadLettersKept">>;
 	private readonly log: (line: string) => void;
 
 	constructor(options: InProcessQueueOptions = {}) {
@@ -42,6 +49,7 @@ export class InProcessStatusQueue implements StatusQueue {
 		};
 		this.log = options.log ?? (() => {});
 		this.recentIds = new RecentMessageIds(this.opts.duplicateWindow);
+		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000);
 	}
 
 	async send(change: StatusChange): Promise<void> {
@@ -86,7 +94,7 @@ export class InProcessStatusQueue implements StatusQueue {
 		const next = await deliverOnce(this.handler as StatusMessageHandler, message, this.opts);
 		if (next.kind === "dead-letter") {
 			this.log(`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`);
-			this.deadLetters.push(next.letter);
+			this.deadLetterShelf.add(next.letter);
 		} else if (next.kind === "retry") {
 			const timer = setTimeout(() => {
 				this.timers.delete(timer);
@@ -95,6 +103,15 @@ export class InProcessStatusQueue implements StatusQueue {
 			}, next.delayMs);
 			this.timers.add(timer);
 		}
+	}
+
+	/** The newest dead letters, oldest first (at most `deadLettersKept`). */
+	get deadLetters(): readonly DeadLetter[] {
+		return this.deadLetterShelf.letters;
+	}
+
+	stats(): QueueStats {
+		return { deadLettered: this.deadLetterShelf.total, deadLettersKept: this.deadLetterShelf.letters.length };
 	}
 
 	async ping(): Promise<void> {

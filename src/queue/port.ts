@@ -30,6 +30,15 @@ export interface StatusQueue {
 	ping(): Promise<void>;
 	/** Stops receiving and returns once in-flight messages are settled. Idempotent. */
 	close(): Promise<void>;
+	/** Counters for operators (readiness detail), where the adapter keeps any. */
+	stats?(): QueueStats;
+}
+
+export interface QueueStats {
+	/** Messages dead-lettered since start. */
+	deadLettered: number;
+	/** Of those, how many are kept in memory for inspection. */
+	deadLettersKept: number;
 }
 
 export class QueueUnavailableError extends Error {

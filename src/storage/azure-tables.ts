@@ -2,7 +2,7 @@
 //   PartitionKey = orderId   RowKey = "order"          the order itself (+ version)
 //   PartitionKey = orderId   RowKey = "h~0000000001"   one row per status change, oldest first
 //   PartitionKey = orderId   RowKey = "m~<messageId>"  marker: this queue message was applied
-//   PartitionKey = "~idem~<key>"  RowKey = "idem"     Idempotency-Key of a create -> orderId
+//   PartitionKey = "~idem~<key>"  RowKey = "idem"     Idempotency-Key of a create -> orderId, claimedAt
 // Everything about one order shares a partition, so reading it, its history, and applying a
 // change (order + history row + marker, one atomic transaction with an ETag check) are point
 // operations whatever the table's size.
@@ -22,12 +22,14 @@ import {
 	base64url,
 	type CreateOptions,
 	type CreateResult,
+	DEFAULT_IDEMPOTENCY_RETENTION_MS,
 	decodeToken,
 	encodeToken,
 	InvalidContinuationTokenError,
 	type ListPage,
 	type ListQuery,
 	type OrderStore,
+	type StoreOptions,
 	StoreUnavailableError,
 } from "./port.js";
 
@@ -35,6 +37,9 @@ const ORDER_ROW = "order";
 const HISTORY_PREFIX = "h~";
 const MARKER_PREFIX = "m~";
 const IDEMPOTENCY_PREFIX = "~idem~";
+const IDEMPOTENCY_ROW = "idem";
+/** Expired Idempotency-Key rows deleted per purge call (the next call takes the rest). */
+const PURGE_BATCH = 1000;
 const MAX_APPLY_ATTEMPTS = 8;
 
 type OrderEntity = {
@@ -49,6 +54,17 @@ type OrderEntity = {
 	version: number;
 };
 
+type IdempotencyEntity = {
+	partitionKey: string;
+	rowKey: string;
+	orderId: string;
+	fingerprint: string;
+	/** ms since the epoch */
+	claimedAt?: number;
+	timestamp?: string;
+	etag: string;
+};
+
 type HistoryEntity = {
 	partitionKey: string;
 	rowKey: string;
@@ -58,7 +74,7 @@ type HistoryEntity = {
 	source?: string;
 };
 
-export interface AzureTablesOptions {
+export interface AzureTablesOptions extends StoreOptions {
 	/** Upper bound for one storage call, retries included. */
 	timeoutMs?: number;
 	/** How long a list call may keep fetching pages to fill `limit` before answering with a token. */
@@ -120,6 +136,8 @@ function toOrder(e: OrderEntity | TableEntityResult<Record<string, unknown>>): O
 export class AzureTablesOrderStore implements OrderStore {
 	private readonly timeoutMs: number;
 	private readonly listBudgetMs: number;
+	private readonly retentionMs: number;
+	private readonly now: () => number;
 	private tableReady?: Promise<void>;
 
 	constructor(
@@ -128,6 +146,8 @@ export class AzureTablesOrderStore implements OrderStore {
 	) {
 		this.timeoutMs = options.timeoutMs ?? 5000;
 		this.listBudgetMs = options.listBudgetMs ?? 2000;
+		this.retentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
+		this.now = options.now ?? Date.now;
 	}
 
 	/** Runs one storage call with a deadline; maps "cannot reach storage" to StoreUnavailableError. */
@@ -232,24 +252,80 @@ export class AzureTablesOrderStore implements OrderStore {
 		return { kind: "created", order: toOrder(entity) };
 	}
 
+	/**
+	 * Claims `key` for `orderId`, or answers who holds it. A claim past the retention is taken over
+	 * (replaced under its ETag, so of two racing takers one wins and the other sees its claim).
+	 */
 	private async claimIdempotencyKey(
 		key: string,
 		fingerprint: string,
 		orderId: string,
 	): Promise<{ kind: "claimed"; orderId: string } | { kind: "key-reused" }> {
 		const partitionKey = `${IDEMPOTENCY_PREFIX}${base64url(key)}`;
-		try {
-			await this.call("claim idempotency key", (abortSignal) =>
-				this.client.createEntity({ partitionKey, rowKey: "idem", orderId, fingerprint }, { abortSignal }),
-			);
-			return { kind: "claimed", orderId };
-		} catch (err) {
-			if (statusCode(err) !== 409) throw err;
+		const claim = { partitionKey, rowKey: IDEMPOTENCY_ROW, orderId, fingerprint, claimedAt: this.now() };
+		for (let attempt = 0; attempt < 3; attempt++) {
+			try {
+				await this.call("claim idempotency key", (abortSignal) =>
+					this.client.createEntity(claim, { abortSignal }),
+				);
+				return { kind: "claimed", orderId };
+			} catch (err) {
+				if (statusCode(err) !== 409) throw err;
+			}
+			const seen = await this.getEntity<IdempotencyEntity>(partitionKey, IDEMPOTENCY_ROW);
+			if (!seen) continue; // purged in between: claim again
+			if (!this.expired(seen)) {
+				if (seen.fingerprint !== fingerprint) return { kind: "key-reused" };
+				return { kind: "claimed", orderId: seen.orderId };
+			}
+			try {
+				await this.call("renew idempotency key", (abortSignal) =>
+					this.client.updateEntity(claim, "Replace", { etag: seen.etag, abortSignal }),
+				);
+				return { kind: "claimed", orderId };
+			} catch (err) {
+				if (statusCode(err) !== 412 && statusCode(err) !== 404) throw err;
+			}
 		}
-		const seen = await this.getEntity<{ orderId: string; fingerprint: string }>(partitionKey, "idem");
-		if (!seen) throw new StoreUnavailableError("idempotency record vanished; retry");
-		if (seen.fingerprint !== fingerprint) return { kind: "key-reused" };
-		return { kind: "claimed", orderId: seen.orderId };
+		throw new StoreUnavailableError("the Idempotency-Key is being claimed concurrently; retry");
+	}
+
+	private expired(claim: IdempotencyEntity): boolean {
+		// Rows written before claimedAt existed fall back to the service's own timestamp.
+		const claimedAt =
+			typeof claim.claimedAt === "number" ? claim.claimedAt : Date.parse(claim.timestamp ?? "");
+		return !(claimedAt > this.now() - this.retentionMs);
+	}
+
+	async purgeExpiredIdempotencyKeys(): Promise<number> {
+		const cutoff = this.now() - this.retentionMs;
+		const expired = await this.call("list expired idempotency keys", async (abortSignal) => {
+			const out: IdempotencyEntity[] = [];
+			const rows = this.client.listEntities<IdempotencyEntity>({
+				queryOptions: {
+					filter: odata`PartitionKey ge ${IDEMPOTENCY_PREFIX} and PartitionKey lt ${`${IDEMPOTENCY_PREFIX}~`} and claimedAt lt ${cutoff}`,
+					select: ["PartitionKey", "RowKey", "claimedAt"],
+				},
+				abortSignal,
+			});
+			for await (const row of rows) {
+				out.push(row);
+				if (out.length >= PURGE_BATCH) break;
+			}
+			return out;
+		});
+		let purged = 0;
+		for (const row of expired) {
+			try {
+				await this.call("purge idempotency key", (abortSignal) =>
+					this.client.deleteEntity(row.partitionKey, row.rowKey, { etag: row.etag, abortSignal }),
+				);
+				purged++;
+			} catch (err) {
+				if (statusCode(err) !== 404 && statusCode(err) !== 412) throw err; // gone or renewed meanwhile
+			}
+		}
+		return purged;
 	}
 
 	async get(orderId: string): Promise<Order | undefined> {

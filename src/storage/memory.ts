@@ -11,12 +11,14 @@ import {
 	type ApplyResult,
 	type CreateOptions,
 	type CreateResult,
+	DEFAULT_IDEMPOTENCY_RETENTION_MS,
 	decodeToken,
 	encodeToken,
 	InvalidContinuationTokenError,
 	type ListPage,
 	type ListQuery,
 	type OrderStore,
+	type StoreOptions,
 } from "./port.js";
 
 interface Record_ {
@@ -33,11 +35,23 @@ export class MemoryOrderStore implements OrderStore {
 	private readonly records = new Map<string, Record_>();
 	/** Order ids, sorted (as Azure Tables sorts keys), so a page starts with a binary search. */
 	private readonly sortedIds: string[] = [];
-	private readonly idempotency = new Map<string, { fingerprint?: string; orderId: string }>();
+	/** In the order the keys were claimed, so the expired ones are at the front. */
+	private readonly idempotency = new Map<
+		string,
+		{ fingerprint?: string; orderId: string; claimedAt: number }
+	>();
+	private readonly retentionMs: number;
+	private readonly now: () => number;
+
+	constructor(options: StoreOptions = {}) {
+		this.retentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
+		this.now = options.now ?? Date.now;
+	}
 
 	async create(input: NewOrder, options: CreateOptions = {}): Promise<CreateResult> {
 		const { idempotencyKey, fingerprint } = options;
 		if (idempotencyKey !== undefined) {
+			await this.purgeExpiredIdempotencyKeys();
 			const seen = this.idempotency.get(idempotencyKey);
 			if (seen) {
 				if (seen.fingerprint !== fingerprint) return { kind: "key-reused" };
@@ -59,8 +73,10 @@ export class MemoryOrderStore implements OrderStore {
 			history: [{ status: "Pending", at: now, source: "api" }],
 			appliedMessageIds: new Set(),
 		});
-		if (idempotencyKey !== undefined)
-			this.idempotency.set(idempotencyKey, { fingerprint, orderId: order.orderId });
+		if (idempotencyKey !== undefined) {
+			this.idempotency.delete(idempotencyKey); // re-inserted at the back: claimed now
+			this.idempotency.set(idempotencyKey, { fingerprint, orderId: order.orderId, claimedAt: this.now() });
+		}
 		return { kind: "created", order: { ...order } };
 	}
 
@@ -136,4 +152,15 @@ export class MemoryOrderStore implements OrderStore {
 	}
 
 	async ping(): Promise<void> {}
+
+	async purgeExpiredIdempotencyKeys(): Promise<number> {
+		const cutoff = this.now() - this.retentionMs;
+		let purged = 0;
+		for (const [key, claim] of this.idempotency) {
+			if (claim.claimedAt > cutoff) break;
+			this.idempotency.delete(key);
+			purged++;
+		}
+		return purged;
+	}
 }

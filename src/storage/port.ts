@@ -35,6 +35,16 @@ export type ApplyResult =
 	| { kind: "not-found" }
 	| { kind: "illegal"; order: Order };
 
+/** What every store adapter is built with, beside its connection. */
+export interface StoreOptions {
+	/** How long a create's Idempotency-Key is remembered; an expired key is a new key. Default 24 h. */
+	idempotencyRetentionMs?: number;
+	/** The clock (ms since the epoch); tests move it instead of sleeping. */
+	now?: () => number;
+}
+
+export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 3600_000;
+
 /**
  * Where orders live. Every adapter passes test/storage/contract.ts.
  * Methods throw StoreUnavailableError when the backing store cannot be reached in time,
@@ -50,6 +60,8 @@ export interface OrderStore {
 	applyStatus(change: StatusChange): Promise<ApplyResult>;
 	/** Throws StoreUnavailableError when the store is not reachable. */
 	ping(): Promise<void>;
+	/** Deletes Idempotency-Key records past their retention; answers how many. */
+	purgeExpiredIdempotencyKeys(): Promise<number>;
 	close?(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@
 // otherwise lack: an alarm receives status changes over the REST API (peek-lock), applies them
 // with the same receiver code as Node and publishes them into this hub, then re-arms itself.
 import { createProblemApp } from "../app.js";
-import { type Config, hubOptions } from "../config.js";
+import { type Config, hubOptions, storeOptions } from "../config.js";
 import { appCorsPolicy } from "../http/cors.js";
 import { OrderHub } from "../hub/hub.js";
 import type { OrderEvent } from "../hub/port.js";
@@ -121,9 +121,11 @@ export class OrderHubObject {
 			const { TableStorage, ServiceBus } = this.config;
 			// Imported here, not at the top: the SDK cannot load in workerd's global scope.
 			const { createAzureTablesStore } = await import("../storage/azure-tables.js");
-			const store = createAzureTablesStore(TableStorage.ConnectionString as string, TableStorage.TableName, {
-				timeoutMs: TableStorage.TimeoutMs,
-			});
+			const store = createAzureTablesStore(
+				TableStorage.ConnectionString as string,
+				TableStorage.TableName,
+				storeOptions(this.config),
+			);
 			const entity = new ServiceBusRestEntity(ServiceBus.ConnectionString as string, ServiceBus.QueueName);
 			log(`receiving status changes from Service Bus ${ServiceBus.QueueName} over REST`);
 			return {

@@ -4,7 +4,7 @@
 // the same app as on Node.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../app.js";
-import type { Config } from "../config.js";
+import { type Config, storeOptions } from "../config.js";
 import type { OrderEvents } from "../hub/port.js";
 import { InIsolateStatusQueue } from "../queue/in-isolate.js";
 import type { StatusQueue } from "../queue/port.js";
@@ -58,11 +58,9 @@ export async function createWorkerService(
 	let store: OrderStore;
 	if (config.TableStorage.ConnectionString) {
 		const { createAzureTablesStore } = await import("../storage/azure-tables.js");
-		store = createAzureTablesStore(config.TableStorage.ConnectionString, tableName, {
-			timeoutMs: config.TableStorage.TimeoutMs,
-		});
+		store = createAzureTablesStore(config.TableStorage.ConnectionString, tableName, storeOptions(config));
 	} else {
-		store = new MemoryOrderStore(); // per isolate: development only
+		store = new MemoryOrderStore(storeOptions(config)); // per isolate: development only
 	}
 	const hub = new DurableObjectHubClient(env.HUB, log);
 	const events = options.wrapEvents ? options.wrapEvents(hub) : hub;

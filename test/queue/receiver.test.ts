@@ -163,6 +163,17 @@ describe("receiver loop on the in-process queue", () => {
 		expect(lines.join("\n")).toMatch(/at .*receiver\.test\.ts/); // the stack
 	});
 
+	it("keeps only the newest dead letters in memory, and counts them all", async () => {
+		const q = new InProcessStatusQueue({ retryDelayMs: 5, deadLettersKept: 3 });
+		q.start(createStatusMessageHandler({ store, events }));
+		for (let i = 0; i < 10; i++) q.sendRaw(`poison-${i}`, "}{");
+		q.sendRaw("marker", { orderId: (await newOrder()).orderId, status: "Shipped" });
+		await vi.waitFor(() => expect(events.events).toHaveLength(1)); // everything before it was handled
+		expect(q.deadLetters.map((d) => d.messageId)).toEqual(["poison-7", "poison-8", "poison-9"]);
+		expect(q.stats()).toEqual({ deadLettered: 10, deadLettersKept: 3 });
+		await q.close();
+	});
+
 	it("drains queued messages on close, then refuses new ones", async () => {
 		const a = await newOrder();
 		for (const [i, s] of (["Processing", "Shipped", "Delivered"] as const).entries()) {

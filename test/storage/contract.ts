@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { StatusChange } from "../../src/orders/model.js";
 import type { OrderStatus } from "../../src/orders/status.js";
-import { InvalidContinuationTokenError, type OrderStore } from "../../src/storage/port.js";
+import { InvalidContinuationTokenError, type OrderStore, type StoreOptions } from "../../src/storage/port.js";
 
 const newOrder = (
 	over: Partial<{ partitionKey: string; customerName: string; productName: string }> = {},
@@ -22,7 +22,9 @@ const change = (orderId: string, status: OrderStatus, messageId = `m-${++seq}`):
 	source: "test",
 });
 
-export function orderStoreContract(makeStore: () => OrderStore | Promise<OrderStore>): void {
+export function orderStoreContract(
+	makeStore: (options?: StoreOptions) => OrderStore | Promise<OrderStore>,
+): void {
 	let store: OrderStore;
 	beforeEach(async () => {
 		store = await makeStore();
@@ -62,6 +64,48 @@ export function orderStoreContract(makeStore: () => OrderStore | Promise<OrderSt
 				kind: "key-reused",
 			});
 			expect((await store.list({ limit: 100 })).items).toHaveLength(1);
+		});
+
+		it("forgets an Idempotency-Key after its retention: the key is new again, and purging removes expired ones", async () => {
+			let now = Date.parse("2026-01-01T00:00:00Z");
+			const hour = 3600_000;
+			const s = await makeStore({ idempotencyRetentionMs: 24 * hour, now: () => now });
+			const first = await s.create(newOrder(), { idempotencyKey: "daily", fingerprint: "A" });
+			const other = await s.create(newOrder(), { idempotencyKey: "other", fingerprint: "A" });
+			now += 23 * hour;
+			expect((await s.create(newOrder(), { idempotencyKey: "daily", fingerprint: "A" })).kind).toBe(
+				"replayed",
+			);
+			expect(await s.purgeExpiredIdempotencyKeys()).toBe(0);
+			now += 2 * hour;
+			expect(await s.purgeExpiredIdempotencyKeys()).toBe(2);
+			expect(await s.purgeExpiredIdempotencyKeys()).toBe(0);
+			// Expired: a new order, even for another body (the old claim is gone).
+			const later = await s.create(newOrder(), { idempotencyKey: "daily", fingerprint: "B" });
+			expect(later.kind).toBe("created");
+			expect((later as { order: { orderId: string } }).order.orderId).not.toBe(
+				(first as { order: { orderId: string } }).order.orderId,
+			);
+			// ...and the new claim is remembered from now on.
+			expect((await s.create(newOrder(), { idempotencyKey: "daily", fingerprint: "B" })).kind).toBe(
+				"replayed",
+			);
+			expect(other.kind).toBe("created");
+			expect((await s.list({ limit: 100 })).items).toHaveLength(3);
+		});
+
+		it("takes over an expired Idempotency-Key that was never purged", async () => {
+			let now = Date.parse("2026-01-01T00:00:00Z");
+			const s = await makeStore({ idempotencyRetentionMs: 1000, now: () => now });
+			const first = await s.create(newOrder(), { idempotencyKey: "stale", fingerprint: "A" });
+			now += 1001;
+			const second = await s.create(newOrder(), { idempotencyKey: "stale", fingerprint: "A" });
+			expect([first.kind, second.kind]).toEqual(["created", "created"]);
+			expect(await s.create(newOrder(), { idempotencyKey: "stale", fingerprint: "A" })).toEqual({
+				kind: "replayed",
+				order: (second as { order: unknown }).order,
+			});
+			expect(second).not.toEqual(first);
 		});
 
 		it("creates one order when the same key is sent concurrently", async () => {

@@ -2,4 +2,4 @@ import { describe } from "vitest";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 import { orderStoreContract } from "./contract.js";
 
-describe("MemoryOrderStore", () => orderStoreContract(() => new MemoryOrderStore()));
+describe("MemoryOrderStore", () => orderStoreContract((options) => new MemoryOrderStore(options)));

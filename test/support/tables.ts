@@ -1,5 +1,5 @@
 import { inject } from "vitest";
-import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
+import { type AzureTablesOptions, createAzureTablesStore } from "../../src/storage/azure-tables.js";
 
 let counter = 0;
 
@@ -9,6 +9,6 @@ export function uniqueTableName(prefix = "T"): string {
 	return `${prefix}${process.pid}x${Date.now().toString(36)}x${counter}`.replace(/[^A-Za-z0-9]/g, "");
 }
 
-export function azuriteStore(options: { timeoutMs?: number; listBudgetMs?: number } = {}) {
+export function azuriteStore(options: AzureTablesOptions = {}) {
 	return createAzureTablesStore(inject("azuriteConnectionString"), uniqueTableName(), options);
 }
