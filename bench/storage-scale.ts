@@ -1,8 +1,10 @@
 // Storage scale: get-by-id and update-status latency against Azurite with 1,000 and with 100,000
 // orders in the table. Both are point operations in our layout, so they should stay flat.
 // Azurite runs in its own process; this process seeds the table and times the store's calls.
-import { newOrderId } from "../src/orders/ids.js";
+
+import { newOrderId } from "../src/domain/ids.js";
 import { createAzureTablesStore } from "../src/storage/azure-tables.js";
+import { applyStatusChange } from "../src/usecases/apply-status-change.js";
 import { fmt, startNode } from "./lib.js";
 
 export interface ScaleResult {
@@ -49,7 +51,7 @@ async function measure(connectionString: string, orders: number, samples: number
 	const targets = [...ids].sort(() => Math.random() - 0.5).slice(0, samples);
 	for (const orderId of targets) {
 		const t = performance.now();
-		const r = await store.applyStatus({
+		const r = await applyStatusChange(store, {
 			orderId,
 			status: "Processing",
 			messageId: newOrderId(),

@@ -6,11 +6,11 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
+import type { OrderEvents } from "./domain/events.js";
 import { registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
 import { jsonBody } from "./http/json-body.js";
 import type { OrderHub } from "./hub/hub.js";
-import type { OrderEvents } from "./hub/port.js";
 import {
 	type HubStatsSource,
 	type RemoteHub,

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it, vi } from "vitest";
-import type { Order } from "../src/orders/model.js";
+import type { Order } from "../src/domain/order.js";
 import { createOrder, putStatus } from "./support/orders-client.js";
 import { runService, startService } from "./support/process.js";
 import { TestServiceBusBroker } from "./support/service-bus-broker.js";

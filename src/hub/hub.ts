@@ -3,7 +3,7 @@
 //
 // Event ids are `<instanceId>-<seq>`. The instance id is random per hub (per process start), so an
 // id from an earlier run or another instance is recognised and answered with `event: reset`.
-import type { OrderEvent, OrderEvents } from "./port.js";
+import type { OrderEvent, OrderEvents } from "../domain/events.js";
 
 export interface HubOptions {
 	/** Events kept for replay. */

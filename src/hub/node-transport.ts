@@ -1,4 +1,4 @@
-// SSE transport for @hono/node-server that writes straight to Node's ServerResponse. FIELD-NOTES
+// SSE transport for @hono/node-server that writes straight to Node's ServerResponse. docs/facts.md (SSE on Node)
 // measured Hono's web-stream path at ~2x the memory and 3-4x the broadcast latency of a bare
 // node:http broadcaster; this path gives the hub's shared bytes to socket.write() directly.
 import type { IncomingMessage, ServerResponse } from "node:http";

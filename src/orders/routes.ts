@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { OrderEvents } from "../hub/port.js";
+import type { OrderEvents } from "../domain/events.js";
+import { changeMessageId } from "../domain/ids.js";
+import { checkTransition, describeIllegal } from "../domain/status.js";
 import { ProblemError, problem } from "../problem.js";
 import type { StatusQueue } from "../queue/port.js";
 import type { OrderStore } from "../storage/port.js";
-import { changeMessageId } from "./ids.js";
 import {
 	CreateOrderBody,
 	HistoryEntry,
@@ -15,7 +16,6 @@ import {
 	StatusAccepted,
 	UpdateStatusBody,
 } from "./schemas.js";
-import { checkTransition, describeIllegal } from "./status.js";
 
 export interface OrderRouteDeps {
 	store: OrderStore;

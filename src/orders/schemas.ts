@@ -1,8 +1,8 @@
 // Request and response schemas: validation and the OpenAPI document come from the same source.
 import { z } from "@hono/zod-openapi";
-import { keyProblem } from "../storage/keys.js";
-import { DEFAULT_PARTITION_KEY } from "./model.js";
-import { ORDER_STATUSES, parseStatus } from "./status.js";
+import { keyProblem } from "../domain/keys.js";
+import { DEFAULT_PARTITION_KEY } from "../domain/order.js";
+import { ORDER_STATUSES, parseStatus } from "../domain/status.js";
 
 /** A value that must be usable as an Azure Table key (checked before it reaches Azure). */
 export const tableKey = (what: string) =>

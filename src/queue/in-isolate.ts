@@ -4,7 +4,7 @@
 // the isolate keeps running it after the response. Same rules as the in-process queue on Node:
 // redelivery with back-off, dead-letter after maxDeliveryCount, duplicate detection by messageId.
 // Memory is per isolate and nothing survives an eviction: development only.
-import type { StatusChange } from "../orders/model.js";
+import type { StatusChange } from "../domain/order.js";
 import {
 	type DeadLetter,
 	DeadLetterShelf,

@@ -4,7 +4,7 @@
 // Not durable across a crash: on a graceful stop it drains what it holds first.
 
 import { withDeadline } from "../deadline.js";
-import type { StatusChange } from "../orders/model.js";
+import type { StatusChange } from "../domain/order.js";
 import {
 	type DeadLetter,
 	DeadLetterShelf,

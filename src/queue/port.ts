@@ -1,4 +1,4 @@
-import type { StatusChange } from "../orders/model.js";
+import type { StatusChange } from "../domain/order.js";
 import { type UnavailableReason, unavailableReasonOf } from "../unavailable.js";
 
 /** A message as the receiver loop sees it, whoever produced it. */

@@ -1,10 +1,11 @@
 // The receiver loop's logic, independent of which queue delivers the message:
 // parse -> apply to the store (idempotent, ETag-checked) -> publish -> tell the queue how to settle.
-import type { OrderEvents } from "../hub/port.js";
-import type { StatusChange } from "../orders/model.js";
-import { describeIllegal, parseStatus } from "../orders/status.js";
-import { keyProblem } from "../storage/keys.js";
+import type { OrderEvents } from "../domain/events.js";
+import { keyProblem } from "../domain/keys.js";
+import type { StatusChange } from "../domain/order.js";
+import { parseStatus } from "../domain/status.js";
 import { type OrderStore, StoreUnavailableError } from "../storage/port.js";
+import { applyStatusChange } from "../usecases/apply-status-change.js";
 import type { ReceivedStatusMessage, Settlement, StatusMessageHandler } from "./port.js";
 
 const LEGACY = /^\s*Order:\s*(?<orderId>[^,]+?)\s*,\s*Status:\s*(?<status>\S+?)\s*$/i;
@@ -120,7 +121,7 @@ export function createStatusMessageHandler({
 		const giveUpAt = Date.now() + transientRetryWindowMs;
 		for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
 			try {
-				return await store.applyStatus(change);
+				return await applyStatusChange(store, change);
 			} catch (err) {
 				const retry =
 					err instanceof StoreUnavailableError && Date.now() + delay <= giveUpAt && !signal?.aborted;
@@ -173,12 +174,8 @@ export function createStatusMessageHandler({
 					return { kind: "complete" };
 				case "not-found":
 					return { kind: "dead-letter", reason: "OrderNotFound", description: `No order ${change.orderId}` };
-				case "illegal":
-					return {
-						kind: "dead-letter",
-						reason: "IllegalTransition",
-						description: describeIllegal(result.order.status, change.status),
-					};
+				case "rejected":
+					return { kind: "dead-letter", reason: "IllegalTransition", description: result.reason };
 			}
 		} catch (err) {
 			if (err instanceof StoreUnavailableError) {

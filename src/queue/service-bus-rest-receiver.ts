@@ -5,7 +5,7 @@
 // and the queue's max delivery count moves it to the dead-letter queue (reason
 // MaxDeliveryCountExceeded; the real reason is logged).
 import type { ReceivedStatusMessage, Settlement, StatusMessageHandler } from "./port.js";
-import type { ServiceBusRestEntity } from "./service-bus-rest.js";
+import type { ServiceBusRestEntity } from "./service-bus-rest-entity.js";
 
 /** A message locked for us: `location` is where to complete (DELETE) or abandon (PUT) it. */
 export interface LockedRestMessage extends ReceivedStatusMessage {

@@ -7,7 +7,7 @@ import {
 	type ServiceBusSender,
 } from "@azure/service-bus";
 import { withDeadline } from "../deadline.js";
-import type { StatusChange } from "../orders/model.js";
+import type { StatusChange } from "../domain/order.js";
 import {
 	QueueUnavailableError,
 	type Settlement,
@@ -27,7 +27,7 @@ export interface ServiceBusQueueOptions {
 	/**
 	 * How long to wait for the broker to confirm a settlement before moving on. Default 5 s.
 	 * Settling a message received on a connection that has since dropped can otherwise hang for the
-	 * SDK's timeout x retries (FIELD-NOTES); the broker redelivers it when its lock expires, and the
+	 * SDK's timeout x retries (docs/facts.md); the broker redelivers it when its lock expires, and the
 	 * store's idempotency makes that delivery change nothing.
 	 */
 	settleTimeoutMs?: number;
@@ -54,7 +54,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 		this.settleTimeoutMs = options.settleTimeoutMs ?? 5000;
 		this.log = options.log ?? (() => {});
 		// The SDK's default retry waits 30 s between attempts: a receiver would resume ~27 s after the
-		// broker returns (FIELD-NOTES). 500 ms fixed resumes within about a second. timeoutInMs is
+		// broker returns (docs/facts.md). 500 ms fixed resumes within about a second. timeoutInMs is
 		// explicit because settling a message received before a reconnect can otherwise hang.
 		this.client = new ServiceBusClient(options.connectionString, {
 			retryOptions: { retryDelayInMs: 500, maxRetryDelayInMs: 2000, maxRetries: 3, timeoutInMs: 10_000 },

@@ -7,19 +7,13 @@
 // change (order + history row + marker, one atomic transaction with an ETag check) are point
 // operations whatever the table's size.
 import { odata, RestError, TableClient, type TableEntityResult } from "@azure/data-tables";
-import { newOrderId } from "../orders/ids.js";
-import {
-	type HistoryEntry,
-	type NewOrder,
-	nextUpdatedAt,
-	type Order,
-	type StatusChange,
-} from "../orders/model.js";
-import { checkTransition, type OrderStatus } from "../orders/status.js";
+import { newOrderId } from "../domain/ids.js";
+import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
+import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
 import {
-	type ApplyResult,
 	base64url,
+	type ChangeToCommit,
 	type CreateOptions,
 	type CreateResult,
 	DEFAULT_IDEMPOTENCY_RETENTION_MS,
@@ -29,6 +23,7 @@ import {
 	type ListPage,
 	type ListQuery,
 	type OrderStore,
+	type StoredOrder,
 	type StoreOptions,
 	StoreUnavailableError,
 } from "./port.js";
@@ -40,7 +35,6 @@ const IDEMPOTENCY_PREFIX = "~idem~";
 const IDEMPOTENCY_ROW = "idem";
 /** Expired Idempotency-Key rows deleted per purge call (the next call takes the rest). */
 const PURGE_BATCH = 1000;
-const MAX_APPLY_ATTEMPTS = 8;
 
 type OrderEntity = {
 	partitionKey: string;
@@ -396,74 +390,77 @@ export class AzureTablesOrderStore implements OrderStore {
 		}));
 	}
 
-	async applyStatus(change: StatusChange): Promise<ApplyResult> {
-		for (let attempt = 0; attempt < MAX_APPLY_ATTEMPTS; attempt++) {
-			const current = await this.getEntity<OrderEntity>(change.orderId, ORDER_ROW);
-			if (!current) return { kind: "not-found" };
-			const order = toOrder(current);
-			const verdict = checkTransition(order.status, change.status);
-			if (verdict !== "apply") {
-				// A redelivery of a message applied before is a duplicate (so the receiver publishes it
-				// again), whether the order is still in that status or later changes moved it on.
-				if (await this.wasApplied(change)) return { kind: "duplicate", order };
-				return { kind: verdict, order };
+	async load(orderId: string, messageId?: string): Promise<StoredOrder | undefined> {
+		// One request for the order row and, when asked, this message's applied-marker row.
+		const wanted = messageId === undefined ? undefined : markerRowKey(messageId);
+		const filter =
+			wanted === undefined
+				? odata`PartitionKey eq ${orderId} and RowKey eq ${ORDER_ROW}`
+				: odata`PartitionKey eq ${orderId} and (RowKey eq ${ORDER_ROW} or RowKey eq ${wanted})`;
+		const rows = await this.call("load", async (abortSignal) => {
+			const out: (OrderEntity & { etag: string })[] = [];
+			for await (const row of this.client.listEntities<OrderEntity>({
+				queryOptions: { filter },
+				abortSignal,
+			})) {
+				out.push(row as OrderEntity & { etag: string });
 			}
-			const at = nextUpdatedAt(order.updatedAt);
-			const version = (current.version ?? 0) + 1;
-			const history: HistoryEntity = {
-				partitionKey: change.orderId,
-				rowKey: historyRowKey(version),
-				status: change.status,
-				at,
-				messageId: change.messageId,
-				...(change.source ? { source: change.source } : {}),
-			};
-			try {
-				await this.call("apply status", (abortSignal) =>
-					this.client.submitTransaction(
-						[
-							[
-								"update",
-								{
-									partitionKey: change.orderId,
-									rowKey: ORDER_ROW,
-									status: change.status,
-									updatedAt: at,
-									version,
-								},
-								"Merge",
-								{ etag: current.etag },
-							],
-							["create", history],
-							[
-								"create",
-								{ partitionKey: change.orderId, rowKey: markerRowKey(change.messageId), appliedAt: at },
-							],
-						],
-						{ abortSignal },
-					),
-				);
-				return {
-					kind: "applied",
-					order: { ...order, status: change.status, updatedAt: at },
-					previous: order.status,
-				};
-			} catch (err) {
-				const status = statusCode(err);
-				if (status === 409 && (await this.wasApplied(change))) {
-					return { kind: "duplicate", order: (await this.get(change.orderId)) ?? order };
-				}
-				if (status !== 412 && status !== 409) throw err;
-				// Someone else changed the order between our read and write: read again and retry.
-			}
-		}
-		throw new StoreUnavailableError(
-			`order ${change.orderId} is changing too fast to apply ${change.messageId}; retry`,
-		);
+			return out;
+		});
+		const row = rows.find((r) => r.rowKey === ORDER_ROW);
+		if (!row) return undefined;
+		return {
+			order: toOrder(row),
+			version: row.version ?? 0,
+			etag: row.etag,
+			applied: wanted !== undefined && rows.some((r) => r.rowKey === wanted),
+		};
 	}
 
-	private async wasApplied(change: StatusChange): Promise<boolean> {
-		return (await this.getEntity(change.orderId, markerRowKey(change.messageId))) !== undefined;
+	async commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict"> {
+		const orderId = stored.order.orderId;
+		const version = stored.version + 1;
+		const history: HistoryEntity = {
+			partitionKey: orderId,
+			rowKey: historyRowKey(version),
+			status: change.status,
+			at: change.at,
+			messageId: change.messageId,
+			...(change.source ? { source: change.source } : {}),
+		};
+		try {
+			await this.call("commit change", (abortSignal) =>
+				this.client.submitTransaction(
+					[
+						[
+							"update",
+							{
+								partitionKey: orderId,
+								rowKey: ORDER_ROW,
+								status: change.status,
+								updatedAt: change.at,
+								version,
+							},
+							"Merge",
+							{ etag: stored.etag },
+						],
+						["create", history],
+						[
+							"create",
+							{ partitionKey: orderId, rowKey: markerRowKey(change.messageId), appliedAt: change.at },
+						],
+					],
+					{ abortSignal },
+				),
+			);
+			return "committed";
+		} catch (err) {
+			// 412: the order changed since it was loaded; 409: its next history row or this message's
+			// marker exists already. Either way another writer was first.
+			const status = statusCode(err);
+			if (status === 412 || status === 409) return "conflict";
+			throw err;
+		}
 	}
 
 	async ping(): Promise<void> {

@@ -1,14 +1,7 @@
-import { newOrderId } from "../orders/ids.js";
+import { newOrderId } from "../domain/ids.js";
+import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import {
-	type HistoryEntry,
-	type NewOrder,
-	nextUpdatedAt,
-	type Order,
-	type StatusChange,
-} from "../orders/model.js";
-import { checkTransition } from "../orders/status.js";
-import {
-	type ApplyResult,
+	type ChangeToCommit,
 	type CreateOptions,
 	type CreateResult,
 	DEFAULT_IDEMPOTENCY_RETENTION_MS,
@@ -18,6 +11,7 @@ import {
 	type ListPage,
 	type ListQuery,
 	type OrderStore,
+	type StoredOrder,
 	type StoreOptions,
 } from "./port.js";
 
@@ -131,24 +125,33 @@ export class MemoryOrderStore implements OrderStore {
 		return this.records.get(orderId)?.history.map((h) => ({ ...h }));
 	}
 
-	async applyStatus(change: StatusChange): Promise<ApplyResult> {
-		const r = this.records.get(change.orderId);
-		if (!r) return { kind: "not-found" };
-		if (r.appliedMessageIds.has(change.messageId)) return { kind: "duplicate", order: { ...r.order } };
-		const verdict = checkTransition(r.order.status, change.status);
-		if (verdict === "noop") return { kind: "noop", order: { ...r.order } };
-		if (verdict === "illegal") return { kind: "illegal", order: { ...r.order } };
-		const previous = r.order.status;
-		const at = nextUpdatedAt(r.order.updatedAt);
-		r.order = { ...r.order, status: change.status, updatedAt: at };
+	async load(orderId: string, messageId?: string): Promise<StoredOrder | undefined> {
+		const r = this.records.get(orderId);
+		if (!r) return undefined;
+		const version = r.history.length - 1;
+		return {
+			order: { ...r.order },
+			version,
+			etag: String(version),
+			applied: messageId !== undefined && r.appliedMessageIds.has(messageId),
+		};
+	}
+
+	async commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict"> {
+		const r = this.records.get(stored.order.orderId);
+		if (!r) return "conflict";
+		if (String(r.history.length - 1) !== stored.etag || r.appliedMessageIds.has(change.messageId)) {
+			return "conflict";
+		}
+		r.order = { ...r.order, status: change.status, updatedAt: change.at };
 		r.history.push({
 			status: change.status,
-			at,
+			at: change.at,
 			messageId: change.messageId,
 			...(change.source ? { source: change.source } : {}),
 		});
 		r.appliedMessageIds.add(change.messageId);
-		return { kind: "applied", order: { ...r.order }, previous };
+		return "committed";
 	}
 
 	async ping(): Promise<void> {}

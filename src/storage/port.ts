@@ -1,5 +1,5 @@
-import type { HistoryEntry, NewOrder, Order, StatusChange } from "../orders/model.js";
-import type { OrderStatus } from "../orders/status.js";
+import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
+import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
 
 export interface ListQuery {
@@ -28,12 +28,24 @@ export type CreateResult =
 	| { kind: "replayed"; order: Order }
 	| { kind: "key-reused" };
 
-export type ApplyResult =
-	| { kind: "applied"; order: Order; previous: OrderStatus }
-	| { kind: "duplicate"; order: Order }
-	| { kind: "noop"; order: Order }
-	| { kind: "not-found" }
-	| { kind: "illegal"; order: Order };
+/** An order as stored, with what a conditional write of its next change needs. */
+export interface StoredOrder {
+	order: Order;
+	/** Changes applied since creation (0 for a new order); numbers its history. */
+	version: number;
+	/** Opaque: commitChange succeeds only while the order is still at this state. */
+	etag: string;
+	/** Whether the message asked about in load() was applied to this order before. */
+	applied: boolean;
+}
+
+/** One status change to write: the order's new status, and a history entry saying why. */
+export interface ChangeToCommit {
+	status: OrderStatus;
+	at: string;
+	messageId: string;
+	source?: string;
+}
 
 /** What every store adapter is built with, beside its connection. */
 export interface StoreOptions {
@@ -56,8 +68,14 @@ export interface OrderStore {
 	list(query: ListQuery): Promise<ListPage>;
 	/** Oldest first, creation first; undefined when the order does not exist. */
 	history(orderId: string): Promise<HistoryEntry[] | undefined>;
-	/** Applies a change once per messageId, with optimistic concurrency, and appends it to the history. */
-	applyStatus(change: StatusChange): Promise<ApplyResult>;
+	/** The order with its version, and whether `messageId` was applied to it; undefined when there is none. */
+	load(orderId: string, messageId?: string): Promise<StoredOrder | undefined>;
+	/**
+	 * Atomically, and only while the order is as `stored` says: sets its status and updatedAt, appends
+	 * the history entry and records the message id as applied. "conflict" when something changed it
+	 * first (or this message was recorded meanwhile): load again. No rules here: see applyStatusChange.
+	 */
+	commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict">;
 	/** Throws StoreUnavailableError when the store is not reachable. */
 	ping(): Promise<void>;
 	/** Deletes Idempotency-Key records past their retention; answers how many. */

@@ -1,7 +1,7 @@
 // The Worker's side of the hub: events go to the OrderHubObject Durable Object, and /orderHub
 // requests are forwarded to it. One object ("order-hub") holds every subscriber, so an event
 // published by any isolate reaches every stream, wherever its request landed.
-import type { OrderEvent, OrderEvents } from "../hub/port.js";
+import type { OrderEvent, OrderEvents } from "../domain/events.js";
 import type { HubStatsReport, RemoteHub } from "../hub/sse.js";
 import type { DurableObjectNamespaceLike } from "./cloudflare.js";
 import { defer } from "./request-scope.js";

@@ -9,9 +9,9 @@
 // with the same receiver code as Node and publishes them into this hub, then re-arms itself.
 import { createProblemApp } from "../app.js";
 import { type Config, hubOptions, storeOptions } from "../config.js";
+import type { OrderEvent } from "../domain/events.js";
 import { appCorsPolicy } from "../http/cors.js";
 import { OrderHub } from "../hub/hub.js";
-import type { OrderEvent } from "../hub/port.js";
 import { type ReceiverStatus, registerHubRoutes, webStreamTransport } from "../hub/sse.js";
 import type { StatusMessageHandler } from "../queue/port.js";
 import { createStatusMessageHandler } from "../queue/receiver.js";

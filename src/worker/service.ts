@@ -5,7 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../app.js";
 import { type Config, storeOptions } from "../config.js";
-import type { OrderEvents } from "../hub/port.js";
+import type { OrderEvents } from "../domain/events.js";
 import { InIsolateStatusQueue } from "../queue/in-isolate.js";
 import type { StatusQueue } from "../queue/port.js";
 import { createStatusMessageHandler } from "../queue/receiver.js";

@@ -1,11 +1,13 @@
 // The live order board in a real browser: Debian's Chromium driven by playwright-core, against the
 // real server (Azurite store, so orders survive a server restart), and against the Worker in workerd. Never skipped: without
 // /usr/bin/chromium this test fails and says how to install it (.ci/run installs it).
+
 import { existsSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { boardFilesFromDisk } from "../../src/board/files.js";
-import type { Order } from "../../src/orders/model.js";
+import type { Order } from "../../src/domain/order.js";
+import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { azuriteStore } from "../support/tables.js";
 import { type RunningWorker, startWorker } from "../support/workerd.js";
@@ -92,7 +94,7 @@ describe("live order board at /", () => {
 		const port = Number(new URL(server.baseUrl).port);
 		await server.close();
 		await first.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor();
-		const applied = await store.applyStatus({
+		const applied = await applyStatusChange(store, {
 			orderId,
 			status: "Shipped",
 			messageId: "while-down",

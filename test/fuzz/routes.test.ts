@@ -4,7 +4,7 @@
 // orders that exist are the ones a 201 answered for.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Order } from "../../src/orders/model.js";
+import type { Order } from "../../src/domain/order.js";
 import { createOrder } from "../support/orders-client.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { azuriteStore } from "../support/tables.js";

@@ -1,7 +1,7 @@
 // OrderHub's own logic, through its SseSink interface (pure: no network).
 import { describe, expect, it } from "vitest";
+import type { Order } from "../../src/domain/order.js";
 import { OrderHub, type SseSink } from "../../src/hub/hub.js";
-import type { Order } from "../../src/orders/model.js";
 
 class BufferSink implements SseSink {
 	text = "";

@@ -1,7 +1,7 @@
 // /orderHub through a real HTTP server and a real EventSource client.
 import { connect } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Order } from "../../src/orders/model.js";
+import type { Order } from "../../src/domain/order.js";
 import { createOrder, putStatus } from "../support/orders-client.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { RecordingEventSource } from "../support/sse-client.js";

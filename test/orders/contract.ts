@@ -2,8 +2,8 @@
 // not copied: test/orders/routes.test.ts runs it against the app on Node (memory and Azurite) and
 // test/worker/routes.test.ts against the same app inside workerd.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { OrderEvent } from "../../src/hub/port.js";
-import type { Order } from "../../src/orders/model.js";
+import type { OrderEvent } from "../../src/domain/events.js";
+import type { Order } from "../../src/domain/order.js";
 
 /** One running instance of the app, however it is hosted. */
 export interface RoutesTarget {

@@ -1,7 +1,7 @@
 // The StatusQueue port's contract: what the receiver loop relies on, whichever queue carries the
 // messages. test/queue/adapters.test.ts runs it against every adapter.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { StatusChange } from "../../src/orders/model.js";
+import type { StatusChange } from "../../src/domain/order.js";
 import {
 	QueueUnavailableError,
 	type ReceivedStatusMessage,

@@ -1,7 +1,7 @@
 // The Workers queue's delivery rules (pure logic: the handler is a plain function here; the
 // workerd tests run it with the real receiver, store and hub).
 import { describe, expect, it } from "vitest";
-import type { StatusChange } from "../../src/orders/model.js";
+import type { StatusChange } from "../../src/domain/order.js";
 import { InIsolateStatusQueue } from "../../src/queue/in-isolate.js";
 import { QueueUnavailableError, type Settlement } from "../../src/queue/port.js";
 

@@ -1,10 +1,12 @@
 // The receiver loop over the in-process queue and a real store: what other producers put on
 // the queue is applied, what can never apply is dead-lettered with a reason, nothing twice.
+
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import { createStatusMessageHandler, parseStatusMessage } from "../../src/queue/receiver.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 import { type OrderStore, StoreUnavailableError } from "../../src/storage/port.js";
+import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 import { RecordingEvents } from "../support/app.js";
 import { azuriteStore } from "../support/tables.js";
 
@@ -102,7 +104,12 @@ describe("receiver loop on the in-process queue", () => {
 		const handler = createStatusMessageHandler({ store, events });
 		const body = { orderId: a.orderId, status: "Processing" };
 		expect(await handler(msg(body, "once"))).toEqual({ kind: "complete" });
-		await store.applyStatus({ orderId: a.orderId, status: "Shipped", messageId: "later", occurredAt: "" });
+		await applyStatusChange(store, {
+			orderId: a.orderId,
+			status: "Shipped",
+			messageId: "later",
+			occurredAt: "",
+		});
 		expect(await handler({ ...msg(body, "once"), deliveryCount: 2 })).toEqual({ kind: "complete" });
 		expect(await store.history(a.orderId)).toHaveLength(3);
 		expect((await store.get(a.orderId))?.status).toBe("Shipped");
@@ -118,7 +125,7 @@ describe("receiver loop on the in-process queue", () => {
 
 	it("abandons while storage is unavailable and dead-letters after the max delivery count", async () => {
 		const broken = new MemoryOrderStore();
-		broken.applyStatus = async () => {
+		broken.load = async () => {
 			throw new StoreUnavailableError("storage exploded");
 		};
 		const q = new InProcessStatusQueue({ retryDelayMs: 5, maxDeliveryCount: 3 });
@@ -142,7 +149,7 @@ describe("receiver loop on the in-process queue", () => {
 	it("reports a defect (not an outage) loudly with its stack, without retrying it as one", async () => {
 		const broken = new MemoryOrderStore();
 		let calls = 0;
-		broken.applyStatus = async () => {
+		broken.load = async () => {
 			calls++;
 			throw new TypeError("cannot read properties of undefined (reading 'status')");
 		};
@@ -201,7 +208,7 @@ describe.each([
 			if (created.kind !== "created") throw new Error(created.kind);
 			const { orderId } = created.order;
 			// The first delivery was committed, then the process died before publishing.
-			await store.applyStatus({ orderId, status: "Processing", messageId: "crash", occurredAt: "" });
+			await applyStatusChange(store, { orderId, status: "Processing", messageId: "crash", occurredAt: "" });
 			expect(await handler({ ...msg({ orderId, status: "Processing" }, "crash"), deliveryCount: 2 })).toEqual(
 				{
 					kind: "complete",

@@ -2,8 +2,8 @@
 // every SAS token): the same code the Worker and its hub object run.
 import { createServer } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { StatusChange } from "../../src/domain/order.js";
 import { OrderHub } from "../../src/hub/hub.js";
-import type { StatusChange } from "../../src/orders/model.js";
 import { QueueUnavailableError } from "../../src/queue/port.js";
 import { createStatusMessageHandler, parseStatusMessage } from "../../src/queue/receiver.js";
 import {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { HistoryEntry, Order } from "../../src/orders/model.js";
+import type { HistoryEntry, Order } from "../../src/domain/order.js";
 import { ServiceBusStatusQueue } from "../../src/queue/service-bus.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../../src/storage/embedded-azurite.js";

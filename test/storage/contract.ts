@@ -1,8 +1,9 @@
 // The OrderStore contract: every adapter runs this same suite.
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { StatusChange } from "../../src/orders/model.js";
-import type { OrderStatus } from "../../src/orders/status.js";
+import type { StatusChange } from "../../src/domain/order.js";
+import type { OrderStatus } from "../../src/domain/status.js";
 import { InvalidContinuationTokenError, type OrderStore, type StoreOptions } from "../../src/storage/port.js";
+import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 
 const newOrder = (
 	over: Partial<{ partitionKey: string; customerName: string; productName: string }> = {},
@@ -29,6 +30,9 @@ export function orderStoreContract(
 	beforeEach(async () => {
 		store = await makeStore();
 	});
+
+	/** A change applied through the one use case that applies changes, over this adapter. */
+	const apply = (c: StatusChange) => applyStatusChange(store, c);
 
 	async function create(over = {}) {
 		const r = await store.create(newOrder(over));
@@ -146,8 +150,8 @@ export function orderStoreContract(
 			await create({ partitionKey: "US", customerName: "O'Brien" });
 			const c = await create({ partitionKey: "EU", customerName: "Zed" });
 			await create({ partitionKey: "EU", customerName: "O'Brien" });
-			await store.applyStatus(change(a.orderId, "Shipped"));
-			await store.applyStatus(change(c.orderId, "Shipped"));
+			await apply(change(a.orderId, "Shipped"));
+			await apply(change(c.orderId, "Shipped"));
 
 			const eu = await store.list({ limit: 100, partitionKey: "EU" });
 			expect(eu.items.map((o) => o.partitionKey)).toEqual(["EU", "EU", "EU"]);
@@ -187,13 +191,13 @@ export function orderStoreContract(
 		it("applies a change once per message id and records it in the history", async () => {
 			const order = await create();
 			const c = change(order.orderId, "Processing");
-			const applied = await store.applyStatus(c);
+			const applied = await apply(c);
 			expect(applied).toMatchObject({
 				kind: "applied",
 				previous: "Pending",
 				order: { status: "Processing" },
 			});
-			expect((await store.applyStatus(c)).kind).toBe("duplicate");
+			expect((await apply(c)).kind).toBe("duplicate");
 			const after = await store.get(order.orderId);
 			expect(after?.status).toBe("Processing");
 			expect(after && after.updatedAt >= order.updatedAt).toBe(true);
@@ -210,7 +214,7 @@ export function orderStoreContract(
 			vi.useFakeTimers({ toFake: ["Date"] });
 			try {
 				vi.setSystemTime(Date.parse(order.updatedAt) - 60_000); // another machine, a minute behind
-				const applied = await store.applyStatus(change(order.orderId, "Processing"));
+				const applied = await apply(change(order.orderId, "Processing"));
 				expect(applied.kind).toBe("applied");
 				const after = await store.get(order.orderId);
 				expect(after && after.updatedAt > order.updatedAt).toBe(true);
@@ -222,18 +226,40 @@ export function orderStoreContract(
 		it("treats a redelivered message as a duplicate even after the order moved on", async () => {
 			const order = await create();
 			const first = change(order.orderId, "Processing");
-			await store.applyStatus(first);
-			await store.applyStatus(change(order.orderId, "Shipped"));
-			expect((await store.applyStatus(first)).kind).toBe("duplicate");
+			await apply(first);
+			await apply(change(order.orderId, "Shipped"));
+			expect((await apply(first)).kind).toBe("duplicate");
 			expect(await store.history(order.orderId)).toHaveLength(3);
 		});
 
 		it("answers noop for the current status, illegal for a forbidden move, not-found for no order", async () => {
 			const order = await create();
-			expect((await store.applyStatus(change(order.orderId, "Pending"))).kind).toBe("noop");
-			await store.applyStatus(change(order.orderId, "Delivered"));
-			expect((await store.applyStatus(change(order.orderId, "Cancelled"))).kind).toBe("illegal");
-			expect((await store.applyStatus(change("missing", "Shipped"))).kind).toBe("not-found");
+			expect((await apply(change(order.orderId, "Pending"))).kind).toBe("noop");
+			await apply(change(order.orderId, "Delivered"));
+			expect((await apply(change(order.orderId, "Cancelled"))).kind).toBe("rejected");
+			expect((await apply(change("missing", "Shipped"))).kind).toBe("not-found");
+			expect(await store.history(order.orderId)).toHaveLength(2);
+		});
+
+		it("commits a change only while the order is as loaded, and says whether a message was applied", async () => {
+			const order = await create();
+			const loaded = await store.load(order.orderId, "m-x");
+			expect(loaded).toMatchObject({ order, version: 0, applied: false, etag: expect.any(String) });
+			if (!loaded) throw new Error("not loaded");
+			const at = new Date(Date.parse(order.updatedAt) + 1).toISOString();
+			expect(await store.commitChange(loaded, { status: "Processing", at, messageId: "m-x" })).toBe(
+				"committed",
+			);
+			// The same loaded state again: something changed it since, so nothing is written.
+			expect(await store.commitChange(loaded, { status: "Shipped", at, messageId: "m-y" })).toBe("conflict");
+			const now = await store.load(order.orderId, "m-x");
+			expect(now).toMatchObject({
+				version: 1,
+				applied: true,
+				order: { status: "Processing", updatedAt: at },
+			});
+			expect((await store.load(order.orderId, "m-y"))?.applied).toBe(false);
+			expect(await store.load("missing")).toBeUndefined();
 			expect(await store.history(order.orderId)).toHaveLength(2);
 		});
 
@@ -251,7 +277,7 @@ export function orderStoreContract(
 				"Shipped",
 				"Cancelled",
 			];
-			const results = await Promise.all(targets.map((t) => store.applyStatus(change(order.orderId, t))));
+			const results = await Promise.all(targets.map((t) => apply(change(order.orderId, t))));
 			const applied = results.filter((r) => r.kind === "applied");
 			const history = (await store.history(order.orderId)) ?? [];
 			expect(history).toHaveLength(applied.length + 1);

@@ -1,15 +1,17 @@
 // Storage that is down or hangs: bounded 503s with Retry-After, the service keeps running,
 // and everything recovers when storage returns. Real Azurite, stopped and restarted.
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RestError } from "@azure/data-tables";
 import { afterAll, afterEach, describe, expect, inject, it, vi } from "vitest";
-import type { Order } from "../../src/orders/model.js";
+import type { Order } from "../../src/domain/order.js";
 import { createAzureTablesStore, unavailableReason } from "../../src/storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../../src/storage/embedded-azurite.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 import { type OrderStore, StoreUnavailableError } from "../../src/storage/port.js";
+import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 import { makeTestApp } from "../support/app.js";
 import { type HangProxy, startHangProxy } from "../support/hang-proxy.js";
 import { uniqueTableName } from "../support/tables.js";
@@ -129,7 +131,8 @@ describe("Table Storage faults", () => {
 			],
 			[
 				"applyStatus",
-				(s, o) => s.applyStatus({ orderId: o.orderId, status: "Shipped", messageId: "m", occurredAt: "" }),
+				(s, o) =>
+					applyStatusChange(s, { orderId: o.orderId, status: "Shipped", messageId: "m", occurredAt: "" }),
 			],
 			["ping", (s) => s.ping()],
 		];

@@ -1,5 +1,5 @@
 import { createApp } from "../../src/app.js";
-import type { OrderEvent, OrderEvents } from "../../src/hub/port.js";
+import type { OrderEvent, OrderEvents } from "../../src/domain/events.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import { createStatusMessageHandler } from "../../src/queue/receiver.js";
 import type { OrderStore } from "../../src/storage/port.js";

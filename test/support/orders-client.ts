@@ -1,7 +1,7 @@
 // What a client of the running service does over HTTP, for the tests that talk to a real server
 // (Node or workerd): create an order, ask for a status change.
 import { expect } from "vitest";
-import type { Order } from "../../src/orders/model.js";
+import type { Order } from "../../src/domain/order.js";
 
 /** POST /api/orders/create; expects 201 and answers the order. */
 export async function createOrder(baseUrl: string, body: Record<string, string>): Promise<Order> {

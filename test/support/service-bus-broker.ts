@@ -1,5 +1,5 @@
 // TEST INFRASTRUCTURE, NOT A PRODUCT: a small AMQP 1.0 broker on `rhea` that speaks the subset of
-// the Azure Service Bus protocol the unmodified @azure/service-bus SDK uses (see FIELD-NOTES.md):
+// the Azure Service Bus protocol the unmodified @azure/service-bus SDK uses (see docs/facts.md):
 // CBS put-token, sends (single and batched), peek-lock delivery with lock tokens and the annotations
 // the SDK reads, complete / abandon / dead-letter dispositions, the $DeadLetterQueue sub-queue, max
 // delivery count, lock expiry, and renew-lock / peek-message on $management. It can drop every

@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** What keeps wrangler offline and quiet (FIELD-NOTES), plus the build conditions the Azure SDK needs. */
+/** What keeps wrangler offline and quiet (docs/facts.md), plus the build conditions the Azure SDK needs. */
 export function wranglerEnv(configHome: string): Record<string, string> {
 	return {
 		WRANGLER_SEND_METRICS: "false",

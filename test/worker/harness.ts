@@ -2,7 +2,7 @@
 // then the same composition (createWorkerService + serveRequest) with fresh storage and a recorder
 // on the events port, plus hooks under /__test/. Never deployed: wrangler.example.toml's main is
 // src/worker.ts; tests pass this file as `wrangler dev <script>`.
-import type { OrderEvent, OrderEvents } from "../../src/hub/port.js";
+import type { OrderEvent, OrderEvents } from "../../src/domain/events.js";
 import type { ExecutionContextLike, WorkerEnv } from "../../src/worker/cloudflare.js";
 import { createWorkerService, serveRequest, type WorkerService } from "../../src/worker/service.js";
 import { configFromEnv } from "../../src/worker/settings.js";

@@ -1,7 +1,7 @@
 // The orders API contract (test/orders/contract.ts) against the same app running inside workerd
 // (wrangler dev), over the memory store and over Azure Tables in Azurite.
 import { afterAll, beforeAll, inject } from "vitest";
-import type { OrderEvent } from "../../src/hub/port.js";
+import type { OrderEvent } from "../../src/domain/events.js";
 import { describeOrderRoutes, type MakeTarget } from "../orders/contract.js";
 import { withJsonBody } from "../support/app.js";
 import { uniqueTableName } from "../support/tables.js";

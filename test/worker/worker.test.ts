@@ -2,7 +2,7 @@
 // real EventSource client, Azure Tables from workerd, and the Service Bus REST send checked by a
 // local endpoint that verifies the SAS signature.
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import type { Order } from "../../src/orders/model.js";
+import type { Order } from "../../src/domain/order.js";
 import { ServiceBusRestEntity, ServiceBusRestQueue } from "../../src/queue/service-bus-rest.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { createOrder, putStatus } from "../support/orders-client.js";

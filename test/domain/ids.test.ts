@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { newOrderId } from "../../src/orders/ids.js";
+import { newOrderId } from "../../src/domain/ids.js";
 
 describe("newOrderId", () => {
 	it("makes UUIDv7 strings that grow strictly, also within one millisecond", () => {

@@ -1,6 +1,6 @@
 // Azure Tables refuses these in PartitionKey/RowKey with a useless "InvalidInput" 400:
 // `/ \ # ?`, U+0000–001F and U+007F–009F, and keys over 1 KiB (we cap at 512 characters,
-// as FIELD-NOTES measured). We check before a request reaches Azure and name the problem.
+// see docs/facts.md). We check before a request reaches Azure and name the problem.
 
 export const MAX_KEY_LENGTH = 512;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters Azure refuses

@@ -1,5 +1,5 @@
-import type { Order } from "../orders/model.js";
-import type { OrderStatus } from "../orders/status.js";
+import type { Order } from "./order.js";
+import type { OrderStatus } from "./status.js";
 
 export type OrderEventType = "OrderCreated" | "ReceiveOrderUpdate";
 

@@ -1,0 +1,47 @@
+// Applying one status change: load the order (and whether this message was applied to it), decide,
+// commit atomically while the order is unchanged, retry when another change got there first, and
+// say what happened so the caller can publish and settle. Every receiver (the Node loop, the
+// Workers in-isolate delivery, the hub object's REST receiver) applies changes through here.
+import { decide } from "../domain/decide.js";
+import { nextUpdatedAt, type Order, type StatusChange } from "../domain/order.js";
+import type { OrderStatus } from "../domain/status.js";
+import { type OrderStore, StoreUnavailableError } from "../storage/port.js";
+
+export type ApplyOutcome =
+	| { kind: "applied"; order: Order; previous: OrderStatus }
+	| { kind: "duplicate"; order: Order }
+	| { kind: "noop"; order: Order }
+	| { kind: "not-found" }
+	| { kind: "rejected"; order: Order; reason: string };
+
+/** Conflicting writers on one order give up after this many tries (the queue retries later). */
+const MAX_ATTEMPTS = 8;
+
+export async function applyStatusChange(store: OrderStore, change: StatusChange): Promise<ApplyOutcome> {
+	for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		const stored = await store.load(change.orderId, change.messageId);
+		if (!stored) return { kind: "not-found" };
+		const { order } = stored;
+		const decision = decide(order.status, change.status, stored.applied);
+		if (decision.kind === "reject") return { kind: "rejected", order, reason: decision.reason };
+		if (decision.kind !== "apply") return { kind: decision.kind, order };
+		const at = nextUpdatedAt(order.updatedAt);
+		const committed = await store.commitChange(stored, {
+			status: change.status,
+			at,
+			messageId: change.messageId,
+			...(change.source ? { source: change.source } : {}),
+		});
+		if (committed === "committed") {
+			return {
+				kind: "applied",
+				order: { ...order, status: change.status, updatedAt: at },
+				previous: order.status,
+			};
+		}
+		// Another change (or another delivery of this one) committed first: load again and decide again.
+	}
+	throw new StoreUnavailableError(
+		`order ${change.orderId} is changing too fast to apply ${change.messageId}; retry`,
+	);
+}
