@@ -6,7 +6,14 @@
 // Everything about one order shares a partition, so reading it, its history, and applying a
 // change (order + history row + marker, one atomic transaction with an ETag check) are point
 // operations whatever the table's size.
-import { odata, RestError, TableClient, type TableEntityResult } from "@azure/data-tables";
+import {
+	odata,
+	RestError,
+	TableClient,
+	type TableEntityResult,
+	type TransactionAction,
+} from "@azure/data-tables";
+import { createdEvent, type OrderEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
@@ -23,12 +30,14 @@ import {
 	type ListPage,
 	type ListQuery,
 	type OrderStore,
+	type PendingEvent,
 	type StoredOrder,
 	type StoreOptions,
 	StoreUnavailableError,
 } from "./port.js";
 
 const ORDER_ROW = "order";
+const OUTBOX_PREFIX = "o~";
 const HISTORY_PREFIX = "h~";
 const MARKER_PREFIX = "m~";
 const IDEMPOTENCY_PREFIX = "~idem~";
@@ -59,6 +68,16 @@ type IdempotencyEntity = {
 	etag: string;
 };
 
+type OutboxEntity = {
+	partitionKey: string;
+	rowKey: string;
+	/** The event as JSON. */
+	event: string;
+	claimedBy?: string;
+	claimedUntil?: number;
+	etag: string;
+};
+
 type HistoryEntity = {
 	partitionKey: string;
 	rowKey: string;
@@ -75,6 +94,7 @@ export interface AzureTablesOptions extends StoreOptions {
 	listBudgetMs?: number;
 }
 
+const outboxRowKey = (version: number) => `${OUTBOX_PREFIX}${version.toString().padStart(10, "0")}`;
 const historyRowKey = (version: number) => `${HISTORY_PREFIX}${version.toString().padStart(10, "0")}`;
 const markerRowKey = (messageId: string) => `${MARKER_PREFIX}${base64url(messageId)}`;
 
@@ -132,6 +152,7 @@ export class AzureTablesOrderStore implements OrderStore {
 	private readonly listBudgetMs: number;
 	private readonly retentionMs: number;
 	private readonly now: () => number;
+	private readonly recordEvents: boolean;
 	private tableReady?: Promise<void>;
 
 	constructor(
@@ -142,6 +163,12 @@ export class AzureTablesOrderStore implements OrderStore {
 		this.listBudgetMs = options.listBudgetMs ?? 2000;
 		this.retentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
 		this.now = options.now ?? Date.now;
+		this.recordEvents = options.recordEvents ?? false;
+	}
+
+	/** The outbox row recording `event` in its order's partition (in the change's transaction). */
+	private outboxRow(orderId: string, version: number, event: OrderEvent) {
+		return { partitionKey: orderId, rowKey: outboxRowKey(version), event: JSON.stringify(event) };
 	}
 
 	/** Runs one storage call with a deadline; maps "cannot reach storage" to StoreUnavailableError. */
@@ -232,6 +259,9 @@ export class AzureTablesOrderStore implements OrderStore {
 					[
 						["create", entity],
 						["create", created],
+						...(this.recordEvents
+							? [["create", this.outboxRow(orderId, 0, createdEvent(toOrder(entity)))] as TransactionAction]
+							: []),
 					],
 					{ abortSignal },
 				),
@@ -449,6 +479,9 @@ export class AzureTablesOrderStore implements OrderStore {
 							"create",
 							{ partitionKey: orderId, rowKey: markerRowKey(change.messageId), appliedAt: change.at },
 						],
+						...(this.recordEvents
+							? [["create", this.outboxRow(orderId, version, change.event)] as TransactionAction]
+							: []),
 					],
 					{ abortSignal },
 				),
@@ -461,6 +494,88 @@ export class AzureTablesOrderStore implements OrderStore {
 			if (status === 412 || status === 409) return "conflict";
 			throw err;
 		}
+	}
+
+	async pendingEvents(orderId: string): Promise<PendingEvent[]> {
+		if (!this.recordEvents) return [];
+		const rows = await this.call("pending events", async (abortSignal) => {
+			const out: OutboxEntity[] = [];
+			const iter = this.client.listEntities<OutboxEntity>({
+				queryOptions: {
+					filter: odata`PartitionKey eq ${orderId} and RowKey ge ${OUTBOX_PREFIX} and RowKey lt ${`${OUTBOX_PREFIX}~`}`,
+				},
+				abortSignal,
+			});
+			for await (const row of iter) out.push(row as OutboxEntity);
+			return out;
+		});
+		return rows.map((r) => ({
+			orderId,
+			version: Number(r.rowKey.slice(OUTBOX_PREFIX.length)),
+			event: JSON.parse(r.event) as OrderEvent,
+			...(r.claimedBy !== undefined ? { claimedBy: r.claimedBy } : {}),
+			...(r.claimedUntil !== undefined ? { claimedUntil: Number(r.claimedUntil) } : {}),
+			etag: r.etag,
+		}));
+	}
+
+	async claimPendingEvent(
+		pending: PendingEvent,
+		holder: string,
+		untilMs: number,
+	): Promise<PendingEvent | undefined> {
+		try {
+			const res = await this.call("claim pending event", (abortSignal) =>
+				this.client.updateEntity(
+					{
+						partitionKey: pending.orderId,
+						rowKey: outboxRowKey(pending.version),
+						claimedBy: holder,
+						claimedUntil: untilMs,
+					},
+					"Merge",
+					{ etag: pending.etag, abortSignal },
+				),
+			);
+			return { ...pending, claimedBy: holder, claimedUntil: untilMs, etag: res.etag ?? "" };
+		} catch (err) {
+			if (statusCode(err) === 412 || statusCode(err) === 404) return undefined; // taken, or done already
+			throw err;
+		}
+	}
+
+	async clearPendingEvent(pending: PendingEvent): Promise<void> {
+		try {
+			await this.call("clear pending event", (abortSignal) =>
+				this.client.deleteEntity(pending.orderId, outboxRowKey(pending.version), { abortSignal }),
+			);
+		} catch (err) {
+			if (statusCode(err) !== 404) throw err;
+		}
+	}
+
+	/**
+	 * A scan of the whole table for outbox rows (there is no index of them): run rarely, to pick up
+	 * what a stopped publisher left. Bounded to the first 1,000 orders found.
+	 */
+	async ordersWithUnclaimedEvents(): Promise<string[]> {
+		if (!this.recordEvents) return [];
+		const now = this.now();
+		return this.call("find pending events", async (abortSignal) => {
+			const found = new Set<string>();
+			const iter = this.client.listEntities<OutboxEntity>({
+				queryOptions: {
+					filter: odata`RowKey ge ${OUTBOX_PREFIX} and RowKey lt ${`${OUTBOX_PREFIX}~`}`,
+					select: ["PartitionKey", "claimedUntil"],
+				},
+				abortSignal,
+			});
+			for await (const row of iter) {
+				if (Number(row.claimedUntil ?? 0) < now) found.add(row.partitionKey);
+				if (found.size >= 1000) break;
+			}
+			return [...found];
+		});
 	}
 
 	async ping(): Promise<void> {

@@ -1,3 +1,4 @@
+import { createdEvent, type OrderEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import {
@@ -11,6 +12,7 @@ import {
 	type ListPage,
 	type ListQuery,
 	type OrderStore,
+	type PendingEvent,
 	type StoredOrder,
 	type StoreOptions,
 } from "./port.js";
@@ -19,6 +21,8 @@ interface Record_ {
 	order: Order;
 	history: HistoryEntry[];
 	appliedMessageIds: Set<string>;
+	/** The outbox: events recorded with their change, oldest first (recordEvents only). */
+	pending: PendingEvent[];
 }
 
 /**
@@ -36,8 +40,11 @@ export class MemoryOrderStore implements OrderStore {
 	>();
 	private readonly retentionMs: number;
 	private readonly now: () => number;
+	private readonly recordEvents: boolean;
+	private etags = 0;
 
 	constructor(options: StoreOptions = {}) {
+		this.recordEvents = options.recordEvents ?? false;
 		this.retentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
 		this.now = options.now ?? Date.now;
 	}
@@ -66,6 +73,7 @@ export class MemoryOrderStore implements OrderStore {
 			order,
 			history: [{ status: "Pending", at: now, source: "api" }],
 			appliedMessageIds: new Set(),
+			pending: this.recordEvents ? [this.pendingOf(order.orderId, 0, createdEvent({ ...order }))] : [],
 		});
 		if (idempotencyKey !== undefined) {
 			this.idempotency.delete(idempotencyKey); // re-inserted at the back: claimed now
@@ -151,7 +159,43 @@ export class MemoryOrderStore implements OrderStore {
 			...(change.source ? { source: change.source } : {}),
 		});
 		r.appliedMessageIds.add(change.messageId);
+		if (this.recordEvents)
+			r.pending.push(this.pendingOf(r.order.orderId, r.history.length - 1, change.event));
 		return "committed";
+	}
+
+	private pendingOf(orderId: string, version: number, event: OrderEvent): PendingEvent {
+		return { orderId, version, event, etag: String(++this.etags) };
+	}
+
+	async pendingEvents(orderId: string): Promise<PendingEvent[]> {
+		return (this.records.get(orderId)?.pending ?? []).map((p) => ({ ...p }));
+	}
+
+	async claimPendingEvent(
+		pending: PendingEvent,
+		holder: string,
+		untilMs: number,
+	): Promise<PendingEvent | undefined> {
+		const list = this.records.get(pending.orderId)?.pending ?? [];
+		const i = list.findIndex((p) => p.version === pending.version);
+		const current = list[i];
+		if (!current || current.etag !== pending.etag) return undefined;
+		const claimed = { ...current, claimedBy: holder, claimedUntil: untilMs, etag: String(++this.etags) };
+		list[i] = claimed;
+		return { ...claimed };
+	}
+
+	async clearPendingEvent(pending: PendingEvent): Promise<void> {
+		const r = this.records.get(pending.orderId);
+		if (r) r.pending = r.pending.filter((p) => p.version !== pending.version);
+	}
+
+	async ordersWithUnclaimedEvents(): Promise<string[]> {
+		const now = this.now();
+		return [...this.records.values()]
+			.filter((r) => r.pending.some((p) => (p.claimedUntil ?? 0) < now))
+			.map((r) => r.order.orderId);
 	}
 
 	async ping(): Promise<void> {}

@@ -1,3 +1,4 @@
+import type { OrderEvent } from "../domain/events.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
@@ -45,10 +46,31 @@ export interface ChangeToCommit {
 	at: string;
 	messageId: string;
 	source?: string;
+	/** The event this change makes, recorded with it when the store records events. */
+	event: OrderEvent;
+}
+
+/**
+ * An event recorded in the same transaction as the change that caused it (an outbox row), kept
+ * until it is in the event log. Claimed by one publisher at a time, for a lease.
+ */
+export interface PendingEvent {
+	orderId: string;
+	version: number;
+	event: OrderEvent;
+	/** Who holds it, until when (ms since the epoch); free when absent or expired. */
+	claimedBy?: string;
+	claimedUntil?: number;
+	etag: string;
 }
 
 /** What every store adapter is built with, beside its connection. */
 export interface StoreOptions {
+	/**
+	 * Record each created order's and applied change's event with it (the outbox), for a publisher
+	 * to move to the event log (several instances). Off: the caller publishes events itself.
+	 */
+	recordEvents?: boolean;
 	/** How long a create's Idempotency-Key is remembered; an expired key is a new key. Default 24 h. */
 	idempotencyRetentionMs?: number;
 	/** The clock (ms since the epoch); tests move it instead of sleeping. */
@@ -78,6 +100,18 @@ export interface OrderStore {
 	commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict">;
 	/** Throws StoreUnavailableError when the store is not reachable. */
 	ping(): Promise<void>;
+	/** The order's recorded, not yet published events, oldest first (empty unless recordEvents). */
+	pendingEvents(orderId: string): Promise<PendingEvent[]>;
+	/** Takes `pending` for `holder` until `untilMs`, if it is free; undefined when another holds it. */
+	claimPendingEvent(
+		pending: PendingEvent,
+		holder: string,
+		untilMs: number,
+	): Promise<PendingEvent | undefined>;
+	/** Forgets a pending event once it is in the event log. */
+	clearPendingEvent(pending: PendingEvent): Promise<void>;
+	/** Orders with a pending event nobody holds (left behind by a stopped publisher). */
+	ordersWithUnclaimedEvents(): Promise<string[]>;
 	/** Deletes Idempotency-Key records past their retention; answers how many. */
 	purgeExpiredIdempotencyKeys(): Promise<number>;
 	close?(): Promise<void>;

@@ -195,8 +195,8 @@ describe("receiver loop on the in-process queue", () => {
 });
 
 describe.each([
-	["memory", () => new MemoryOrderStore()],
-	["Azure Tables (Azurite)", () => azuriteStore()],
+	["memory", (): OrderStore => new MemoryOrderStore()],
+	["Azure Tables (Azurite)", (): OrderStore => azuriteStore()],
 ] as const)(
 	"a redelivered, already-applied message on the %s store",
 	(_name, makeStore: () => OrderStore) => {

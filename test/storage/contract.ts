@@ -1,8 +1,14 @@
 // The OrderStore contract: every adapter runs this same suite.
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { updatedEvent } from "../../src/domain/events.js";
 import type { StatusChange } from "../../src/domain/order.js";
 import type { OrderStatus } from "../../src/domain/status.js";
-import { InvalidContinuationTokenError, type OrderStore, type StoreOptions } from "../../src/storage/port.js";
+import {
+	InvalidContinuationTokenError,
+	type OrderStore,
+	type PendingEvent,
+	type StoreOptions,
+} from "../../src/storage/port.js";
 import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 
 const newOrder = (
@@ -121,6 +127,53 @@ export function orderStoreContract(
 			const ids = new Set(results.map((r) => (r.kind === "key-reused" ? "" : r.order.orderId)));
 			expect(ids.size).toBe(1);
 			expect((await store.list({ limit: 100 })).items).toHaveLength(1);
+		});
+	});
+
+	describe("recorded events (the outbox)", () => {
+		it("records nothing unless asked to", async () => {
+			const order = await create();
+			await apply(change(order.orderId, "Processing"));
+			expect(await store.pendingEvents(order.orderId)).toEqual([]);
+			expect(await store.ordersWithUnclaimedEvents()).toEqual([]);
+		});
+
+		it("records each create's and change's event with it, hands them out once per claim, forgets them when cleared", async () => {
+			let now = Date.parse("2026-01-01T00:00:00Z");
+			const s = await makeStore({ recordEvents: true, now: () => now });
+			const created = await s.create(newOrder());
+			if (created.kind !== "created") throw new Error(created.kind);
+			const { order } = created;
+			const applied = await applyStatusChange(s, change(order.orderId, "Processing", "m-out"));
+			if (applied.kind !== "applied") throw new Error(applied.kind);
+			const pending = await s.pendingEvents(order.orderId);
+			expect(pending.map((p) => [p.version, p.event.type])).toEqual([
+				[0, "OrderCreated"],
+				[1, "ReceiveOrderUpdate"],
+			]);
+			expect(pending[0]?.event).toEqual({ type: "OrderCreated", order, version: 0 });
+			expect(pending[1]?.event).toEqual({
+				type: "ReceiveOrderUpdate",
+				order: applied.order,
+				version: 1,
+				messageId: "m-out",
+				previousStatus: "Pending",
+			});
+			expect(await s.ordersWithUnclaimedEvents()).toEqual([order.orderId]);
+
+			const [first, second] = pending as [PendingEvent, PendingEvent];
+			const mine = await s.claimPendingEvent(first, "a", now + 1000);
+			expect(mine).toMatchObject({ claimedBy: "a", claimedUntil: now + 1000 });
+			expect(await s.claimPendingEvent(first, "b", now + 1000)).toBeUndefined(); // stale: a has it
+			const claimedSecond = await s.claimPendingEvent(second, "a", now + 1000);
+			expect(await s.ordersWithUnclaimedEvents()).toEqual([]);
+			now += 2000; // the claims expired: someone else may take over
+			expect(await s.ordersWithUnclaimedEvents()).toEqual([order.orderId]);
+			await s.clearPendingEvent(mine as PendingEvent);
+			await s.clearPendingEvent(claimedSecond as PendingEvent);
+			await s.clearPendingEvent(claimedSecond as PendingEvent); // twice is fine
+			expect(await s.pendingEvents(order.orderId)).toEqual([]);
+			expect(await s.ordersWithUnclaimedEvents()).toEqual([]);
 		});
 	});
 
@@ -247,11 +300,23 @@ export function orderStoreContract(
 			expect(loaded).toMatchObject({ order, version: 0, applied: false, etag: expect.any(String) });
 			if (!loaded) throw new Error("not loaded");
 			const at = new Date(Date.parse(order.updatedAt) + 1).toISOString();
-			expect(await store.commitChange(loaded, { status: "Processing", at, messageId: "m-x" })).toBe(
-				"committed",
-			);
+			expect(
+				await store.commitChange(loaded, {
+					status: "Processing",
+					at,
+					messageId: "m-x",
+					event: updatedEvent({ ...order, status: "Processing", updatedAt: at }, 1, "m-x", "Pending"),
+				}),
+			).toBe("committed");
 			// The same loaded state again: something changed it since, so nothing is written.
-			expect(await store.commitChange(loaded, { status: "Shipped", at, messageId: "m-y" })).toBe("conflict");
+			expect(
+				await store.commitChange(loaded, {
+					status: "Shipped",
+					at,
+					messageId: "m-y",
+					event: updatedEvent({ ...order, status: "Shipped", updatedAt: at }, 1, "m-y", "Pending"),
+				}),
+			).toBe("conflict");
 			const now = await store.load(order.orderId, "m-x");
 			expect(now).toMatchObject({
 				version: 1,
