@@ -28,6 +28,7 @@ export function registerHealthRoutes(app: OpenAPIHono, checks: HealthCheck[]): v
 		createRoute({
 			method: "get",
 			path: "/health/live",
+			operationId: "getLiveness",
 			tags: ["Health"],
 			summary: "The process is up",
 			responses: { 200: { description: "Alive", content: { "application/json": { schema: Health } } } },
@@ -38,6 +39,7 @@ export function registerHealthRoutes(app: OpenAPIHono, checks: HealthCheck[]): v
 		createRoute({
 			method: "get",
 			path: "/health/ready",
+			operationId: "getReadiness",
 			tags: ["Health"],
 			summary: "Store and queue are reachable",
 			responses: {

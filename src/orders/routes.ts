@@ -37,6 +37,7 @@ const problems = (...codes: number[]) =>
 const createOrder = createRoute({
 	method: "post",
 	path: "/api/orders/create",
+	operationId: "createOrder",
 	tags: ["Orders"],
 	summary: "Create an order",
 	request: { headers: IdempotencyHeader, body: { required: true, content: json(CreateOrderBody) } },
@@ -49,6 +50,7 @@ const createOrder = createRoute({
 const listOrders = createRoute({
 	method: "get",
 	path: "/api/orders",
+	operationId: "listOrders",
 	tags: ["Orders"],
 	summary: "List orders, a page at a time",
 	description:
@@ -67,6 +69,7 @@ const listOrders = createRoute({
 const getOrder = createRoute({
 	method: "get",
 	path: "/api/orders/{orderId}",
+	operationId: "getOrder",
 	tags: ["Orders"],
 	summary: "Get one order",
 	request: { params: OrderIdParam },
@@ -76,6 +79,7 @@ const getOrder = createRoute({
 const getHistory = createRoute({
 	method: "get",
 	path: "/api/orders/{orderId}/history",
+	operationId: "getOrderHistory",
 	tags: ["Orders"],
 	summary: "An order's status timeline, oldest first, creation first",
 	request: { params: OrderIdParam },
@@ -88,6 +92,7 @@ const getHistory = createRoute({
 const updateStatus = createRoute({
 	method: "put",
 	path: "/api/orders/update-status/{orderId}",
+	operationId: "updateOrderStatus",
 	tags: ["Orders"],
 	summary: "Request a status change",
 	description:
