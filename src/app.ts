@@ -175,8 +175,21 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 			title: "order-tracker",
 			version: "1.0.0",
 			description:
-				"Real-time order tracking: REST over Azure Table Storage, status changes through a queue, events over SSE at /orderHub.",
+				"Real-time order tracking: REST over Azure Table Storage, status changes through a queue, events over SSE at /orderHub. " +
+				"Errors are application/problem+json (RFC 9457).",
 		},
+		// Relative: the host that serves this document serves the API (`npm start`: http://127.0.0.1:5080).
+		servers: [{ url: "/", description: "The server this document came from" }],
+		// Nothing is authenticated: no operation requires credentials.
+		security: [],
+		tags: [
+			{ name: "Orders", description: "Create, list and read orders; request status changes" },
+			{
+				name: "Events",
+				description: "Live order events over Server-Sent Events, for EventSource clients",
+			},
+			{ name: "Health", description: "Liveness and readiness probes" },
+		],
 	});
 	if (deps.swaggerAssets) {
 		const assets = deps.swaggerAssets;

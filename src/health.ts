@@ -41,6 +41,7 @@ export function registerHealthRoutes(
 		createRoute({
 			method: "get",
 			path: "/health/live",
+			operationId: "getLiveness",
 			tags: ["Health"],
 			summary: "The process is up",
 			responses: { 200: { description: "Alive", content: { "application/json": { schema: Health } } } },
@@ -51,6 +52,7 @@ export function registerHealthRoutes(
 		createRoute({
 			method: "get",
 			path: "/health/ready",
+			operationId: "getReadiness",
 			tags: ["Health"],
 			summary: "Store and queue are reachable",
 			responses: {

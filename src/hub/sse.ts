@@ -105,6 +105,14 @@ const HubQuery = z.object({
 		}),
 });
 
+// Documented, not restricted: the handler reads the header as before, whatever its length.
+const HubHeaders = z.object({
+	"last-event-id": z.string().optional().openapi({
+		description:
+			"Last-Event-ID, sent by EventSource on reconnect: the events after this id are replayed (wins over lastEventId)",
+	}),
+});
+
 const HubStatsSchema = z
 	.object({
 		instanceId: z.string(),
@@ -130,13 +138,14 @@ const HubStatsSchema = z
 const orderHubRoute = createRoute({
 	method: "get",
 	path: "/orderHub",
+	operationId: "subscribeOrderEvents",
 	tags: ["Events"],
 	summary: "Server-Sent Events stream of order events",
 	description:
 		"`event: OrderCreated` and `event: ReceiveOrderUpdate`, data = the order as JSON, every event with an `id`. " +
 		"On reconnect the browser sends Last-Event-ID and missed events are replayed; when they cannot be, " +
 		"`event: reset` tells the client to refetch. A `retry:` hint on connect, a heartbeat comment every 15 s.",
-	request: { query: HubQuery },
+	request: { query: HubQuery, headers: HubHeaders },
 	responses: {
 		200: { description: "The event stream", content: { "text/event-stream": { schema: z.string() } } },
 		400: { description: "A bad filter", content: { "application/problem+json": { schema: ProblemSchema } } },
@@ -150,6 +159,7 @@ const orderHubRoute = createRoute({
 const statsRoute = createRoute({
 	method: "get",
 	path: "/orderHub/stats",
+	operationId: "getHubStats",
 	tags: ["Events"],
 	summary: "Subscribers and replay history of the event hub",
 	responses: {

@@ -38,6 +38,7 @@ const problems = (...codes: number[]) =>
 const createOrder = createRoute({
 	method: "post",
 	path: "/api/orders/create",
+	operationId: "createOrder",
 	tags: ["Orders"],
 	summary: "Create an order",
 	request: { headers: IdempotencyHeader, body: { required: true, content: json(CreateOrderBody) } },
@@ -50,6 +51,7 @@ const createOrder = createRoute({
 const listOrders = createRoute({
 	method: "get",
 	path: "/api/orders",
+	operationId: "listOrders",
 	tags: ["Orders"],
 	summary: "List orders, a page at a time",
 	description:
@@ -68,6 +70,7 @@ const listOrders = createRoute({
 const getOrder = createRoute({
 	method: "get",
 	path: "/api/orders/{orderId}",
+	operationId: "getOrder",
 	tags: ["Orders"],
 	summary: "Get one order",
 	request: { params: OrderIdParam },
@@ -77,6 +80,7 @@ const getOrder = createRoute({
 const getHistory = createRoute({
 	method: "get",
 	path: "/api/orders/{orderId}/history",
+	operationId: "getOrderHistory",
 	tags: ["Orders"],
 	summary: "An order's status timeline, oldest first, creation first",
 	request: { params: OrderIdParam },
@@ -89,6 +93,7 @@ const getHistory = createRoute({
 const updateStatus = createRoute({
 	method: "put",
 	path: "/api/orders/update-status/{orderId}",
+	operationId: "updateOrderStatus",
 	tags: ["Orders"],
 	summary: "Request a status change",
 	description:

@@ -155,6 +155,11 @@ describe("/orderHub in workerd (the real entry, hub in a Durable Object)", () =>
 	it("documents /orderHub in /doc and reports the hub in /health/ready", async () => {
 		const doc = await (await fetch(url("/doc"))).json();
 		expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/orderHub", "/orderHub/stats"]));
+		// As on Node (test/openapi/document.test.ts): generated clients see the same operations.
+		expect([doc.paths["/orderHub"].get.operationId, doc.paths["/orderHub/stats"].get.operationId]).toEqual([
+			"subscribeOrderEvents",
+			"getHubStats",
+		]);
 		const ready = await (await fetch(url("/health/ready"))).json();
 		expect(ready).toMatchObject({
 			status: "ok",
