@@ -1,37 +1,21 @@
-// The live order board in a real browser: Debian's Chromium driven by playwright-core, against the
-// real server (Azurite store, so orders survive a server restart), and against the Worker in workerd. Never skipped: without
-// /usr/bin/chromium this test fails and says how to install it (.ci/run installs it).
-import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+// The live order board in a real browser: Chromium from npm (@sparticuz/chromium, see
+// test/support/browser.ts) driven by playwright-core, against the real server (Azurite store, so
+// orders survive a server restart), and against the Worker in workerd. Never skipped.
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { boardFilesFromDisk } from "../../src/board/files.js";
 import type { Order } from "../../src/orders/model.js";
+import { launchBrowser } from "../support/browser.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { azuriteStore } from "../support/tables.js";
 import { type RunningWorker, startWorker } from "../support/workerd.js";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-// For a closed network: no background traffic, no first-run work (see the env notes).
-const ARGS = [
-	"--headless",
-	"--no-sandbox",
-	"--disable-gpu",
-	"--disable-quic",
-	"--no-first-run",
-	"--disable-background-networking",
-	"--disable-component-update",
-	"--disable-sync",
-];
 
 let browser: Browser;
 let server: RunningServer;
 const store = azuriteStore();
 
 beforeAll(async () => {
-	if (!existsSync(CHROMIUM)) {
-		throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (the CI script does this)`);
-	}
-	browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+	browser = await launchBrowser();
 	server = await startServer({ store, boardFiles: boardFilesFromDisk(), hub: { retryMs: 300 } });
 });
 afterAll(async () => {
@@ -85,8 +69,6 @@ describe("live order board at /", () => {
 		// The next allowed statuses follow the rules: no way back to Pending.
 		const nextButtons = await row(first, orderId).getByRole("button").allTextContents();
 		expect(nextButtons).toEqual(["Shipped", "Delivered", "Cancelled"]);
-
-		await first.screenshot({ path: "docs/board.png", fullPage: true });
 
 		// Stop the server; change the order while the page is away; start it again on the same port.
 		const port = Number(new URL(server.baseUrl).port);
