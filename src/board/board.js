@@ -22,7 +22,12 @@ const dialog = $("#details");
 
 const orders = new Map(); // orderId -> the newest order seen
 const rows = new Map(); // orderId -> <tr>, kept in id order (UUIDv7: creation order, as the API lists)
-let filter = { status: params.get("status") ?? "", customerName: params.get("customerName") ?? "" };
+// Statuses are matched in the API's spelling (events use it); the address may have any case.
+const statusParam = (params.get("status") ?? "").toLowerCase();
+let filter = {
+	status: Object.keys(NEXT).find((s) => s.toLowerCase() === statusParam) ?? "",
+	customerName: params.get("customerName") ?? "",
+};
 let nextToken = null; // X-Continuation-Token of the last page read
 let pages = 0; // pages read since the list was last cleared
 let loaded = false;
