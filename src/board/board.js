@@ -6,14 +6,50 @@ const NEXT = {
 	Delivered: [],
 	Cancelled: [],
 };
-const rows = new Map(); // orderId -> <tr>
-const tbody = document.querySelector("#orders tbody");
-const empty = document.querySelector("#empty");
-const connection = document.querySelector("#connection");
+const params = new URLSearchParams(location.search);
+// Orders per GET /api/orders request; ?pageSize= (1-1000) to page sooner.
+const PAGE_SIZE = Math.min(Math.max(Number.parseInt(params.get("pageSize") ?? "", 10) || 50, 1), 1000);
+
+const $ = (selector) => document.querySelector(selector);
+const table = $("#orders");
+const tbody = $("#orders tbody");
+const empty = $("#empty");
+const more = $("#more");
+const listError = $("#list-error");
+const connection = $("#connection");
+const filtersForm = $("#filters");
+const dialog = $("#details");
+
+const orders = new Map(); // orderId -> the newest order seen
+const rows = new Map(); // orderId -> <tr>, kept in id order (UUIDv7: creation order, as the API lists)
+// Statuses are matched in the API's spelling (events use it); the address may have any case.
+const statusParam = (params.get("status") ?? "").toLowerCase();
+let filter = {
+	status: Object.keys(NEXT).find((s) => s.toLowerCase() === statusParam) ?? "",
+	customerName: params.get("customerName") ?? "",
+};
+let nextToken = null; // X-Continuation-Token of the last page read
+let pages = 0; // pages read since the list was last cleared
+let loaded = false;
+let listVersion = 0; // bumped when the list is cleared: answers for an older list are dropped
+let events; // the current EventSource
+let shown = null; // the orderId in the details dialog
+
+// UUIDv7 ids begin with their creation time, the same for orders made together; the tail is random.
+const shortId = (orderId) => orderId.slice(-12);
+const filtered = () => Boolean(filter.status || filter.customerName);
+const matches = (order) =>
+	(!filter.status || order.status === filter.status) &&
+	(!filter.customerName || order.customerName === filter.customerName);
 
 function setState(state, text) {
 	connection.dataset.state = state;
 	connection.textContent = text;
+}
+
+function showError(element, text) {
+	element.textContent = text;
+	element.hidden = !text;
 }
 
 function cell(label, text, className) {
@@ -24,22 +60,60 @@ function cell(label, text, className) {
 	return td;
 }
 
-function render(order, { highlight = false, prepend = false } = {}) {
+function updateListState() {
+	const none = loaded && rows.size === 0 && !nextToken;
+	table.hidden = rows.size === 0;
+	table.setAttribute("aria-busy", String(!loaded));
+	empty.textContent = filtered() ? "No orders match these filters." : "No orders yet: create one above.";
+	empty.hidden = !none;
+	more.hidden = !nextToken;
+}
+
+function insertRow(tr, orderId) {
+	// New orders sort last; a page of older ones goes before the orders already shown after it.
+	let after = tbody.lastElementChild;
+	while (after && after.dataset.orderId > orderId) after = after.previousElementSibling;
+	if (after) after.after(tr);
+	else tbody.prepend(tr);
+}
+
+function removeRow(orderId) {
+	rows.get(orderId)?.remove();
+	rows.delete(orderId);
+}
+
+function render(order, { highlight = false } = {}) {
+	const known = orders.get(order.orderId);
+	if (known && known.updatedAt > order.updatedAt) return; // an older copy (a page read before an event)
+	orders.set(order.orderId, order);
+	if (shown === order.orderId) showDetails(order.orderId);
+	if (!matches(order)) {
+		removeRow(order.orderId); // it moved out of the filter
+		updateListState();
+		return;
+	}
 	let tr = rows.get(order.orderId);
 	if (!tr) {
 		tr = document.createElement("tr");
 		tr.dataset.orderId = order.orderId;
+		const id = cell("Order", "", "id");
+		const open = document.createElement("button");
+		open.type = "button";
+		open.className = "link";
+		open.textContent = shortId(order.orderId);
+		open.title = order.orderId;
+		open.setAttribute("aria-label", `Details of order ${shortId(order.orderId)}`);
+		open.addEventListener("click", () => showDetails(order.orderId));
+		id.append(open);
 		tr.append(
-			cell("Order", order.orderId.slice(0, 8), "id"),
+			id,
 			cell("Customer", order.customerName),
 			cell("Product", order.productName),
 			cell("Status", "", "status"),
 			cell("Next", "", "next"),
 		);
-		tr.firstChild.title = order.orderId;
 		rows.set(order.orderId, tr);
-		if (prepend) tbody.prepend(tr);
-		else tbody.append(tr);
+		insertRow(tr, order.orderId);
 	}
 	const status = tr.querySelector(".status");
 	if (status.textContent !== order.status) {
@@ -50,36 +124,71 @@ function render(order, { highlight = false, prepend = false } = {}) {
 			status.classList.add("changed");
 		}
 	}
-	const next = tr.querySelector(".next");
-	next.replaceChildren(
+	tr.querySelector(".next").replaceChildren(
 		...NEXT[order.status].map((s) => {
 			const b = document.createElement("button");
 			b.type = "button";
 			b.className = "secondary";
 			b.textContent = s;
-			b.setAttribute("aria-label", `Mark order ${order.orderId.slice(0, 8)} (${order.customerName}) as ${s}`);
+			b.setAttribute("aria-label", `Mark order ${shortId(order.orderId)} (${order.customerName}) as ${s}`);
 			b.addEventListener("click", () => requestStatus(order.orderId, s, b));
 			return b;
 		}),
 	);
-	empty.hidden = rows.size > 0;
+	updateListState();
 }
 
-async function loadAll() {
+function clearList() {
+	listVersion++;
+	orders.clear();
 	rows.clear();
 	tbody.replaceChildren();
-	let url = "/api/orders?limit=1000";
-	const all = [];
-	for (let page = 0; page < 5 && url; page++) {
-		const res = await fetch(url);
-		if (!res.ok) throw new Error(`GET /api/orders answered ${res.status}`);
-		all.push(...(await res.json()));
-		const token = res.headers.get("X-Continuation-Token");
-		url = token ? `/api/orders?limit=1000&continuationToken=${encodeURIComponent(token)}` : "";
-	}
-	for (const order of all.reverse()) render(order); // newest first
-	empty.hidden = rows.size > 0;
+	nextToken = null;
+	pages = 0;
+	loaded = false;
+	updateListState();
 }
+
+/** Reads the next page (the first after clearList) into the list. */
+async function loadPage() {
+	const version = listVersion;
+	const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+	if (filter.status) query.set("status", filter.status);
+	if (filter.customerName) query.set("customerName", filter.customerName);
+	if (nextToken) query.set("continuationToken", nextToken);
+	const res = await fetch(`/api/orders?${query}`);
+	if (!res.ok) throw new Error(`GET /api/orders answered ${res.status}`);
+	const page = await res.json();
+	if (version !== listVersion) return; // the list was cleared meanwhile (new filter, reset)
+	nextToken = res.headers.get("X-Continuation-Token");
+	pages++;
+	loaded = true;
+	showError(listError, "");
+	for (const order of page) render(order);
+	updateListState();
+}
+
+/** Clears the list and reads as many pages as it showed (at least one). */
+async function reload() {
+	const count = Math.max(pages, 1);
+	clearList();
+	const version = listVersion;
+	for (let i = 0; i < count && version === listVersion; i++) {
+		await loadPage();
+		if (!nextToken) break;
+	}
+}
+
+more.addEventListener("click", async () => {
+	more.disabled = true;
+	try {
+		await loadPage();
+	} catch (err) {
+		showError(listError, `Could not load more orders: ${err.message}`);
+	} finally {
+		more.disabled = false;
+	}
+});
 
 async function requestStatus(orderId, status, button) {
 	button.disabled = true;
@@ -96,10 +205,10 @@ async function requestStatus(orderId, status, button) {
 	// On success the row changes when the event arrives on /orderHub.
 }
 
-document.querySelector("#create").addEventListener("submit", async (event) => {
+$("#create").addEventListener("submit", async (event) => {
 	event.preventDefault();
 	const form = event.currentTarget;
-	const error = document.querySelector("#form-error");
+	const error = $("#form-error");
 	const data = Object.fromEntries(new FormData(form));
 	if (!data.partitionKey) delete data.partitionKey;
 	const res = await fetch("/api/orders/create", {
@@ -109,41 +218,153 @@ document.querySelector("#create").addEventListener("submit", async (event) => {
 	});
 	if (res.ok) {
 		form.reset();
-		error.hidden = true;
-		render(await res.json(), { prepend: true });
+		showError(error, "");
+		render(await res.json());
 	} else {
 		const problem = await res.json().catch(() => ({}));
-		error.textContent =
-			Object.values(problem.errors ?? {})
-				.flat()
-				.join(" ") ||
-			problem.detail ||
-			`Error ${res.status}`;
-		error.hidden = false;
+		const messages = Object.values(problem.errors ?? {}).flat();
+		showError(error, messages.join(" ") || problem.detail || `Error ${res.status}`);
 	}
 });
 
+// Details: the full id (to copy) and the order's history, refreshed while open when the order changes.
+let historyRequest = 0;
+async function showDetails(orderId) {
+	const order = orders.get(orderId);
+	shown = orderId;
+	$("#details-title").textContent = `Order ${shortId(orderId)}`;
+	$("#details-id").textContent = orderId;
+	const facts = [
+		["Customer", order?.customerName],
+		["Product", order?.productName],
+		["Partition", order?.partitionKey],
+		["Status", order?.status],
+		["Created", order && new Date(order.createdAt).toLocaleString()],
+	];
+	$("#details-order").replaceChildren(
+		...facts.flatMap(([term, value]) => {
+			const dt = document.createElement("dt");
+			const dd = document.createElement("dd");
+			dt.textContent = term;
+			dd.textContent = value ?? "";
+			return [dt, dd];
+		}),
+	);
+	if (!dialog.open) {
+		$("#copy-id").textContent = "Copy id";
+		dialog.showModal();
+	}
+	const list = $("#details-history");
+	const request = ++historyRequest;
+	list.setAttribute("aria-busy", "true");
+	let items;
+	try {
+		const res = await fetch(`/api/orders/${encodeURIComponent(orderId)}/history`);
+		if (!res.ok) throw new Error(`it answered ${res.status}`);
+		items = (await res.json()).map((entry) => {
+			const li = document.createElement("li");
+			const status = document.createElement("strong");
+			const at = document.createElement("time");
+			status.textContent = entry.status;
+			at.dateTime = entry.at;
+			at.textContent = new Date(entry.at).toLocaleString();
+			li.append(status, " ", at, entry.source ? ` · ${entry.source}` : "");
+			return li;
+		});
+	} catch (err) {
+		const li = document.createElement("li");
+		li.textContent = `Could not load the history: ${err.message}`;
+		items = [li];
+	}
+	if (request !== historyRequest || shown !== orderId) return;
+	list.replaceChildren(...items);
+	list.setAttribute("aria-busy", "false");
+}
+dialog.addEventListener("close", () => {
+	shown = null;
+});
+$("#copy-id").addEventListener("click", async (event) => {
+	const button = event.currentTarget;
+	try {
+		await navigator.clipboard.writeText($("#details-id").textContent);
+		button.textContent = "Copied";
+	} catch {
+		// No clipboard access (an insecure origin, a denied permission): select it for Ctrl+C.
+		getSelection()?.selectAllChildren($("#details-id"));
+		button.textContent = "Selected: press Ctrl+C";
+	}
+});
+
+// Filters: status and customer go to GET /api/orders; the customer also to /orderHub, and events
+// are checked against both, so the list stays what the filter would list.
+function readFilters() {
+	const data = new FormData(filtersForm);
+	return {
+		status: String(data.get("status") ?? ""),
+		customerName: String(data.get("customerName") ?? "").trim(),
+	};
+}
+function applyFilters(next) {
+	if (next.status === filter.status && next.customerName === filter.customerName) return;
+	filter = next;
+	const url = new URLSearchParams(location.search);
+	for (const [key, value] of Object.entries(filter)) {
+		if (value) url.set(key, value);
+		else url.delete(key);
+	}
+	const query = url.toString();
+	history.replaceState(null, "", query ? `?${query}` : location.pathname);
+	connect();
+}
+const statusField = filtersForm.elements.namedItem("status");
+statusField.value = filter.status;
+filtersForm.elements.namedItem("customerName").value = filter.customerName;
+filtersForm.addEventListener("submit", (event) => {
+	event.preventDefault();
+	applyFilters(readFilters());
+});
+statusField.addEventListener("change", () => applyFilters(readFilters()));
+filtersForm.addEventListener("reset", () => applyFilters({ status: "", customerName: "" }));
+
+/** (Re)subscribes with the current filter, then reads the list: a change made meanwhile arrives as an event. */
 function connect() {
+	events?.close();
+	clearList();
+	setState("connecting", "Connecting…");
+	const hub = filter.customerName
+		? `/orderHub?customerName=${encodeURIComponent(filter.customerName)}`
+		: "/orderHub";
+	const source = new EventSource(hub);
+	events = source;
 	let droppedOnce = false;
-	const events = new EventSource("/orderHub");
-	events.addEventListener("open", () => {
-		if (droppedOnce) setState("caught-up", "Live · reconnected, missed updates replayed");
-		else setState("live", "Live");
+	source.addEventListener("open", async () => {
+		if (loaded) {
+			setState("caught-up", "Live · reconnected, missed updates replayed");
+			return;
+		}
+		try {
+			await loadPage();
+			if (events === source) setState(droppedOnce ? "caught-up" : "live", "Live");
+		} catch (err) {
+			if (events === source) setState("reconnecting", `Could not load orders: ${err.message}`);
+		}
 	});
-	events.addEventListener("error", () => {
+	source.addEventListener("error", () => {
 		droppedOnce = true;
 		setState("reconnecting", "Reconnecting…");
 	});
-	events.addEventListener("OrderCreated", (e) =>
-		render(JSON.parse(e.data), { prepend: true, highlight: true }),
-	);
-	events.addEventListener("ReceiveOrderUpdate", (e) => render(JSON.parse(e.data), { highlight: true }));
-	events.addEventListener("reset", async () => {
+	const onEvent = (e) => render(JSON.parse(e.data), { highlight: true });
+	source.addEventListener("OrderCreated", onEvent);
+	source.addEventListener("ReceiveOrderUpdate", onEvent);
+	source.addEventListener("reset", async () => {
 		// The server could not replay what we missed (it restarted, or it was too long): refetch.
-		await loadAll();
-		setState("refetched", "Live · list refetched after a server restart");
+		try {
+			await reload();
+			setState("refetched", "Live · list refetched after a server restart");
+		} catch (err) {
+			setState("reconnecting", `Could not load orders: ${err.message}`);
+		}
 	});
 }
 
-await loadAll().catch((err) => setState("reconnecting", `Could not load orders: ${err.message}`));
 connect();
