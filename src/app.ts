@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import type { OrderEvents } from "./domain/events.js";
-import { registerHealthRoutes } from "./health.js";
+import { type HealthCheck, registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
 import { jsonBody } from "./http/json-body.js";
 import type { OrderHub } from "./hub/hub.js";
@@ -44,6 +44,8 @@ export interface AppDeps {
 	swaggerAssets?: (file: string) => Promise<Response | undefined>;
 	/** Serves the live order board's files at /, /board.css and /board.js. */
 	boardFiles?: (path: string) => Promise<Response | undefined>;
+	/** More readiness checks of the runtime entry's parts (the event log and feed on Node). */
+	readiness?: HealthCheck[];
 	/** Extra routes mounted by the runtime entry before the 404 handler. */
 	extend?: (app: OpenAPIHono) => void;
 	log?: (line: string) => void;
@@ -164,6 +166,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 				},
 			},
 			...(hubStats ? [{ name: "hub", check: () => hubHealth(hubStats) }] : []),
+			...(deps.readiness ?? []),
 		],
 		log,
 	);

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { HubOptions } from "./hub/hub.js";
 
-const SECTIONS = ["TableStorage", "ServiceBus", "Cors", "Embedded", "Hub", "Idempotency"] as const;
+const SECTIONS = ["TableStorage", "ServiceBus", "Cors", "Embedded", "Hub", "Idempotency", "Events"] as const;
 
 /** `<Your Service Bus Connection String>` and friends count as empty. */
 const isPlaceholder = (v: string) => /^\s*<[^>]*>\s*$/.test(v) || v.trim() === "";
@@ -12,6 +12,15 @@ const optionalSecret = z
 	.string()
 	.optional()
 	.transform((v) => (v === undefined || isPlaceholder(v) ? undefined : v.trim()));
+
+/** An entity name, or nothing (placeholders count as nothing). */
+const optionalName = z
+	.string()
+	.optional()
+	.transform((v) => (v === undefined || isPlaceholder(v) ? undefined : v.trim()))
+	.refine((v) => v === undefined || /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,259}$/.test(v), {
+		message: "must be 1-260 letters, digits, '.', '-', '_' or '/'",
+	});
 
 const originList = z.preprocess(
 	(v) => {
@@ -67,8 +76,15 @@ export const ConfigSchema = z.object({
 				.string()
 				.regex(/^[A-Za-z0-9][A-Za-z0-9._\-/]{0,259}$/, "must be 1-260 letters, digits, '.', '-', '_' or '/'")
 				.default("OrderTracker"),
+			/** Set: every instance's hub is fed from this topic (one subscription per instance). */
+			TopicName: optionalName,
+			/** This instance's subscription to TopicName. */
+			SubscriptionName: optionalName,
 		})
-		.prefault({}),
+		.prefault({})
+		.refine((sb) => (sb.TopicName === undefined) === (sb.SubscriptionName === undefined), {
+			message: "TopicName and SubscriptionName go together: set both (fan-out to every instance) or neither",
+		}),
 	Cors: z.object({ AllowedOrigins: originList.default(["http://localhost:3000"]) }).prefault({}),
 	Embedded: z.object({ DataDir: z.string().min(1).default(".data") }).prefault({}),
 	Hub: z
@@ -79,6 +95,12 @@ export const ConfigSchema = z.object({
 			MaxSubscribers: intFromString(1, 1_000_000).default(10_000),
 			MaxBufferedBytes: intFromString(1024, 1 << 30).default(256 * 1024),
 			CoalesceMs: intFromString(0, 1000).default(25),
+		})
+		.prefault({}),
+	Events: z
+		.object({
+			/** How far back Last-Event-ID replays from the durable event log. */
+			RetentionHours: intFromString(1, 24 * 366).default(24),
 		})
 		.prefault({}),
 	Idempotency: z
@@ -116,6 +138,8 @@ const KNOWN_KEYS = [
 	"MaxBufferedBytes",
 	"CoalesceMs",
 	"RetentionHours",
+	"TopicName",
+	"SubscriptionName",
 ];
 
 function findKey(obj: Json, key: string): string {

@@ -3,14 +3,21 @@
 // app serves /orderHub through the Node socket transport.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type AppDeps, createApp } from "./app.js";
-import type { OrderHub } from "./hub/hub.js";
+import type { OrderEvents } from "./domain/events.js";
+import type { EventFeed, EventLog } from "./events/port.js";
+import { EventPublisher } from "./events/publisher.js";
+import { type HubOptions, OrderHub } from "./hub/hub.js";
 import { nodeSseTransport } from "./hub/node-transport.js";
+import { EventSequencer } from "./hub/sequencer.js";
 import { webStreamTransport } from "./hub/sse.js";
 import type { StatusMessageHandler } from "./queue/port.js";
 import { createStatusMessageHandler } from "./queue/receiver.js";
+import type { OrderStore } from "./storage/port.js";
 
 export interface NodeServiceOptions extends Omit<AppDeps, "events" | "hub" | "sseTransport"> {
 	hub: OrderHub;
+	/** Where committed events go: the event publisher (see startEventFanOut); default the hub itself. */
+	events?: OrderEvents;
 	/** Aborted on shutdown: a message waiting for storage is abandoned at once. */
 	signal?: AbortSignal;
 	/** "web" serves SSE through web streams instead of the socket transport (for comparison). */
@@ -21,10 +28,10 @@ export interface NodeServiceOptions extends Omit<AppDeps, "events" | "hub" | "ss
 
 /** Starts the receiver loop on `queue` and builds the app. */
 export function createNodeService(options: NodeServiceOptions): OpenAPIHono {
-	const { hub, signal, transport, wrapHandler, ...deps } = options;
+	const { hub, signal, transport, wrapHandler, events = hub, ...deps } = options;
 	const handler = createStatusMessageHandler({
 		store: deps.store,
-		events: hub,
+		events,
 		...(deps.log ? { log: deps.log } : {}),
 		...(signal ? { signal } : {}),
 	});
@@ -32,8 +39,81 @@ export function createNodeService(options: NodeServiceOptions): OpenAPIHono {
 	const web = webStreamTransport(hub.maxBufferedBytes);
 	return createApp({
 		...deps,
-		events: hub,
+		events,
 		hub,
 		sseTransport: transport === "web" ? web : nodeSseTransport(web),
 	});
+}
+
+export interface EventFanOutOptions {
+	/** A store that records events (recordEvents: true). */
+	store: OrderStore;
+	log: EventLog;
+	feed: EventFeed;
+	hub?: HubOptions;
+	/** This instance's name in outbox claims. */
+	holder: string;
+	leaseMs?: number;
+	/** How often pending events left by a stopped instance are looked for. Default 30 s. */
+	sweepMs?: number;
+	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
+	pollMs?: number;
+	say?: (line: string) => void;
+}
+
+export interface EventFanOut {
+	hub: OrderHub;
+	publisher: EventPublisher;
+	sequencer: EventSequencer;
+	/** Readiness of the log and the feed. */
+	ping(): Promise<Record<string, unknown>>;
+	/** Publishes what is in flight, then stops feeding the hub (the hub is closed by the caller). */
+	close(): Promise<void>;
+}
+
+/**
+ * Several instances, one stream: committed events go through the outbox into the event log and
+ * out on the feed; this instance's hub is fed only from the feed (its own events included), in log
+ * order, and replays from the log. Resolves once the hub knows the log's epoch and head.
+ */
+export async function startEventFanOut(options: EventFanOutOptions): Promise<EventFanOut> {
+	const { store, log, feed } = options;
+	const say = options.say ?? (() => {});
+	const [epoch, head] = [await log.epoch(), await log.head()];
+	const hub = new OrderHub({ ...options.hub, instanceId: epoch, eventLog: log, startSeq: head });
+	const publisher = new EventPublisher(store, log, feed, {
+		holder: options.holder,
+		...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+		log: say,
+	});
+	const sequencer = new EventSequencer(log, (logged) => hub.deliver(logged), head, {
+		...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+		log: say,
+	});
+	feed.start((logged) => sequencer.accept(logged));
+	sequencer.start();
+	const sweep = () =>
+		publisher.sweep().then(
+			(n) => n > 0 && say(`published the pending events of ${n} order(s) left by a stopped publisher`),
+			(err) => say(`looking for pending events failed: ${(err as Error).message}`),
+		);
+	void sweep();
+	const sweeper = setInterval(sweep, options.sweepMs ?? 30_000);
+	sweeper.unref();
+	return {
+		hub,
+		publisher,
+		sequencer,
+		async ping() {
+			await Promise.all([log.ping(), feed.ping()]);
+			return { feed: feed.kind, position: sequencer.position };
+		},
+		async close() {
+			clearInterval(sweeper);
+			await publisher.drain();
+			await sequencer.catchUp();
+			sequencer.stop();
+			await feed.close();
+		},
+	};
 }

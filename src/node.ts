@@ -1,11 +1,15 @@
 // Node composition root: reads configuration, picks the adapters, starts the receiver loop,
 // serves on PORT, and shuts down gracefully (idempotently: npm may deliver a signal twice).
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { serve } from "@hono/node-server";
 import { boardFilesFromDisk } from "./board/files.js";
 import { type Config, ConfigError, hubOptions, resolveConfig, storeOptions } from "./config.js";
-import { OrderHub } from "./hub/hub.js";
-import { createNodeService } from "./node-service.js";
+import { createAzureTablesEventLog } from "./events/azure-log.js";
+import { InProcessEventFeed } from "./events/in-process-feed.js";
+import { ServiceBusTopicFeed } from "./events/service-bus-feed.js";
+import { createNodeService, startEventFanOut } from "./node-service.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
 import type { StatusQueue } from "./queue/port.js";
 import { ServiceBusStatusQueue } from "./queue/service-bus.js";
@@ -41,7 +45,10 @@ async function main(): Promise<void> {
 	} else {
 		log(`storage: Azure Table Storage (table ${config.TableStorage.TableName})`);
 	}
-	const store = createAzureTablesStore(connectionString, config.TableStorage.TableName, storeOptions(config));
+	const store = createAzureTablesStore(connectionString, config.TableStorage.TableName, {
+		...storeOptions(config),
+		recordEvents: true, // the outbox: every event reaches the event log, whatever happens after the commit
+	});
 	// Expired Idempotency-Key records are taken over when their key comes back; this removes the rest.
 	const purge = setInterval(() => {
 		store.purgeExpiredIdempotencyKeys().then(
@@ -63,13 +70,55 @@ async function main(): Promise<void> {
 			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}`
 			: "status queue: in-process (not durable across a crash; set ServiceBus:ConnectionString for Service Bus)",
 	);
-	const hub = new OrderHub(hubOptions(config.Hub));
+	const { TopicName, SubscriptionName } = config.ServiceBus;
+	const feed =
+		config.ServiceBus.ConnectionString && TopicName && SubscriptionName
+			? new ServiceBusTopicFeed({
+					connectionString: config.ServiceBus.ConnectionString,
+					topicName: TopicName,
+					subscriptionName: SubscriptionName,
+					log,
+				})
+			: new InProcessEventFeed();
+	if (feed.kind === "in-process" && queue.kind === "service-bus") {
+		log(
+			"events: ServiceBus:TopicName is not set, so live events reach only this instance's subscribers; with several instances set TopicName and SubscriptionName",
+		);
+	} else {
+		log(
+			feed.kind === "in-process"
+				? "events: this instance alone"
+				: `events: fan-out through topic ${TopicName}, subscription ${SubscriptionName}`,
+		);
+	}
+	const eventLog = createAzureTablesEventLog(connectionString, config.TableStorage.TableName, {
+		timeoutMs: config.TableStorage.TimeoutMs,
+	});
+	const fanOut = await startEventFanOut({
+		store,
+		log: eventLog,
+		feed,
+		hub: hubOptions(config.Hub),
+		holder: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+		say: log,
+	});
+	const { hub } = fanOut;
+	const retentionMs = config.Events.RetentionHours * 3600_000;
+	const purgeLog = setInterval(() => {
+		eventLog.purge(retentionMs).then(
+			(n) => n > 0 && log(`purged ${n} event(s) older than Events:RetentionHours from the event log`),
+			(err) => log(`purging the event log failed: ${(err as Error).message}`),
+		);
+	}, PURGE_INTERVAL_MS);
+	purgeLog.unref();
 
 	const stopping = new AbortController();
 	const app = createNodeService({
 		store,
 		queue,
 		hub,
+		events: fanOut.publisher,
+		readiness: [{ name: "events", check: () => fanOut.ping() }],
 		signal: stopping.signal,
 		corsOrigins: config.Cors.AllowedOrigins,
 		swaggerAssets: swaggerAssetsFromPackage(),
@@ -107,6 +156,7 @@ async function main(): Promise<void> {
 			stopping.abort(); // a message waiting for storage is abandoned now (the queue redelivers it)
 			http.closeIdleConnections();
 			await queue.close(); // settles in-flight and queued status changes
+			await fanOut.close(); // publishes what those changes committed
 			const straggler = setTimeout(() => http.closeAllConnections(), 2000); // requests still open after 2 s
 			await closed;
 			clearTimeout(straggler);

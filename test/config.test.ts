@@ -18,7 +18,12 @@ describe("configuration", () => {
 	it("reads the shipped appsettings.json: placeholders count as empty, defaults fill the rest", () => {
 		expect(resolveConfig(appsettings, {})).toEqual({
 			TableStorage: { ConnectionString: undefined, TableName: "OrderTracking", TimeoutMs: 5000 },
-			ServiceBus: { ConnectionString: undefined, QueueName: "OrderTracker" },
+			ServiceBus: {
+				ConnectionString: undefined,
+				QueueName: "OrderTracker",
+				TopicName: undefined,
+				SubscriptionName: undefined,
+			},
 			Cors: { AllowedOrigins: ["http://localhost:3000"] },
 			Embedded: { DataDir: ".data" },
 			Hub: {
@@ -29,9 +34,21 @@ describe("configuration", () => {
 				MaxBufferedBytes: 262_144,
 				CoalesceMs: 25,
 			},
+			Events: { RetentionHours: 24 },
 			Idempotency: { RetentionHours: 24 },
 			PORT: 5080,
 		});
+	});
+
+	it("takes a topic and this instance's subscription together, or neither", () => {
+		const both = resolveConfig(appsettings, {
+			ServiceBus__TopicName: "order-events",
+			ServiceBus__SubscriptionName: "instance-a",
+		});
+		expect(both.ServiceBus).toMatchObject({ TopicName: "order-events", SubscriptionName: "instance-a" });
+		expect(problemsOf(() => resolveConfig(appsettings, { ServiceBus__TopicName: "order-events" }))).toEqual([
+			"ServiceBus: TopicName and SubscriptionName go together: set both (fan-out to every instance) or neither",
+		]);
 	});
 
 	it("lets __-nested environment variables override settings, matching names in any case", () => {

@@ -1,9 +1,13 @@
 // The order event hub: fans events out to SSE subscribers, keeps a bounded history for replay,
 // and never lets one slow subscriber hold memory or the others. Runtime-neutral.
 //
-// Event ids are `<instanceId>-<seq>`. The instance id is random per hub (per process start), so an
-// id from an earlier run or another instance is recognised and answered with `event: reset`.
+// Event ids are `<epoch>-<seq>`. Alone (no event log), the epoch is random per hub (per process
+// start), so an id from an earlier run or another instance is answered with `event: reset`. Fed
+// from the event log (src/hub/sequencer.ts), the epoch is the log's and seq its position: the same
+// ids on every instance and across restarts, and a replay reads what memory no longer holds from
+// the log.
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
+import type { EventLog } from "../events/port.js";
 
 export interface HubOptions {
 	/** Events kept for replay. */
@@ -23,8 +27,15 @@ export interface HubOptions {
 	 * hub from spending its CPU in the kernel. 0 writes every event at once.
 	 */
 	coalesceMs?: number;
+	/** The epoch of event ids: the event log's, or random per hub when there is none. */
 	instanceId?: string;
+	/** Fed from this event log: positions start after `startSeq`, and old replays read it. */
+	eventLog?: EventLog;
+	startSeq?: number;
 }
+
+/** How far before a client's position a replay from the log looks, to recognise repeated events. */
+const REPLAY_LOOKBACK = 200;
 
 export interface SubscriberFilter {
 	orderIds?: string[];
@@ -45,6 +56,7 @@ interface StoredEvent {
 	seq: number;
 	bytes: Uint8Array;
 	orderId: string;
+	version?: number;
 	partitionKey: string;
 	customerName: string;
 	messageId?: string;
@@ -54,6 +66,8 @@ interface Subscriber {
 	sink: SseSink;
 	/** Events up to this sequence number reached it by replay; a pending batch skips them. */
 	afterSeq: number;
+	/** While a replay is read from the event log: the live events that arrive meanwhile. */
+	held?: StoredEvent[];
 	orderIds?: Set<string>;
 	partitionKey?: string;
 	customerName?: string;
@@ -91,7 +105,8 @@ function randomInstanceId(): string {
 
 export class OrderHub implements OrderEvents {
 	readonly instanceId: string;
-	private readonly opts: Required<Omit<HubOptions, "instanceId">>;
+	private readonly opts: Required<Omit<HubOptions, "instanceId" | "eventLog" | "startSeq">>;
+	private readonly eventLog?: EventLog;
 	private readonly subscribers = new Set<Subscriber>();
 	/** Ring buffer of the newest events, oldest at `head`. */
 	private readonly history: (StoredEvent | undefined)[];
@@ -99,8 +114,8 @@ export class OrderHub implements OrderEvents {
 	private count = 0;
 	private seq = 0;
 	private readonly recentMessageIds = new Map<string, number>();
-	/** The newest `updatedAt` published per recently changed order (bounded), see publish(). */
-	private readonly newestUpdate = new Map<string, string>();
+	/** The newest `updatedAt` (and version) published per recently changed order (bounded), see isStale(). */
+	private readonly newestUpdate = new Map<string, { updatedAt: string; version?: number }>();
 	private heartbeat: ReturnType<typeof setInterval> | undefined;
 	private pending: StoredEvent[] = [];
 	private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -120,6 +135,8 @@ export class OrderHub implements OrderEvents {
 		};
 		this.instanceId = options.instanceId ?? randomInstanceId();
 		this.history = new Array(this.opts.historySize);
+		if (options.eventLog) this.eventLog = options.eventLog;
+		this.seq = options.startSeq ?? 0;
 	}
 
 	get newestEventId(): string {
@@ -152,32 +169,25 @@ export class OrderHub implements OrderEvents {
 		};
 	}
 
+	/** Alone: publishes at the next position of its own. */
 	publish(event: OrderEvent): void {
-		if (event.messageId !== undefined && this.recentMessageIds.has(event.messageId)) return; // republished
-		if (this.isStale(event)) return;
-		const seq = ++this.seq;
-		const id = `${this.instanceId}-${seq}`;
-		const { order } = event;
-		const data = JSON.stringify({
-			orderId: order.orderId,
-			status: order.status,
-			partitionKey: order.partitionKey,
-			customerName: order.customerName,
-			productName: order.productName,
-			createdAt: order.createdAt,
-			updatedAt: order.updatedAt,
-			...(event.previousStatus ? { previousStatus: event.previousStatus } : {}),
-			...(event.messageId ? { messageId: event.messageId } : {}),
-		});
-		// Serialised once; the same bytes go to every subscriber and into the replay history.
-		const stored: StoredEvent = {
-			seq,
-			bytes: encoder.encode(`id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n`),
-			orderId: order.orderId,
-			partitionKey: order.partitionKey,
-			customerName: order.customerName,
-			...(event.messageId ? { messageId: event.messageId } : {}),
-		};
+		this.deliver({ seq: this.seq + 1, event });
+	}
+
+	/**
+	 * Fed from the event log: publishes the event at its position (positions only grow; the
+	 * sequencer hands them over in order). A repeated or outdated event moves the position on and
+	 * reaches nobody.
+	 */
+	deliver({ seq, event }: { seq: number; event: OrderEvent }): void {
+		if (seq <= this.seq && this.eventLog) return;
+		const repeated = event.messageId !== undefined && this.recentMessageIds.has(event.messageId);
+		if (repeated || this.isStale(event)) {
+			if (this.eventLog) this.seq = seq;
+			return;
+		}
+		this.seq = seq;
+		const stored = this.serialize(seq, event);
 		this.remember(stored);
 		this.published++;
 		this.pending.push(stored);
@@ -192,17 +202,50 @@ export class OrderHub implements OrderEvents {
 		}
 	}
 
+	/** The event as SSE bytes, once: the same bytes go to every subscriber and into the history. */
+	private serialize(seq: number, event: OrderEvent): StoredEvent {
+		const id = `${this.instanceId}-${seq}`;
+		const { order } = event;
+		const data = JSON.stringify({
+			orderId: order.orderId,
+			status: order.status,
+			partitionKey: order.partitionKey,
+			customerName: order.customerName,
+			productName: order.productName,
+			createdAt: order.createdAt,
+			updatedAt: order.updatedAt,
+			...(event.previousStatus ? { previousStatus: event.previousStatus } : {}),
+			...(event.messageId ? { messageId: event.messageId } : {}),
+		});
+		return {
+			seq,
+			bytes: encoder.encode(`id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n`),
+			orderId: order.orderId,
+			partitionKey: order.partitionKey,
+			customerName: order.customerName,
+			...(event.version !== undefined ? { version: event.version } : {}),
+			...(event.messageId ? { messageId: event.messageId } : {}),
+		};
+	}
+
 	/**
 	 * An update older than one already published for the same order is dropped: a client applies
 	 * events as they come, and must never be moved back to a state the order has left. On Node the
 	 * receiver publishes one order's changes in order; on Workers they reach the hub object from
 	 * separate requests, which may overtake each other.
 	 */
-	private isStale({ order }: OrderEvent): boolean {
+	private isStale({ order, version }: OrderEvent): boolean {
 		const newest = this.newestUpdate.get(order.orderId);
-		if (newest !== undefined && order.updatedAt < newest) return true;
+		if (newest !== undefined) {
+			if (order.updatedAt < newest.updatedAt) return true;
+			// The same version again: an event logged twice (after a publisher stopped mid-way).
+			if (version !== undefined && newest.version !== undefined && version <= newest.version) return true;
+		}
 		this.newestUpdate.delete(order.orderId); // re-inserted: the map's order is recency
-		this.newestUpdate.set(order.orderId, order.updatedAt);
+		this.newestUpdate.set(order.orderId, {
+			updatedAt: order.updatedAt,
+			...(version !== undefined ? { version } : {}),
+		});
 		if (this.newestUpdate.size > NEWEST_UPDATE_CAPACITY) {
 			this.newestUpdate.delete(this.newestUpdate.keys().next().value as string);
 		}
@@ -218,6 +261,10 @@ export class OrderHub implements OrderEvents {
 		const first = (batch[0] as StoredEvent).seq;
 		const all = batch.length === 1 ? (batch[0] as StoredEvent).bytes : concat(batch.map((e) => e.bytes));
 		for (const s of this.subscribers) {
+			if (s.held) {
+				for (const e of batch) if (e.seq > s.afterSeq && matches(s, e)) s.held.push(e);
+				continue;
+			}
 			if (isUnfiltered(s) && s.afterSeq < first) {
 				this.send(s, all);
 				continue;
@@ -277,14 +324,68 @@ export class OrderHub implements OrderEvents {
 			const replay = this.eventsAfter(lastEventId);
 			if (replay.ok) {
 				for (const e of replay.events) if (matches(s, e)) sink.write(e.bytes);
+			} else if (replay.reason === "in-log" || replay.reason === "ahead") {
+				// Older than memory holds, or past what this hub has seen yet: the log decides. Live
+				// events are held meanwhile and follow the replay.
+				s.held = [];
+				void this.replayFromLog(s, Number(/-(\d+)$/.exec(lastEventId.trim())?.[1]), lastEventId);
 			} else {
-				const data = JSON.stringify({ reason: replay.reason, lastEventId: lastEventId.slice(0, 200) });
-				sink.write(encoder.encode(`id: ${this.newestEventId}\nevent: reset\ndata: ${data}\n\n`));
+				this.sendReset(sink, replay.reason, lastEventId);
 			}
 		}
 		this.subscribers.add(s);
 		this.startHeartbeat();
 		return () => this.unsubscribe(s);
+	}
+
+	private sendReset(sink: SseSink, reason: string, lastEventId: string): void {
+		const data = JSON.stringify({ reason, lastEventId: lastEventId.slice(0, 200) });
+		sink.write(encoder.encode(`id: ${this.newestEventId}\nevent: reset\ndata: ${data}\n\n`));
+	}
+
+	/**
+	 * Replays (last, P] from the event log, P = this hub's position when the client subscribed, then
+	 * the live events held since. An event the log holds twice (a publisher stopped between logging
+	 * and clearing it) is sent once: the replay reads a little before `last` to know what was sent.
+	 */
+	private async replayFromLog(s: Subscriber, last: number, lastEventId: string): Promise<void> {
+		const log = this.eventLog as EventLog;
+		const upTo = s.afterSeq;
+		try {
+			if (last > upTo) {
+				// The client saw events this hub has not yet: fine if the log has them.
+				if (last > (await log.head())) this.sendReset(s.sink, "unknown-event-id", lastEventId);
+				else s.afterSeq = last;
+			} else if (last + 1 < (await log.firstRetained())) {
+				this.sendReset(s.sink, "evicted", lastEventId);
+			} else {
+				const seen = new Map<string, number>();
+				for (let after = Math.max(0, last - REPLAY_LOOKBACK); after < upTo; ) {
+					const page = await log.read(after, Math.min(1000, upTo - after));
+					if (page.length === 0) break;
+					for (const { seq, event } of page) {
+						if (seq > upTo) break;
+						const { orderId } = event.order;
+						const version = event.version ?? Number.POSITIVE_INFINITY;
+						const repeated = (seen.get(orderId) ?? -1) >= version;
+						if (!repeated) seen.set(orderId, version);
+						if (seq <= last || repeated) continue;
+						const stored = this.serialize(seq, event);
+						if (matches(s, stored) && this.subscribers.has(s)) s.sink.write(stored.bytes);
+					}
+					after = (page[page.length - 1] as { seq: number }).seq;
+				}
+			}
+		} catch {
+			// The log cannot be read now: the client refetches instead of missing events silently.
+			this.sendReset(s.sink, "replay-unavailable", lastEventId);
+		}
+		const held = s.held ?? [];
+		s.held = undefined;
+		if (!this.subscribers.has(s)) return;
+		const mine = held.filter((e) => e.seq > s.afterSeq);
+		if (mine.length > 0) this.send(s, concat(mine.map((e) => e.bytes)));
+		s.afterSeq = Math.max(s.afterSeq, held[held.length - 1]?.seq ?? 0);
 	}
 
 	/** Throws HubUnavailableError at the subscriber cap or while shutting down. */
@@ -302,15 +403,18 @@ export class OrderHub implements OrderEvents {
 		if (this.subscribers.size === 0) this.stopHeartbeat();
 	}
 
-	/** The stored events after `lastEventId`, or why they cannot be replayed. */
+	/**
+	 * The stored events after `lastEventId`, or why memory cannot replay them: a reset reason, or
+	 * "in-log" / "ahead" when the event log can answer (older than memory, or newer than this hub).
+	 */
 	eventsAfter(lastEventId: string): { ok: true; events: StoredEvent[] } | { ok: false; reason: string } {
 		const m = /^([0-9a-z]+)-(\d{1,15})$/.exec(lastEventId.trim());
 		if (!m) return { ok: false, reason: "invalid-event-id" };
 		if (m[1] !== this.instanceId) return { ok: false, reason: "unknown-instance" };
 		const last = Number(m[2]);
-		if (last > this.seq) return { ok: false, reason: "unknown-event-id" };
+		if (last > this.seq) return { ok: false, reason: this.eventLog ? "ahead" : "unknown-event-id" };
 		const oldest = this.count === 0 ? this.seq + 1 : (this.history[this.head] as StoredEvent).seq;
-		if (last < oldest - 1) return { ok: false, reason: "evicted" };
+		if (last < oldest - 1) return { ok: false, reason: this.eventLog ? "in-log" : "evicted" };
 		const events: StoredEvent[] = [];
 		const capacity = this.opts.historySize;
 		for (let i = 0; i < this.count; i++) {

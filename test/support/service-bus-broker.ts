@@ -2,7 +2,9 @@
 // the Azure Service Bus protocol the unmodified @azure/service-bus SDK uses (see docs/facts.md):
 // CBS put-token, sends (single and batched), peek-lock delivery with lock tokens and the annotations
 // the SDK reads, complete / abandon / dead-letter dispositions, the $DeadLetterQueue sub-queue, max
-// delivery count, lock expiry, and renew-lock / peek-message on $management. It can drop every
+// delivery count, lock expiry, renew-lock / peek-message on $management, and topics: a message sent
+// to a topic is copied to each of its subscriptions (`<topic>/Subscriptions/<name>`, made with
+// createSubscription as infrastructure code would), each a queue of its own. It can drop every
 // connection, or stop and come back on the same port, keeping its messages like a durable broker.
 // Not covered (only a real namespace shows them): sessions, duplicate detection, scheduled
 // messages, transactions, TLS, SAS/Entra authentication, partitioning, quotas and throttling.
@@ -86,6 +88,8 @@ export class TestServiceBusBroker {
 	private server?: Server;
 	private readonly sockets = new Set<Socket>();
 	private readonly entities = new Map<string, Entity>();
+	/** topic -> its subscriptions' entity names */
+	private readonly topics = new Map<string, Set<string>>();
 	private readonly locks = new Map<string, Lock>();
 	private readonly connections = new Set<Connection>();
 	private readonly handedOver = new WeakMap<Sender, number>();
@@ -189,6 +193,13 @@ export class TestServiceBusBroker {
 		this.locks.clear();
 	}
 
+	/** Makes a subscription to `topic`; it receives what is sent to the topic from now on. */
+	createSubscription(topic: string, subscription: string): void {
+		const subscriptions = this.topics.get(topic) ?? new Set<string>();
+		subscriptions.add(`${topic}/Subscriptions/${subscription}`);
+		this.topics.set(topic, subscriptions);
+	}
+
 	// --- inspection for tests -------------------------------------------------------------
 
 	entity(name: string): Entity {
@@ -268,6 +279,12 @@ export class TestServiceBusBroker {
 
 	private enqueue(entity: Entity, message: Message, from?: StoredMessage): void {
 		if (message.message_id === undefined) message.message_id = rhea.generate_uuid();
+		const subscriptions = this.topics.get(entity.name);
+		if (subscriptions) {
+			entity.received.push(message);
+			for (const name of subscriptions) this.enqueue(this.entity(name), { ...message });
+			return;
+		}
 		entity.received.push(message);
 		entity.available.push({
 			sequenceNumber: ++this.sequence,

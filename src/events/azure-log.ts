@@ -1,0 +1,239 @@
+// The event log in Azure Table Storage, in a table of its own (`<TableName>Events`, so order
+// listings never scan it):
+//   PartitionKey = "s" + floor(seq / 1000) (12 digits)   RowKey = seq (15 digits)   the event, loggedAt
+//   PartitionKey = "meta"  RowKey = "meta"                 epoch, firstRetained
+// A position is taken by creating its row: of two instances aiming at the same position one gets
+// 409 and tries the next, so the log is gapless and numbered alike for everyone.
+import { odata, RestError, TableClient } from "@azure/data-tables";
+import type { OrderEvent } from "../domain/events.js";
+import { StoreUnavailableError } from "../storage/port.js";
+import { type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
+
+const META = { partitionKey: "meta", rowKey: "meta" };
+/** Appends that meet this many taken positions in a row read the head instead of stepping by one. */
+const STEPS_BEFORE_RESYNC = 3;
+
+type EventRow = { partitionKey: string; rowKey: string; data: string; loggedAt: number };
+type MetaRow = { epoch: string; firstRetained?: number };
+
+const partitionOf = (seq: number) =>
+	`s${Math.floor(seq / LOG_PAGE)
+		.toString()
+		.padStart(12, "0")}`;
+const rowKeyOf = (seq: number) => seq.toString().padStart(15, "0");
+const status = (err: unknown) => (err instanceof RestError ? err.statusCode : undefined);
+
+/** The log's table for an orders table: its name plus "Events", within Azure's 63 characters. */
+export function eventTableName(tableName: string): string {
+	return `${tableName.slice(0, 57)}Events`;
+}
+
+export class AzureTablesEventLog implements EventLog {
+	private meta?: Promise<MetaRow>;
+	/** The newest position known to exist: appends aim just past it. */
+	private known = 0;
+	private knownLoaded?: Promise<void>;
+
+	constructor(
+		private readonly client: TableClient,
+		private readonly timeoutMs = 5000,
+		private readonly now: () => number = Date.now,
+	) {}
+
+	/** One storage call with a deadline; what cannot reach storage becomes StoreUnavailableError. */
+	private async call<T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+		const deadline = AbortSignal.timeout(this.timeoutMs);
+		try {
+			return await fn(deadline);
+		} catch (err) {
+			const s = status(err);
+			if (
+				deadline.aborted ||
+				(err instanceof RestError && (s === undefined || s >= 500 || s === 408 || s === 429))
+			) {
+				throw new StoreUnavailableError(
+					`event log unavailable (${what}): ${(err as Error).message.split("\n")[0]}`,
+					{
+						cause: err,
+						reason: deadline.aborted ? "timeout" : "unreachable",
+					},
+				);
+			}
+			throw err;
+		}
+	}
+
+	/** The table and its meta row (epoch) exist: made on first use, read once. */
+	private loadMeta(): Promise<MetaRow> {
+		this.meta ??= (async () => {
+			await this.call("create table", (abortSignal) => this.client.createTable({ abortSignal }));
+			try {
+				await this.call("create epoch", (abortSignal) =>
+					this.client.createEntity(
+						{ ...META, epoch: crypto.randomUUID().slice(0, 8), firstRetained: 1 },
+						{ abortSignal },
+					),
+				);
+			} catch (err) {
+				if (status(err) !== 409) throw err;
+			}
+			return this.call("read epoch", (abortSignal) =>
+				this.client.getEntity<MetaRow>(META.partitionKey, META.rowKey, { abortSignal }),
+			);
+		})().catch((err) => {
+			this.meta = undefined;
+			throw err;
+		});
+		return this.meta;
+	}
+
+	async epoch(): Promise<string> {
+		return (await this.loadMeta()).epoch;
+	}
+
+	async firstRetained(): Promise<number> {
+		await this.loadMeta();
+		const meta = await this.call("read meta", (abortSignal) =>
+			this.client.getEntity<MetaRow>(META.partitionKey, META.rowKey, { abortSignal }),
+		);
+		return Number(meta.firstRetained ?? 1);
+	}
+
+	observe(seq: number): void {
+		if (seq > this.known) this.known = seq;
+	}
+
+	/** Appends from this process go one at a time: racing each other for a position costs requests. */
+	private appending: Promise<unknown> = Promise.resolve();
+
+	append(event: OrderEvent): Promise<number> {
+		const next = this.appending.then(
+			() => this.appendNow(event),
+			() => this.appendNow(event),
+		);
+		this.appending = next.catch(() => {});
+		return next;
+	}
+
+	private async appendNow(event: OrderEvent): Promise<number> {
+		await this.loadMeta();
+		this.knownLoaded ??= this.head().then((h) => this.observe(h));
+		await this.knownLoaded;
+		const data = JSON.stringify(event);
+		for (let taken = 0; ; taken++) {
+			if (taken > 0 && taken % STEPS_BEFORE_RESYNC === 0) this.observe(await this.head());
+			const seq = this.known + 1;
+			try {
+				await this.call("append", (abortSignal) =>
+					this.client.createEntity(
+						{ partitionKey: partitionOf(seq), rowKey: rowKeyOf(seq), data, loggedAt: this.now() },
+						{ abortSignal },
+					),
+				);
+				this.observe(seq);
+				return seq;
+			} catch (err) {
+				if (status(err) !== 409) throw err;
+				this.observe(seq); // taken by another instance: aim past it
+			}
+		}
+	}
+
+	async read(after: number, limit: number): Promise<LoggedEvent[]> {
+		await this.loadMeta();
+		const out: LoggedEvent[] = [];
+		let next = after + 1;
+		while (out.length < limit) {
+			const want = Math.min(limit - out.length, LOG_PAGE);
+			const rows = await this.call("read", async (abortSignal) => {
+				const page = await this.client
+					.listEntities<EventRow>({
+						queryOptions: {
+							filter: odata`PartitionKey eq ${partitionOf(next)} and RowKey ge ${rowKeyOf(next)}`,
+						},
+						abortSignal,
+					})
+					.byPage({ maxPageSize: want })
+					.next();
+				return (page.value ?? []) as EventRow[];
+			});
+			for (const row of rows)
+				out.push({ seq: Number(row.rowKey), event: JSON.parse(row.data) as OrderEvent });
+			const last = rows.length > 0 ? Number(rows[rows.length - 1]?.rowKey) : next - 1;
+			const partitionEnd = (Math.floor(next / LOG_PAGE) + 1) * LOG_PAGE - 1;
+			// Gapless: a partition that ends early ends the log; a full one may continue in the next.
+			if (rows.length < want && last < partitionEnd) break;
+			next = last + 1;
+			if (rows.length === 0 && next > partitionEnd) break;
+		}
+		return out;
+	}
+
+	async head(): Promise<number> {
+		let head = Math.max(this.known, (await this.firstRetained()) - 1);
+		for (;;) {
+			const more = await this.read(head, LOG_PAGE);
+			if (more.length === 0) return head;
+			head = (more[more.length - 1] as LoggedEvent).seq;
+		}
+	}
+
+	async purge(retentionMs: number): Promise<number> {
+		const cutoff = this.now() - retentionMs;
+		const head = await this.head();
+		let first = await this.firstRetained();
+		let purged = 0;
+		// Whole partitions only, oldest first, never the head's.
+		while (partitionOf(first) !== partitionOf(head)) {
+			const partition = partitionOf(first);
+			const rows = await this.call("read partition", async (abortSignal) => {
+				const out: EventRow[] = [];
+				for await (const r of this.client.listEntities<EventRow>({
+					queryOptions: {
+						filter: odata`PartitionKey eq ${partition}`,
+						select: ["PartitionKey", "RowKey", "loggedAt"],
+					},
+					abortSignal,
+				}))
+					out.push(r as EventRow);
+				return out;
+			});
+			if (rows.some((r) => Number(r.loggedAt) >= cutoff)) break;
+			const nextFirst = (Math.floor(first / LOG_PAGE) + 1) * LOG_PAGE;
+			// Move the boundary first: a replay that reads it will not trust rows being deleted.
+			await this.call("move first retained", (abortSignal) =>
+				this.client.updateEntity({ ...META, firstRetained: nextFirst }, "Merge", { abortSignal }),
+			);
+			for (let i = 0; i < rows.length; i += 100) {
+				const batch = rows.slice(i, i + 100);
+				await this.call("purge", (abortSignal) =>
+					this.client.submitTransaction(
+						batch.map((r) => ["delete", { partitionKey: r.partitionKey, rowKey: r.rowKey }]),
+						{ abortSignal },
+					),
+				);
+			}
+			purged += rows.length;
+			first = nextFirst;
+		}
+		return purged;
+	}
+
+	async ping(): Promise<void> {
+		await this.loadMeta();
+	}
+}
+
+/** An event log beside the orders table, reached with the same connection string. */
+export function createAzureTablesEventLog(
+	connectionString: string,
+	tableName: string,
+	options: { timeoutMs?: number; now?: () => number } = {},
+): AzureTablesEventLog {
+	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connectionString);
+	const client = TableClient.fromConnectionString(connectionString, eventTableName(tableName), {
+		allowInsecureConnection: insecure,
+		retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+	});
+	return new AzureTablesEventLog(client, options.timeoutMs, options.now);
+}

@@ -1,0 +1,53 @@
+// The event log in memory: for tests and a Node process without Table Storage. Lost with the
+// process, so its epoch is new every start (a client's old ids get `reset`).
+import type { OrderEvent } from "../domain/events.js";
+import type { EventLog, LoggedEvent } from "./port.js";
+
+export class MemoryEventLog implements EventLog {
+	private readonly events: { event: OrderEvent; at: number }[] = [];
+	/** Position of events[0]. */
+	private first = 1;
+	private readonly id = crypto.randomUUID().slice(0, 8);
+
+	constructor(private readonly now: () => number = Date.now) {}
+
+	async epoch(): Promise<string> {
+		return this.id;
+	}
+
+	async append(event: OrderEvent): Promise<number> {
+		this.events.push({ event, at: this.now() });
+		return this.first + this.events.length - 1;
+	}
+
+	async read(after: number, limit: number): Promise<LoggedEvent[]> {
+		const start = Math.max(after + 1, this.first) - this.first;
+		return this.events
+			.slice(start, start + limit)
+			.map((e, i) => ({ seq: this.first + start + i, event: e.event }));
+	}
+
+	async head(): Promise<number> {
+		return this.first + this.events.length - 1;
+	}
+
+	async firstRetained(): Promise<number> {
+		return this.first;
+	}
+
+	async purge(retentionMs: number): Promise<number> {
+		const cutoff = this.now() - retentionMs;
+		let n = 0;
+		// Keep the newest event: the head's position must stay known.
+		while (this.events.length > 1 && (this.events[0]?.at ?? Number.POSITIVE_INFINITY) < cutoff) {
+			this.events.shift();
+			this.first++;
+			n++;
+		}
+		return n;
+	}
+
+	observe(): void {}
+
+	async ping(): Promise<void> {}
+}

@@ -1,0 +1,51 @@
+// The event log and the feed: how an event committed on one instance reaches the hubs of all.
+//
+//   commit (order + outbox row) -> publisher: claim, append to the EventLog (a global position),
+//   send on the EventFeed -> every instance's sequencer -> its hub, in position order.
+//
+// The log is the stream: gapless, durable, the same positions for every instance, and what a
+// reconnecting client replays from. The feed only makes delivery fast; a hub that misses a feed
+// message reads the log (see src/hub/sequencer.ts).
+import type { OrderEvent } from "../domain/events.js";
+
+/** An event at its position in the log. */
+export interface LoggedEvent {
+	seq: number;
+	event: OrderEvent;
+}
+
+export interface EventLog {
+	/** Names this log; a different epoch means the positions of an earlier log mean nothing here. */
+	epoch(): Promise<string>;
+	/**
+	 * Writes `event` at the next free position and answers it. Positions are taken by creating them,
+	 * so the log has no gaps: every position below an existing one exists (or was purged).
+	 */
+	append(event: OrderEvent): Promise<number>;
+	/** Up to `limit` events after position `after`, oldest first. */
+	read(after: number, limit: number): Promise<LoggedEvent[]>;
+	/** The newest position (0 for an empty log). */
+	head(): Promise<number>;
+	/** The oldest position still kept; replay from before it is impossible. */
+	firstRetained(): Promise<number>;
+	/** Deletes events logged more than `retentionMs` ago; answers how many. */
+	purge(retentionMs: number): Promise<number>;
+	/** A position known to exist (seen on the feed): the next append aims past it. */
+	observe(seq: number): void;
+	/** Throws when the log cannot be reached (readiness). */
+	ping(): Promise<void>;
+}
+
+/** Carries logged events to every instance (one Service Bus topic subscription each, or in-process). */
+export interface EventFeed {
+	/** "in-process" or "service-bus-topic", for logs and readiness. */
+	readonly kind: string;
+	send(logged: LoggedEvent): Promise<void>;
+	/** Starts delivering what arrives (in any order, possibly twice) to `onEvent`. */
+	start(onEvent: (logged: LoggedEvent) => void): void;
+	ping(): Promise<void>;
+	close(): Promise<void>;
+}
+
+/** How far apart positions are stored per partition (Azure) and read per request. */
+export const LOG_PAGE = 1000;

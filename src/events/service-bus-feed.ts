@@ -1,0 +1,87 @@
+// The feed of several instances: logged events are sent to a Service Bus topic, and every instance
+// receives all of them on its own subscription (the pattern of ASP.NET SignalR's Service Bus
+// backplane: one subscription per node). The feed is only the fast path: a message lost or late is
+// read from the event log by the sequencer, so receiving completes at once and never retries.
+import { ServiceBusClient, type ServiceBusReceiver, type ServiceBusSender } from "@azure/service-bus";
+import type { OrderEvent } from "../domain/events.js";
+import type { EventFeed, LoggedEvent } from "./port.js";
+
+export interface ServiceBusTopicFeedOptions {
+	connectionString: string;
+	topicName: string;
+	subscriptionName: string;
+	/** Upper bound for one send. Default 3 s. */
+	sendTimeoutMs?: number;
+	log?: (line: string) => void;
+}
+
+/** The message's subject, so a subscription rule could select order events. */
+export const ORDER_EVENT_SUBJECT = "OrderEvent";
+
+export class ServiceBusTopicFeed implements EventFeed {
+	readonly kind = "service-bus-topic";
+	private readonly client: ServiceBusClient;
+	private readonly sender: ServiceBusSender;
+	private receiver?: ServiceBusReceiver;
+	private peeker?: ServiceBusReceiver;
+	private subscription?: { close(): Promise<void> };
+	private readonly log: (line: string) => void;
+
+	constructor(private readonly options: ServiceBusTopicFeedOptions) {
+		this.log = options.log ?? (() => {});
+		// Short, explicit retries (docs/facts.md): a receiver resumes within about a second.
+		this.client = new ServiceBusClient(options.connectionString, {
+			retryOptions: { retryDelayInMs: 500, maxRetryDelayInMs: 2000, maxRetries: 3, timeoutInMs: 10_000 },
+		});
+		this.sender = this.client.createSender(options.topicName);
+	}
+
+	async send({ seq, event }: LoggedEvent): Promise<void> {
+		await this.sender.sendMessages(
+			{
+				body: { seq, event },
+				contentType: "application/json",
+				messageId: `${event.order.orderId}:${event.version ?? seq}:${seq}`,
+				subject: ORDER_EVENT_SUBJECT,
+			},
+			{ abortSignal: AbortSignal.timeout(this.options.sendTimeoutMs ?? 3000) },
+		);
+	}
+
+	start(onEvent: (logged: LoggedEvent) => void): void {
+		if (this.receiver) throw new Error("feed already started");
+		const receiver = this.client.createReceiver(this.options.topicName, this.options.subscriptionName, {
+			receiveMode: "peekLock",
+		});
+		this.receiver = receiver;
+		this.subscription = receiver.subscribe(
+			{
+				processMessage: async (message) => {
+					const body = message.body as { seq?: unknown; event?: unknown } | undefined;
+					if (typeof body?.seq !== "number" || typeof body.event !== "object" || body.event === null) {
+						this.log(`ignoring a message on ${this.options.topicName} that is not an order event`);
+						return;
+					}
+					onEvent({ seq: body.seq, event: body.event as OrderEvent });
+				},
+				processError: async ({ error, errorSource }) => {
+					this.log(`service bus topic ${errorSource}: ${error.message.split("\n")[0]}`);
+				},
+			},
+			{ autoCompleteMessages: true, maxConcurrentCalls: 1 },
+		);
+	}
+
+	/** The subscription answers a peek (it exists and this instance may read it). */
+	async ping(): Promise<void> {
+		this.peeker ??= this.client.createReceiver(this.options.topicName, this.options.subscriptionName, {
+			receiveMode: "peekLock",
+		});
+		await this.peeker.peekMessages(1, { abortSignal: AbortSignal.timeout(2000) });
+	}
+
+	async close(): Promise<void> {
+		await this.subscription?.close();
+		await this.client.close();
+	}
+}
