@@ -101,6 +101,10 @@ export const ConfigSchema = z.object({
 		.object({
 			/** How far back Last-Event-ID replays from the durable event log. */
 			RetentionHours: intFromString(1, 24 * 366).default(24),
+			/** How long an instance holds an event it is publishing before another may take over. */
+			LeaseSeconds: intFromString(1, 3600).default(10),
+			/** How often an instance looks for events a stopped instance left unpublished. */
+			SweepSeconds: intFromString(1, 3600).default(30),
 		})
 		.prefault({}),
 	Idempotency: z
@@ -140,6 +144,8 @@ const KNOWN_KEYS = [
 	"RetentionHours",
 	"TopicName",
 	"SubscriptionName",
+	"LeaseSeconds",
+	"SweepSeconds",
 ];
 
 function findKey(obj: Json, key: string): string {

@@ -100,6 +100,8 @@ async function main(): Promise<void> {
 		feed,
 		hub: hubOptions(config.Hub),
 		holder: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+		leaseMs: config.Events.LeaseSeconds * 1000,
+		sweepMs: config.Events.SweepSeconds * 1000,
 		say: log,
 	});
 	const { hub } = fanOut;

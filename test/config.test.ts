@@ -34,7 +34,7 @@ describe("configuration", () => {
 				MaxBufferedBytes: 262_144,
 				CoalesceMs: 25,
 			},
-			Events: { RetentionHours: 24 },
+			Events: { RetentionHours: 24, LeaseSeconds: 10, SweepSeconds: 30 },
 			Idempotency: { RetentionHours: 24 },
 			PORT: 5080,
 		});
