@@ -1,5 +1,6 @@
 // End-to-end load generator, run in its own process. Usage:
-//   e2e-load.ts <baseUrl> <subscribers> <changesPerSecond> <seconds>
+//   e2e-load.ts <baseUrl[,baseUrl…]> <subscribers> <changesPerSecond> <seconds>
+// With several base URLs (instances), subscribers and PUTs are spread over them round-robin.
 // Seeds one order per change, opens N raw SSE subscribers, then sends status changes (PUT) at a
 // steady rate and records when each subscriber sees each change. Prints one JSON line: the rate
 // achieved, latency from PUT to the event at the last subscriber, and lost / doubled counts.
@@ -10,7 +11,8 @@ const [baseUrl = "", subsArg = "1000", rateArg = "100", secondsArg = "20"] = pro
 const subscribers = Number(subsArg);
 const rate = Number(rateArg);
 const total = rate * Number(secondsArg);
-const url = new URL(baseUrl);
+const baseUrls = baseUrl.split(",");
+const urls = baseUrls.map((u) => new URL(u));
 const json = { "content-type": "application/json" };
 
 const percentile = (xs: number[], p: number) => {
@@ -19,7 +21,7 @@ const percentile = (xs: number[], p: number) => {
 };
 
 async function main() {
-	const ids = await seedOrders(baseUrl, total);
+	const ids = await seedOrders(baseUrls[0] as string, total);
 	const index = new Map(ids.map((id, i) => [id, i]));
 	const sentAt = new Float64Array(total);
 	const lastAt = new Float64Array(total);
@@ -27,7 +29,8 @@ async function main() {
 	let doubled = 0;
 	const NEEDLE = '"orderId":"';
 
-	function open(): Promise<Socket> {
+	function open(n: number): Promise<Socket> {
+		const url = urls[n % urls.length] as URL;
 		return new Promise((resolve, reject) => {
 			const socket = connect(Number(url.port), url.hostname);
 			const seen = new Uint8Array(total);
@@ -66,7 +69,9 @@ async function main() {
 
 	const sockets: Socket[] = [];
 	for (let i = 0; i < subscribers; i += 250) {
-		sockets.push(...(await Promise.all(Array.from({ length: Math.min(250, subscribers - i) }, open))));
+		sockets.push(
+			...(await Promise.all(Array.from({ length: Math.min(250, subscribers - i) }, (_, j) => open(i + j)))),
+		);
 	}
 	await new Promise((r) => setTimeout(r, 500));
 
@@ -80,7 +85,7 @@ async function main() {
 		if (wait > 1) await new Promise((r) => setTimeout(r, wait));
 		sentAt[i] = performance.now();
 		puts.push(
-			fetch(`${baseUrl}/api/orders/update-status/${ids[i]}`, {
+			fetch(`${baseUrls[i % baseUrls.length]}/api/orders/update-status/${ids[i]}`, {
 				method: "PUT",
 				headers: { ...json, "Idempotency-Key": `e2e-${i}` },
 				body: '"Processing"',

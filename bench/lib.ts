@@ -72,3 +72,34 @@ export async function seedOrders(
 	);
 	return ids;
 }
+
+/** The service as `npm start` runs it (src/node.ts), configured by `env`; resolves with its base URL. */
+export function startService(env: Record<string, string>): {
+	child: ChildProcess;
+	url: Promise<string>;
+	stop(): Promise<void>;
+} {
+	const proc = spawn(process.execPath, ["--import", "tsx", "src/node.ts"], {
+		env: { ...process.env, PORT: "0", ...env },
+		stdio: ["ignore", "pipe", "inherit"],
+	});
+	const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+	const url = new Promise<string>((resolve, reject) => {
+		lines.on("line", (line) => {
+			const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+			if (m?.[1]) resolve(m[1]);
+		});
+		proc.on("exit", (code) => reject(new Error(`src/node.ts exited with ${code}`)));
+	});
+	url.catch(() => {});
+	return {
+		child: proc,
+		url,
+		stop: () =>
+			new Promise((resolve) => {
+				if (proc.exitCode !== null) return resolve();
+				proc.once("exit", () => resolve());
+				proc.kill("SIGTERM");
+			}),
+	};
+}

@@ -7,6 +7,7 @@ import { cpus, totalmem } from "node:os";
 import { benchE2e, e2eTable } from "./e2e.js";
 import { benchHub, hubTable } from "./hub.js";
 import { benchRest, restTable } from "./rest.js";
+import { benchScaleout, scaleoutTable } from "./scaleout.js";
 import { benchStorageScale, scaleTable } from "./storage-scale.js";
 import { benchWorkers, workersTable } from "./workers.js";
 
@@ -36,6 +37,11 @@ if (run("e2e")) {
 	const e2e = await benchE2e(quick);
 	results.endToEnd = e2e;
 	console.log(`\n${e2eTable(e2e)}\n`);
+}
+if (run("scaleout")) {
+	const scaleout = await benchScaleout(quick);
+	results.scaleout = scaleout;
+	console.log(`\n${scaleoutTable(scaleout)}\n`);
 }
 if (run("hub")) {
 	const hub = await benchHub(quick ? 2000 : 15_000, quick ? 3 : 5);

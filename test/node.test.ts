@@ -8,6 +8,7 @@ import type { Order } from "../src/domain/order.js";
 import { createOrder, putStatus } from "./support/orders-client.js";
 import { runService, startService } from "./support/process.js";
 import { TestServiceBusBroker } from "./support/service-bus-broker.js";
+import { RecordingEventSource } from "./support/sse-client.js";
 import { uniqueTableName } from "./support/tables.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-node-"));
@@ -78,6 +79,10 @@ describe("node entry (npm start)", () => {
 		});
 		try {
 			expect(svc.output()).toMatch(/status queue: Azure Service Bus queue warehouse-status/);
+			// Without a topic the live events reach this instance's subscribers only: said at start.
+			expect(svc.output()).toMatch(
+				/ServiceBus:TopicName is not set, so live events reach only this instance/,
+			);
 			const created = await createOrder(svc.baseUrl, { customerName: "A", productName: "B" });
 			expect((await putStatus(svc.baseUrl, created.orderId, "Processing")).status).toBe(202);
 			await vi.waitFor(async () => {
@@ -87,10 +92,45 @@ describe("node entry (npm start)", () => {
 			expect(broker.entity("warehouse-status").received).toHaveLength(1);
 			const ready = await (await fetch(`${svc.baseUrl}/health/ready`)).json();
 			expect(ready.checks.queue).toEqual({ status: "ok", kind: "service-bus" });
+			expect(ready.checks.events).toMatchObject({ status: "ok", feed: "in-process" });
 		} finally {
 			svc.child.kill("SIGTERM");
 			expect(await svc.exited).toBe(0);
 			await broker.close();
+		}
+	});
+
+	it("lets a client resume across a restart from the durable event log, without reset", async () => {
+		const dir = mkdtempSync(join(tmpdir(), "order-tracker-resume-"));
+		let svc = await startService({ Embedded__DataDir: dir });
+		try {
+			const client = new RecordingEventSource(`${svc.baseUrl}/orderHub`);
+			await client.opened();
+			const first = await createOrder(svc.baseUrl, { customerName: "Before", productName: "P" });
+			await vi.waitFor(() => expect(client.of("OrderCreated")).toHaveLength(1));
+			const lastId = client.events.at(-1)?.id as string;
+			client.close();
+			const missed = await createOrder(svc.baseUrl, { customerName: "Missed", productName: "P" });
+			svc.child.kill("SIGTERM");
+			await svc.exited;
+
+			svc = await startService({ Embedded__DataDir: dir });
+			const resumed = new RecordingEventSource(`${svc.baseUrl}/orderHub`, {
+				headers: { "Last-Event-ID": lastId },
+			});
+			await resumed.opened();
+			const marker = await createOrder(svc.baseUrl, { customerName: "Marker", productName: "P" });
+			await vi.waitFor(() =>
+				expect(resumed.of("OrderCreated").map((e) => e.data.customerName)).toContain("Marker"),
+			);
+			expect(resumed.of("reset")).toEqual([]);
+			expect(resumed.events.map((e) => e.data.orderId)).toEqual([missed.orderId, marker.orderId]);
+			expect(first.orderId).not.toBe(missed.orderId);
+			resumed.close();
+		} finally {
+			svc.child.kill("SIGTERM");
+			await svc.exited;
+			rmSync(dir, { recursive: true, force: true });
 		}
 	});
 
