@@ -79,7 +79,9 @@ export function startService(env: Record<string, string>): {
 	url: Promise<string>;
 	stop(): Promise<void>;
 } {
-	const proc = spawn(process.execPath, ["--import", "tsx", "src/node.ts"], {
+	const profile = process.env.BENCH_CPU_PROF && "src/node.ts".includes(process.env.BENCH_CPU_PROF);
+	const flags = profile ? ["--cpu-prof", "--cpu-prof-dir=bench/results/profiles"] : [];
+	const proc = spawn(process.execPath, [...flags, "--import", "tsx", "src/node.ts"], {
 		env: { ...process.env, PORT: "0", ...env },
 		stdio: ["ignore", "pipe", "inherit"],
 	});

@@ -68,7 +68,8 @@ export class ServiceBusTopicFeed implements EventFeed {
 					this.log(`service bus topic ${errorSource}: ${error.message.split("\n")[0]}`);
 				},
 			},
-			{ autoCompleteMessages: true, maxConcurrentCalls: 1 },
+			// Many at once: order does not matter here, the sequencer restores it.
+			{ autoCompleteMessages: true, maxConcurrentCalls: 32 },
 		);
 	}
 
