@@ -5,11 +5,11 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ZodError } from "zod";
 import type { OrderEvents } from "./domain/events.js";
 import { type HealthCheck, registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
 import { jsonBody } from "./http/json-body.js";
+import { validationHook } from "./http/validation.js";
 import type { OrderHub } from "./hub/hub.js";
 import {
 	type HubStatsSource,
@@ -53,33 +53,6 @@ export interface AppDeps {
 
 const RETRY_AFTER_SECONDS = "5";
 
-/** zod issues -> ASP.NET-style `errors: { field: [messages] }`. */
-export function issuesToErrors(error: ZodError, fallbackField: string): Record<string, string[]> {
-	const errors: Record<string, string[]> = {};
-	const add = (field: string, message: string) => {
-		const list = errors[field] ?? [];
-		if (!list.includes(message)) list.push(message);
-		errors[field] = list;
-	};
-	const walk = (issues: ZodError["issues"], prefix: (string | number | symbol)[]) => {
-		for (const issue of issues) {
-			const path = [...prefix, ...issue.path];
-			if (issue.code === "invalid_union") {
-				// Report the branch that got furthest: a custom check, else the deepest path.
-				const depth = (b: ZodError["issues"]) =>
-					Math.max(0, ...b.map((i) => i.path.length + (i.code === "custom" ? 10 : 0)));
-				const branches = issue.errors as ZodError["issues"][];
-				const best = [...branches].sort((a, b) => depth(b) - depth(a))[0] ?? [];
-				walk(best, path);
-				continue;
-			}
-			add(path.length ? path.map(String).join(".") : fallbackField, issue.message);
-		}
-	};
-	walk(error.issues, []);
-	return errors;
-}
-
 async function hubHealth(hub: HubStatsSource): Promise<Record<string, unknown>> {
 	const { subscribers, maxSubscribers, historySize, historyCapacity, receiver } = await hub.stats();
 	if (receiver && !receiver.healthy) {
@@ -96,18 +69,8 @@ async function hubHealth(hub: HubStatsSource): Promise<Record<string, unknown>> 
  */
 export function createProblemApp(log: (line: string) => void = () => {}): OpenAPIHono {
 	const app = new OpenAPIHono({
-		defaultHook: (result, c) => {
-			if (!result.success) {
-				const target = (result as { target?: string }).target;
-				const fallback =
-					target === "json"
-						? c.req.path.includes("update-status")
-							? "status"
-							: "body"
-						: (target ?? "request");
-				return problemResponse(validationProblem(issuesToErrors(result.error, fallback)));
-			}
-		},
+		// A route whose body is a bare value names its field with its own hook (see the orders routes).
+		defaultHook: validationHook("body"),
 	});
 	app.notFound((c) => problemResponse(problem(404, `No route for ${c.req.method} ${c.req.path}.`)));
 	app.onError((err, c: Context) => {

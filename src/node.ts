@@ -45,9 +45,14 @@ async function main(): Promise<void> {
 	} else {
 		log(`storage: Azure Table Storage (table ${config.TableStorage.TableName})`);
 	}
+	// This instance's name in the claims on events it publishes.
+	const holder = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+	const leaseMs = config.Events.LeaseSeconds * 1000;
 	const store = createAzureTablesStore(connectionString, config.TableStorage.TableName, {
 		...storeOptions(config),
 		recordEvents: true, // the outbox: every event reaches the event log, whatever happens after the commit
+		eventHolder: holder,
+		eventLeaseMs: leaseMs,
 	});
 	// Expired Idempotency-Key records are taken over when their key comes back; this removes the rest.
 	const purge = setInterval(() => {
@@ -99,8 +104,8 @@ async function main(): Promise<void> {
 		log: eventLog,
 		feed,
 		hub: hubOptions(config.Hub),
-		holder: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
-		leaseMs: config.Events.LeaseSeconds * 1000,
+		holder,
+		leaseMs,
 		sweepMs: config.Events.SweepSeconds * 1000,
 		say: log,
 	});

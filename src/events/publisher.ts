@@ -10,6 +10,9 @@ import type { OrderEvent, OrderEvents } from "../domain/events.js";
 import type { OrderStore } from "../storage/port.js";
 import type { EventFeed, EventLog } from "./port.js";
 
+/** How soon an instance looks again when an older event of the order is being published by another. */
+const WAIT_FOR_HOLDER_MS = 50;
+
 export interface EventPublisherOptions {
 	/** This instance's name in claims. */
 	holder: string;
@@ -44,11 +47,14 @@ export class EventPublisher implements OrderEvents {
 	}
 
 	publish(event: OrderEvent): void {
-		void this.relay(event.order.orderId);
+		void this.relay(event.order.orderId, event);
 	}
 
-	/** Logs and sends the order's pending events; resolves when this instance has nothing more to do. */
-	relay(orderId: string): Promise<void> {
+	/**
+	 * Logs and sends the order's pending events; resolves when this instance has nothing more to do.
+	 * `committed` is the event this instance just committed (its outbox row claimed for it).
+	 */
+	relay(orderId: string, committed?: OrderEvent): Promise<void> {
 		const current = this.running.get(orderId);
 		if (current) {
 			current.again = true;
@@ -57,9 +63,13 @@ export class EventPublisher implements OrderEvents {
 		const state = { again: true, done: Promise.resolve() };
 		state.done = (async () => {
 			try {
+				if (committed && (await this.relayCommitted(orderId, committed))) state.again = false;
 				while (state.again) {
 					state.again = false;
-					await this.relayOnce(orderId);
+					if ((await this.relayOnce(orderId)) === "wait") {
+						await new Promise((resolve) => setTimeout(resolve, WAIT_FOR_HOLDER_MS));
+						state.again = true;
+					}
 				}
 			} catch (err) {
 				// Left in the outbox: the next change of this order, a redelivery or the sweep moves it.
@@ -74,26 +84,51 @@ export class EventPublisher implements OrderEvents {
 		return state.done;
 	}
 
-	private async relayOnce(orderId: string): Promise<void> {
-		for (const pending of await this.store.pendingEvents(orderId)) {
+	/**
+	 * The common case, in fewer requests: the event this instance just committed, when no older event
+	 * of the order is still waiting (events leave the outbox oldest first, so looking at the one just
+	 * before is enough). Its outbox row was written claimed by this instance. False: take the long way.
+	 */
+	private async relayCommitted(orderId: string, event: OrderEvent): Promise<boolean> {
+		const version = event.version;
+		if (version === undefined) return false;
+		if (version > 0 && (await this.store.isPending(orderId, version - 1))) return false;
+		await this.logAndSend(event);
+		await this.store.clearPendingEvent({ orderId, version, event, etag: "" });
+		return true;
+	}
+
+	private async logAndSend(event: OrderEvent): Promise<void> {
+		const seq = await this.log.append(event);
+		this.published++;
+		try {
+			await this.feed.send({ seq, event });
+		} catch (err) {
+			// Logged is what counts: hubs read what the feed did not bring from the log.
+			this.logLine(`sending event ${seq} on the ${this.feed.kind} feed failed: ${(err as Error).message}`);
+		}
+	}
+
+	/**
+	 * Takes the order's pending events oldest first. Answers "wait" when an older one is held by
+	 * another instance while a later one is this instance's: it tries again shortly (the holder is
+	 * publishing it, or its claim runs out), so this instance's event is not left behind.
+	 */
+	private async relayOnce(orderId: string): Promise<"done" | "wait"> {
+		const pending = await this.store.pendingEvents(orderId);
+		for (const [i, p] of pending.entries()) {
 			const now = this.now();
-			const heldByOther =
-				pending.claimedBy !== undefined &&
-				pending.claimedBy !== this.options.holder &&
-				(pending.claimedUntil ?? 0) > now;
-			if (heldByOther) return; // that instance logs this one and the ones after it
-			const mine = await this.store.claimPendingEvent(pending, this.options.holder, now + this.leaseMs);
-			if (!mine) return; // claimed by another just now
-			const seq = await this.log.append(pending.event);
-			this.published++;
-			try {
-				await this.feed.send({ seq, event: pending.event });
-			} catch (err) {
-				// Logged is what counts: hubs read what the feed did not bring from the log.
-				this.logLine(`sending event ${seq} on the ${this.feed.kind} feed failed: ${(err as Error).message}`);
+			const held = (p.claimedUntil ?? 0) > now;
+			if (held && p.claimedBy !== this.options.holder) {
+				const mineLater = pending.slice(i + 1).some((q) => q.claimedBy === this.options.holder);
+				return mineLater ? "wait" : "done"; // otherwise the holder goes on to the later ones
 			}
+			const mine = held ? p : await this.store.claimPendingEvent(p, this.options.holder, now + this.leaseMs);
+			if (!mine) return "wait"; // taken or published by another just now: look again
+			await this.logAndSend(p.event);
 			await this.store.clearPendingEvent(mine);
 		}
+		return "done";
 	}
 
 	/** Relays every order with pending events that no live claim covers (after an instance stopped). */

@@ -8,6 +8,11 @@
 // the log.
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
 import type { EventLog } from "../events/port.js";
+import { BoundedMap } from "../util/bounded-map.js";
+import { ReplayHistory } from "./history.js";
+import { replayFromLog } from "./log-replay.js";
+import { concat, type StoredEvent, toSseEvent } from "./sse-event.js";
+import { StaleFilter } from "./stale-filter.js";
 
 export interface HubOptions {
 	/** Events kept for replay. */
@@ -34,9 +39,6 @@ export interface HubOptions {
 	startSeq?: number;
 }
 
-/** How far before a client's position a replay from the log looks, to recognise repeated events. */
-const REPLAY_LOOKBACK = 200;
-
 export interface SubscriberFilter {
 	orderIds?: string[];
 	partitionKey?: string;
@@ -50,16 +52,6 @@ export interface SseSink {
 	buffered(): number;
 	/** Ends the stream (idempotent); "abort" drops unsent bytes (for a client too slow to read them). */
 	close(mode?: "end" | "abort"): void;
-}
-
-interface StoredEvent {
-	seq: number;
-	bytes: Uint8Array;
-	orderId: string;
-	version?: number;
-	partitionKey: string;
-	customerName: string;
-	messageId?: string;
 }
 
 interface Subscriber {
@@ -93,8 +85,6 @@ export interface HubStats {
 }
 
 const encoder = new TextEncoder();
-/** Orders whose newest update time is remembered, to drop late older updates. */
-const NEWEST_UPDATE_CAPACITY = 10_000;
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
 
 function randomInstanceId(): string {
@@ -108,14 +98,11 @@ export class OrderHub implements OrderEvents {
 	private readonly opts: Required<Omit<HubOptions, "instanceId" | "eventLog" | "startSeq">>;
 	private readonly eventLog?: EventLog;
 	private readonly subscribers = new Set<Subscriber>();
-	/** Ring buffer of the newest events, oldest at `head`. */
-	private readonly history: (StoredEvent | undefined)[];
-	private head = 0;
-	private count = 0;
+	private readonly history: ReplayHistory;
 	private seq = 0;
-	private readonly recentMessageIds = new Map<string, number>();
-	/** The newest `updatedAt` (and version) published per recently changed order (bounded), see isStale(). */
-	private readonly newestUpdate = new Map<string, { updatedAt: string; version?: number }>();
+	/** Queue message ids of recent updates: a republished update (a redelivery) is dropped. */
+	private readonly recentMessageIds: BoundedMap<string, true>;
+	private readonly staleFilter = new StaleFilter();
 	private heartbeat: ReturnType<typeof setInterval> | undefined;
 	private pending: StoredEvent[] = [];
 	private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -134,7 +121,8 @@ export class OrderHub implements OrderEvents {
 			coalesceMs: options.coalesceMs ?? 25,
 		};
 		this.instanceId = options.instanceId ?? randomInstanceId();
-		this.history = new Array(this.opts.historySize);
+		this.history = new ReplayHistory(this.opts.historySize);
+		this.recentMessageIds = new BoundedMap(Math.max(this.opts.historySize, 1000));
 		if (options.eventLog) this.eventLog = options.eventLog;
 		this.seq = options.startSeq ?? 0;
 	}
@@ -161,7 +149,7 @@ export class OrderHub implements OrderEvents {
 			instanceId: this.instanceId,
 			subscribers: this.subscribers.size,
 			maxSubscribers: this.opts.maxSubscribers,
-			historySize: this.count,
+			historySize: this.history.size,
 			historyCapacity: this.opts.historySize,
 			newestEventId: this.newestEventId,
 			published: this.published,
@@ -182,13 +170,14 @@ export class OrderHub implements OrderEvents {
 	deliver({ seq, event }: { seq: number; event: OrderEvent }): void {
 		if (seq <= this.seq && this.eventLog) return;
 		const repeated = event.messageId !== undefined && this.recentMessageIds.has(event.messageId);
-		if (repeated || this.isStale(event)) {
+		if (repeated || this.staleFilter.isStale(event)) {
 			if (this.eventLog) this.seq = seq;
 			return;
 		}
 		this.seq = seq;
 		const stored = this.serialize(seq, event);
-		this.remember(stored);
+		this.history.remember(stored);
+		if (stored.messageId !== undefined) this.recentMessageIds.set(stored.messageId, true);
 		this.published++;
 		this.pending.push(stored);
 		if (this.flushTimer !== undefined) return;
@@ -204,52 +193,7 @@ export class OrderHub implements OrderEvents {
 
 	/** The event as SSE bytes, once: the same bytes go to every subscriber and into the history. */
 	private serialize(seq: number, event: OrderEvent): StoredEvent {
-		const id = `${this.instanceId}-${seq}`;
-		const { order } = event;
-		const data = JSON.stringify({
-			orderId: order.orderId,
-			status: order.status,
-			partitionKey: order.partitionKey,
-			customerName: order.customerName,
-			productName: order.productName,
-			createdAt: order.createdAt,
-			updatedAt: order.updatedAt,
-			...(event.previousStatus ? { previousStatus: event.previousStatus } : {}),
-			...(event.messageId ? { messageId: event.messageId } : {}),
-		});
-		return {
-			seq,
-			bytes: encoder.encode(`id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n`),
-			orderId: order.orderId,
-			partitionKey: order.partitionKey,
-			customerName: order.customerName,
-			...(event.version !== undefined ? { version: event.version } : {}),
-			...(event.messageId ? { messageId: event.messageId } : {}),
-		};
-	}
-
-	/**
-	 * An update older than one already published for the same order is dropped: a client applies
-	 * events as they come, and must never be moved back to a state the order has left. On Node the
-	 * receiver publishes one order's changes in order; on Workers they reach the hub object from
-	 * separate requests, which may overtake each other.
-	 */
-	private isStale({ order, version }: OrderEvent): boolean {
-		const newest = this.newestUpdate.get(order.orderId);
-		if (newest !== undefined) {
-			if (order.updatedAt < newest.updatedAt) return true;
-			// The same version again: an event logged twice (after a publisher stopped mid-way).
-			if (version !== undefined && newest.version !== undefined && version <= newest.version) return true;
-		}
-		this.newestUpdate.delete(order.orderId); // re-inserted: the map's order is recency
-		this.newestUpdate.set(order.orderId, {
-			updatedAt: order.updatedAt,
-			...(version !== undefined ? { version } : {}),
-		});
-		if (this.newestUpdate.size > NEWEST_UPDATE_CAPACITY) {
-			this.newestUpdate.delete(this.newestUpdate.keys().next().value as string);
-		}
-		return false;
+		return toSseEvent(`${this.instanceId}-${seq}`, seq, event);
 	}
 
 	/** Writes the pending events: one write per subscriber, the same bytes for all unfiltered ones. */
@@ -273,21 +217,6 @@ export class OrderHub implements OrderEvents {
 			if (mine.length === batch.length) this.send(s, all);
 			else if (mine.length > 0) this.send(s, concat(mine.map((e) => e.bytes)));
 		}
-	}
-
-	private remember(event: StoredEvent): void {
-		const capacity = this.opts.historySize;
-		if (capacity === 0) return;
-		if (this.count === capacity) {
-			const evicted = this.history[this.head];
-			if (evicted?.messageId !== undefined) this.recentMessageIds.delete(evicted.messageId);
-			this.history[this.head] = event;
-			this.head = (this.head + 1) % capacity;
-		} else {
-			this.history[(this.head + this.count) % capacity] = event;
-			this.count++;
-		}
-		if (event.messageId !== undefined) this.recentMessageIds.set(event.messageId, event.seq);
 	}
 
 	/**
@@ -349,37 +278,20 @@ export class OrderHub implements OrderEvents {
 	 * and clearing it) is sent once: the replay reads a little before `last` to know what was sent.
 	 */
 	private async replayFromLog(s: Subscriber, last: number, lastEventId: string): Promise<void> {
-		const log = this.eventLog as EventLog;
-		const upTo = s.afterSeq;
 		try {
-			if (last > upTo) {
-				// The client saw events this hub has not yet: fine if the log has them.
-				if (last > (await log.head())) this.sendReset(s.sink, "unknown-event-id", lastEventId);
-				else s.afterSeq = last;
-			} else if (last + 1 < (await log.firstRetained())) {
-				this.sendReset(s.sink, "evicted", lastEventId);
-			} else {
-				const seen = new Map<string, number>();
-				for (let after = Math.max(0, last - REPLAY_LOOKBACK); after < upTo; ) {
-					const page = await log.read(after, Math.min(1000, upTo - after));
-					if (page.length === 0) break;
-					for (const { seq, event } of page) {
-						if (seq > upTo) break;
-						const { orderId } = event.order;
-						const version = event.version ?? Number.POSITIVE_INFINITY;
-						const repeated = (seen.get(orderId) ?? -1) >= version;
-						if (!repeated) seen.set(orderId, version);
-						if (seq <= last || repeated) continue;
-						const stored = this.serialize(seq, event);
-						if (matches(s, stored) && this.subscribers.has(s)) s.sink.write(stored.bytes);
-					}
-					after = (page[page.length - 1] as { seq: number }).seq;
-				}
+			const replay = await replayFromLog(this.eventLog as EventLog, last, s.afterSeq, (seq, event) =>
+				this.serialize(seq, event),
+			);
+			if (replay.kind === "reset") this.sendReset(s.sink, replay.reason, lastEventId);
+			else if (replay.kind === "ahead") s.afterSeq = last;
+			else if (this.subscribers.has(s)) {
+				for (const e of replay.events) if (matches(s, e)) s.sink.write(e.bytes);
 			}
 		} catch {
 			// The log cannot be read now: the client refetches instead of missing events silently.
 			this.sendReset(s.sink, "replay-unavailable", lastEventId);
 		}
+		// Then what arrived live meanwhile, past what the replay covered.
 		const held = s.held ?? [];
 		s.held = undefined;
 		if (!this.subscribers.has(s)) return;
@@ -413,15 +325,9 @@ export class OrderHub implements OrderEvents {
 		if (m[1] !== this.instanceId) return { ok: false, reason: "unknown-instance" };
 		const last = Number(m[2]);
 		if (last > this.seq) return { ok: false, reason: this.eventLog ? "ahead" : "unknown-event-id" };
-		const oldest = this.count === 0 ? this.seq + 1 : (this.history[this.head] as StoredEvent).seq;
+		const oldest = this.history.oldestSeq() ?? this.seq + 1;
 		if (last < oldest - 1) return { ok: false, reason: this.eventLog ? "in-log" : "evicted" };
-		const events: StoredEvent[] = [];
-		const capacity = this.opts.historySize;
-		for (let i = 0; i < this.count; i++) {
-			const e = this.history[(this.head + i) % capacity] as StoredEvent;
-			if (e.seq > last) events.push(e);
-		}
-		return { ok: true, events };
+		return { ok: true, events: this.history.after(last) };
 	}
 
 	private startHeartbeat(): void {
@@ -454,16 +360,6 @@ export class OrderHub implements OrderEvents {
 
 const isUnfiltered = (s: Subscriber) =>
 	s.orderIds === undefined && s.partitionKey === undefined && s.customerName === undefined;
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-	let at = 0;
-	for (const c of chunks) {
-		out.set(c, at);
-		at += c.byteLength;
-	}
-	return out;
-}
 
 function matches(s: Subscriber, e: StoredEvent): boolean {
 	if (s.orderIds !== undefined && !s.orderIds.has(e.orderId)) return false;

@@ -2,7 +2,10 @@
 // brings them in (a topic does not keep order across senders, may repeat, may lose a message while
 // a connection drops). The log has no gaps, so a position missing from the feed is read from the
 // log at once; a poll of the log's tail catches what the feed lost when nothing follows it.
-import type { EventLog, LoggedEvent } from "../events/port.js";
+import { type EventLog, LOG_PAGE, type LoggedEvent } from "../events/port.js";
+
+/** Positions read at first when catching up: the feed usually lacks only the newest few. */
+const SMALL_READ = 8;
 
 export interface SequencerOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
@@ -81,13 +84,14 @@ export class EventSequencer {
 			try {
 				do {
 					this.again = false;
-					for (;;) {
-						const page = await this.log.read(this.delivered, 1000);
+					// A few positions at first (what is usually missing), then big pages while far behind.
+					for (let want = SMALL_READ; ; want = LOG_PAGE) {
+						const page = await this.log.read(this.delivered, want);
 						for (const logged of page) {
 							if (logged.seq === this.delivered + 1) this.hand(logged);
 						}
 						this.drainEarly();
-						if (page.length < 1000) break;
+						if (page.length < want) break;
 					}
 				} while (this.again);
 			} catch (err) {

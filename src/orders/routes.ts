@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { OrderEvents } from "../domain/events.js";
+import { createdEvent, type OrderEvents } from "../domain/events.js";
 import { changeMessageId } from "../domain/ids.js";
 import { checkTransition, describeIllegal } from "../domain/status.js";
+import { validationHook } from "../http/validation.js";
 import { ProblemError, problem } from "../problem.js";
 import type { StatusQueue } from "../queue/port.js";
 import type { OrderStore } from "../storage/port.js";
@@ -109,6 +110,8 @@ const updateStatus = createRoute({
 	},
 });
 
+const statusHook = validationHook("status");
+
 const notFound = (orderId: string) => new ProblemError(problem(404, `Order '${orderId}' was not found.`));
 
 export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: OrderRouteDeps): void {
@@ -127,7 +130,7 @@ export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: 
 				),
 			);
 		}
-		if (result.kind === "created") events.publish({ type: "OrderCreated", order: result.order });
+		if (result.kind === "created") events.publish(createdEvent(result.order));
 		c.header("Location", `/api/orders/${encodeURIComponent(result.order.orderId)}`);
 		if (result.kind === "replayed") c.header("Idempotent-Replayed", "true");
 		return c.json(result.order, 201);
@@ -154,27 +157,33 @@ export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: 
 		return c.json(history, 200);
 	});
 
-	app.openapi(updateStatus, async (c) => {
-		const { orderId } = c.req.valid("param");
-		const body = c.req.valid("json");
-		const status = typeof body === "string" ? body : body.status;
-		const order = await store.get(orderId);
-		if (!order) throw notFound(orderId);
-		const verdict = checkTransition(order.status, status);
-		if (verdict === "illegal") {
-			throw new ProblemError(
-				problem(409, describeIllegal(order.status, status), {
-					currentStatus: order.status,
-					requestedStatus: status,
-				}),
-			);
-		}
-		if (verdict === "noop") return c.json({ orderId, status }, 202);
-		const key = c.req.valid("header")["idempotency-key"];
-		const messageId = key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key);
-		const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
-		await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
+	app.openapi(
+		updateStatus,
+		async (c) => {
+			const { orderId } = c.req.valid("param");
+			const body = c.req.valid("json");
+			const status = typeof body === "string" ? body : body.status;
+			const order = await store.get(orderId);
+			if (!order) throw notFound(orderId);
+			const verdict = checkTransition(order.status, status);
+			if (verdict === "illegal") {
+				throw new ProblemError(
+					problem(409, describeIllegal(order.status, status), {
+						currentStatus: order.status,
+						requestedStatus: status,
+					}),
+				);
+			}
+			if (verdict === "noop") return c.json({ orderId, status }, 202);
+			const key = c.req.valid("header")["idempotency-key"];
+			const messageId = key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key);
+			const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
+			await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
 
-		return c.json({ orderId, status, messageId }, 202);
-	});
+			return c.json({ orderId, status, messageId }, 202);
+		},
+		// The body may be a bare status string: name the field. (A problem response, which the route's
+		// typed responses do not list; Hono sends whatever the hook returns.)
+		(result) => statusHook(result) as never,
+	);
 }

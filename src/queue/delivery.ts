@@ -1,5 +1,6 @@
 // What the in-memory queues (in-process on Node, in-isolate on Workers) share: duplicate detection
 // by messageId and the Service Bus-like rules for what happens after one delivery.
+import { BoundedMap } from "../util/bounded-map.js";
 import type { ReceivedStatusMessage, StatusMessageHandler } from "./port.js";
 
 export interface DeadLetter {
@@ -56,14 +57,15 @@ export interface RedeliveryPolicy {
 
 /** The last `capacity` message ids, for Service Bus-style duplicate detection. */
 export class RecentMessageIds {
-	private readonly ids = new Set<string>();
-	constructor(private readonly capacity: number) {}
+	private readonly ids: BoundedMap<string, true>;
+	constructor(capacity: number) {
+		this.ids = new BoundedMap(capacity);
+	}
 
 	/** True when `id` was seen before; otherwise remembers it. */
 	seenBefore(id: string): boolean {
 		if (this.ids.has(id)) return true;
-		this.ids.add(id);
-		if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
+		this.ids.set(id, true);
 		return false;
 	}
 }

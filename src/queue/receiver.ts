@@ -157,12 +157,7 @@ export function createStatusMessageHandler({
 			const result = await apply(change);
 			switch (result.kind) {
 				case "applied":
-					events.publish({
-						type: "ReceiveOrderUpdate",
-						order: result.order,
-						messageId: change.messageId,
-						previousStatus: result.previous,
-					});
+					events.publish(result.event);
 					return { kind: "complete" };
 				case "duplicate":
 					// Applied before, but we may have stopped before publishing: publish again while it

@@ -157,7 +157,7 @@ export class AzureTablesOrderStore implements OrderStore {
 
 	constructor(
 		private readonly client: TableClient,
-		options: AzureTablesOptions = {},
+		private readonly options: AzureTablesOptions = {},
 	) {
 		this.timeoutMs = options.timeoutMs ?? 5000;
 		this.listBudgetMs = options.listBudgetMs ?? 2000;
@@ -168,7 +168,13 @@ export class AzureTablesOrderStore implements OrderStore {
 
 	/** The outbox row recording `event` in its order's partition (in the change's transaction). */
 	private outboxRow(orderId: string, version: number, event: OrderEvent) {
-		return { partitionKey: orderId, rowKey: outboxRowKey(version), event: JSON.stringify(event) };
+		const { eventHolder, eventLeaseMs = 10_000 } = this.options;
+		return {
+			partitionKey: orderId,
+			rowKey: outboxRowKey(version),
+			event: JSON.stringify(event),
+			...(eventHolder ? { claimedBy: eventHolder, claimedUntil: this.now() + eventLeaseMs } : {}),
+		};
 	}
 
 	/** Runs one storage call with a deadline; maps "cannot reach storage" to StoreUnavailableError. */
@@ -421,30 +427,20 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 
 	async load(orderId: string, messageId?: string): Promise<StoredOrder | undefined> {
-		// One request for the order row and, when asked, this message's applied-marker row.
-		const wanted = messageId === undefined ? undefined : markerRowKey(messageId);
-		const filter =
-			wanted === undefined
-				? odata`PartitionKey eq ${orderId} and RowKey eq ${ORDER_ROW}`
-				: odata`PartitionKey eq ${orderId} and (RowKey eq ${ORDER_ROW} or RowKey eq ${wanted})`;
-		const rows = await this.call("load", async (abortSignal) => {
-			const out: (OrderEntity & { etag: string })[] = [];
-			for await (const row of this.client.listEntities<OrderEntity>({
-				queryOptions: { filter },
-				abortSignal,
-			})) {
-				out.push(row as OrderEntity & { etag: string });
-			}
-			return out;
-		});
-		const row = rows.find((r) => r.rowKey === ORDER_ROW);
+		// Point reads, side by side: the order row and, when asked, this message's applied-marker row.
+		// (A point read is the cheapest request; a query scans, in Azurite even the whole table.)
+		const [row, marker] = await Promise.all([
+			this.getEntity<OrderEntity>(orderId, ORDER_ROW),
+			messageId === undefined ? undefined : this.getEntity(orderId, markerRowKey(messageId)),
+		]);
 		if (!row) return undefined;
-		return {
-			order: toOrder(row),
-			version: row.version ?? 0,
-			etag: row.etag,
-			applied: wanted !== undefined && rows.some((r) => r.rowKey === wanted),
-		};
+		return { order: toOrder(row), version: row.version ?? 0, etag: row.etag, applied: marker !== undefined };
+	}
+
+	/** Whether the order's event of `version` is still waiting in the outbox (one point read). */
+	async isPending(orderId: string, version: number): Promise<boolean> {
+		if (!this.recordEvents) return false;
+		return (await this.getEntity(orderId, outboxRowKey(version))) !== undefined;
 	}
 
 	async commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict"> {

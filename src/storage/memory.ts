@@ -43,7 +43,7 @@ export class MemoryOrderStore implements OrderStore {
 	private readonly recordEvents: boolean;
 	private etags = 0;
 
-	constructor(options: StoreOptions = {}) {
+	constructor(private readonly options: StoreOptions = {}) {
 		this.recordEvents = options.recordEvents ?? false;
 		this.retentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
 		this.now = options.now ?? Date.now;
@@ -165,7 +165,18 @@ export class MemoryOrderStore implements OrderStore {
 	}
 
 	private pendingOf(orderId: string, version: number, event: OrderEvent): PendingEvent {
-		return { orderId, version, event, etag: String(++this.etags) };
+		const { eventHolder, eventLeaseMs = 10_000 } = this.options;
+		return {
+			orderId,
+			version,
+			event,
+			...(eventHolder ? { claimedBy: eventHolder, claimedUntil: this.now() + eventLeaseMs } : {}),
+			etag: String(++this.etags),
+		};
+	}
+
+	async isPending(orderId: string, version: number): Promise<boolean> {
+		return (this.records.get(orderId)?.pending ?? []).some((p) => p.version === version);
 	}
 
 	async pendingEvents(orderId: string): Promise<PendingEvent[]> {

@@ -71,6 +71,12 @@ export interface StoreOptions {
 	 * to move to the event log (several instances). Off: the caller publishes events itself.
 	 */
 	recordEvents?: boolean;
+	/**
+	 * Outbox rows are written already claimed by this publisher, for this long: the instance that
+	 * commits a change publishes its event without claiming it first.
+	 */
+	eventHolder?: string;
+	eventLeaseMs?: number;
 	/** How long a create's Idempotency-Key is remembered; an expired key is a new key. Default 24 h. */
 	idempotencyRetentionMs?: number;
 	/** The clock (ms since the epoch); tests move it instead of sleeping. */
@@ -100,6 +106,11 @@ export interface OrderStore {
 	commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict">;
 	/** Throws StoreUnavailableError when the store is not reachable. */
 	ping(): Promise<void>;
+	/**
+	 * Whether the event of `version` is still recorded (not yet published). Events leave the outbox
+	 * oldest first, so when version v-1 is not pending, no older one is either.
+	 */
+	isPending(orderId: string, version: number): Promise<boolean>;
 	/** The order's recorded, not yet published events, oldest first (empty unless recordEvents). */
 	pendingEvents(orderId: string): Promise<PendingEvent[]>;
 	/** Takes `pending` for `holder` until `untilMs`, if it is free; undefined when another holds it. */

@@ -3,13 +3,13 @@
 // say what happened so the caller can publish and settle. Every receiver (the Node loop, the
 // Workers in-isolate delivery, the hub object's REST receiver) applies changes through here.
 import { decide } from "../domain/decide.js";
-import { updatedEvent } from "../domain/events.js";
+import { type OrderEvent, updatedEvent } from "../domain/events.js";
 import { nextUpdatedAt, type Order, type StatusChange } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import { type OrderStore, StoreUnavailableError } from "../storage/port.js";
 
 export type ApplyOutcome =
-	| { kind: "applied"; order: Order; previous: OrderStatus }
+	| { kind: "applied"; order: Order; previous: OrderStatus; event: OrderEvent }
 	| { kind: "duplicate"; order: Order }
 	| { kind: "noop"; order: Order }
 	| { kind: "not-found" }
@@ -28,14 +28,15 @@ export async function applyStatusChange(store: OrderStore, change: StatusChange)
 		if (decision.kind !== "apply") return { kind: decision.kind, order };
 		const at = nextUpdatedAt(order.updatedAt);
 		const changed: Order = { ...order, status: change.status, updatedAt: at };
+		const event = updatedEvent(changed, stored.version + 1, change.messageId, order.status);
 		const committed = await store.commitChange(stored, {
 			status: change.status,
 			at,
 			messageId: change.messageId,
 			...(change.source ? { source: change.source } : {}),
-			event: updatedEvent(changed, stored.version + 1, change.messageId, order.status),
+			event,
 		});
-		if (committed === "committed") return { kind: "applied", order: changed, previous: order.status };
+		if (committed === "committed") return { kind: "applied", order: changed, previous: order.status, event };
 		// Another change (or another delivery of this one) committed first: load again and decide again.
 	}
 	throw new StoreUnavailableError(

@@ -83,7 +83,7 @@ export function describeOrderRoutes(name: string, makeTarget: MakeTarget): void 
 				expect(res.headers.get("location")).toBe(`/api/orders/${order.orderId}`);
 				const fetched = await t.request(res.headers.get("location") as string);
 				expect(await fetched.json()).toEqual(order);
-				expect(await t.events()).toEqual([{ type: "OrderCreated", order }]);
+				expect(await t.events()).toEqual([{ type: "OrderCreated", order, version: 0 }]);
 			});
 
 			it("refuses a create that names a status other than Pending, naming status, and creates nothing", async () => {

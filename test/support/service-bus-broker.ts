@@ -153,6 +153,10 @@ export class TestServiceBusBroker {
 				host: "127.0.0.1",
 				treat_modified_as_released: false,
 				autoaccept: true,
+				// rhea keeps a session's deliveries in a ring (2,048 by default) and frees a slot only when
+				// every older delivery is settled: one message held in peek-lock for seconds while topic
+				// deliveries flow on the same connection would overflow it.
+				session_buffer_size: 1 << 16,
 			} as never) as unknown as Server;
 			server.once("error", reject);
 			server.once("listening", () => {

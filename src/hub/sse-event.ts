@@ -1,0 +1,49 @@
+// An order event as the SSE bytes every subscriber receives, with what filters match it on.
+import type { OrderEvent } from "../domain/events.js";
+
+export interface StoredEvent {
+	seq: number;
+	/** `id:`, `event:` and `data:` lines, serialised once: the same bytes go to every subscriber. */
+	bytes: Uint8Array;
+	orderId: string;
+	version?: number;
+	partitionKey: string;
+	customerName: string;
+	messageId?: string;
+}
+
+const encoder = new TextEncoder();
+
+export function toSseEvent(id: string, seq: number, event: OrderEvent): StoredEvent {
+	const { order } = event;
+	const data = JSON.stringify({
+		orderId: order.orderId,
+		status: order.status,
+		partitionKey: order.partitionKey,
+		customerName: order.customerName,
+		productName: order.productName,
+		createdAt: order.createdAt,
+		updatedAt: order.updatedAt,
+		...(event.previousStatus ? { previousStatus: event.previousStatus } : {}),
+		...(event.messageId ? { messageId: event.messageId } : {}),
+	});
+	return {
+		seq,
+		bytes: encoder.encode(`id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n`),
+		orderId: order.orderId,
+		partitionKey: order.partitionKey,
+		customerName: order.customerName,
+		...(event.version !== undefined ? { version: event.version } : {}),
+		...(event.messageId ? { messageId: event.messageId } : {}),
+	};
+}
+
+export function concat(chunks: Uint8Array[]): Uint8Array {
+	const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+	let at = 0;
+	for (const c of chunks) {
+		out.set(c, at);
+		at += c.byteLength;
+	}
+	return out;
+}
