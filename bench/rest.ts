@@ -4,7 +4,11 @@ import { fmt, startNode } from "./lib.js";
 
 const SCENARIOS = ["create", "get", "list", "update"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-type Target = "bare Hono + Map" | "order-tracker, memory" | "order-tracker, Azurite";
+type Target =
+	| "bare Hono + Map"
+	| "order-tracker, memory"
+	| "bare Hono + Azure Tables"
+	| "order-tracker, Azurite";
 
 export interface RestResult {
 	target: string;
@@ -15,6 +19,10 @@ export interface RestResult {
 	requests: number;
 	errors: number;
 	non2xx: number;
+	/** req/s as a share of the bare Hono + Map baseline's, same scenario, same run */
+	ofBare?: number;
+	/** req/s as a share of the bare Hono + Azure Tables baseline's (targets over Azurite) */
+	ofBareTables?: number;
 }
 
 /** Runs each scenario's load generator against a server already listening at `baseUrl`. */
@@ -60,19 +68,40 @@ export async function benchRest(quick: boolean): Promise<RestResult[]> {
 	const azurite = startNode("bench/servers/azurite.ts");
 	try {
 		const { connectionString } = (await azurite.first) as { connectionString: string };
-		return [
+		const onAzurite = { ...opts, updates: quick ? 200 : 2000 };
+		const tables = (name: string) => ({
+			BENCH_TABLES_CONNECTION_STRING: connectionString,
+			BENCH_TABLE_NAME: `${name}${Date.now()}`,
+		});
+		return withRatios([
 			...(await runTarget("bare Hono + Map", "bench/servers/bare-hono.ts", {}, opts)),
 			...(await runTarget("order-tracker, memory", "bench/servers/app.ts", {}, opts)),
 			...(await runTarget(
-				"order-tracker, Azurite",
-				"bench/servers/app.ts",
-				{ BENCH_TABLES_CONNECTION_STRING: connectionString, BENCH_TABLE_NAME: `Rest${Date.now()}` },
-				{ ...opts, updates: quick ? 200 : 2000 },
+				"bare Hono + Azure Tables",
+				"bench/servers/bare-tables.ts",
+				tables("Bare"),
+				onAzurite,
 			)),
-		];
+			...(await runTarget("order-tracker, Azurite", "bench/servers/app.ts", tables("Rest"), onAzurite)),
+		]);
 	} finally {
 		await azurite.stop();
 	}
+}
+
+/** Each result's req/s as a share of the baselines' in the same scenario (fields for scripts and tables). */
+function withRatios(results: RestResult[]): RestResult[] {
+	const rps = (target: string, scenario: Scenario) =>
+		results.find((r) => r.target === target && r.scenario === scenario)?.rps;
+	return results.map((r) => {
+		const bare = rps("bare Hono + Map", r.scenario);
+		const bareTables = rps("bare Hono + Azure Tables", r.scenario);
+		return {
+			...r,
+			...(bare && r.target !== "bare Hono + Map" ? { ofBare: r.rps / bare } : {}),
+			...(bareTables && r.target === "order-tracker, Azurite" ? { ofBareTables: r.rps / bareTables } : {}),
+		};
+	});
 }
 
 /** A Markdown table of `results`, each beside the same scenario of the `baseline` target. */
@@ -90,4 +119,14 @@ export function ratioTable(title: string, results: RestResult[], baseline: strin
 	].join("\n");
 }
 
-export const restTable = (results: RestResult[]) => ratioTable("REST", results, "bare Hono + Map");
+export function restTable(results: RestResult[]): string {
+	const rows = results.map(
+		(r) =>
+			`| ${r.scenario} | ${r.target} | ${fmt(r.rps, 0)} | ${r.ofBare === undefined ? "" : fmt(r.ofBare, 2)} | ${r.ofBareTables === undefined ? "" : fmt(r.ofBareTables, 2)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.requests} | ${r.errors + r.non2xx} |`,
+	);
+	return [
+		"| REST | server | req/s | of bare Hono + Map | of bare Hono + Azure Tables | p50 ms | p99 ms | requests | errors |",
+		"|---|---|---|---|---|---|---|---|---|",
+		...rows,
+	].join("\n");
+}

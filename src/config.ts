@@ -55,66 +55,76 @@ const intFromString = (min: number, max: number) =>
 			.max(max),
 	);
 
-export const ConfigSchema = z.object({
-	TableStorage: z
-		.object({
-			ConnectionString: optionalSecret,
-			TableName: z
-				.string()
-				.regex(
-					/^[A-Za-z][A-Za-z0-9]{2,62}$/,
-					"must be 3-63 letters or digits, starting with a letter (Azure table name rules)",
-				)
-				.default("OrderTracking"),
-			TimeoutMs: intFromString(100, 120_000).default(5000),
-		})
-		.prefault({}),
-	ServiceBus: z
-		.object({
-			ConnectionString: optionalSecret,
-			QueueName: z
-				.string()
-				.regex(/^[A-Za-z0-9][A-Za-z0-9._\-/]{0,259}$/, "must be 1-260 letters, digits, '.', '-', '_' or '/'")
-				.default("OrderTracker"),
-			/** Set: every instance's hub is fed from this topic (one subscription per instance). */
-			TopicName: optionalName,
-			/** This instance's subscription to TopicName. */
-			SubscriptionName: optionalName,
-		})
-		.prefault({})
-		.refine((sb) => (sb.TopicName === undefined) === (sb.SubscriptionName === undefined), {
-			message: "TopicName and SubscriptionName go together: set both (fan-out to every instance) or neither",
-		}),
-	Cors: z.object({ AllowedOrigins: originList.default(["http://localhost:3000"]) }).prefault({}),
-	Embedded: z.object({ DataDir: z.string().min(1).default(".data") }).prefault({}),
-	Hub: z
-		.object({
-			HistorySize: intFromString(0, 1_000_000).default(1000),
-			HeartbeatMs: intFromString(1000, 3_600_000).default(15_000),
-			RetryMs: intFromString(0, 3_600_000).default(2000),
-			MaxSubscribers: intFromString(1, 1_000_000).default(10_000),
-			MaxBufferedBytes: intFromString(1024, 1 << 30).default(256 * 1024),
-			CoalesceMs: intFromString(0, 1000).default(25),
-		})
-		.prefault({}),
-	Events: z
-		.object({
-			/** How far back Last-Event-ID replays from the durable event log. */
-			RetentionHours: intFromString(1, 24 * 366).default(24),
-			/** How long an instance holds an event it is publishing before another may take over. */
-			LeaseSeconds: intFromString(1, 3600).default(10),
-			/** How often an instance looks for events a stopped instance left unpublished. */
-			SweepSeconds: intFromString(1, 3600).default(30),
-		})
-		.prefault({}),
-	Idempotency: z
-		.object({
-			/** How long a create's Idempotency-Key is remembered; after that it is a new key. */
-			RetentionHours: intFromString(1, 24 * 366).default(24),
-		})
-		.prefault({}),
-	PORT: intFromString(0, 65535).default(5080),
-});
+export const ConfigSchema = z
+	.object({
+		TableStorage: z
+			.object({
+				ConnectionString: optionalSecret,
+				TableName: z
+					.string()
+					.regex(
+						/^[A-Za-z][A-Za-z0-9]{2,62}$/,
+						"must be 3-63 letters or digits, starting with a letter (Azure table name rules)",
+					)
+					.default("OrderTracking"),
+				TimeoutMs: intFromString(100, 120_000).default(5000),
+			})
+			.prefault({}),
+		ServiceBus: z
+			.object({
+				ConnectionString: optionalSecret,
+				QueueName: z
+					.string()
+					.regex(
+						/^[A-Za-z0-9][A-Za-z0-9._\-/]{0,259}$/,
+						"must be 1-260 letters, digits, '.', '-', '_' or '/'",
+					)
+					.default("OrderTracker"),
+				/** Set: every instance's hub is fed from this topic (one subscription per instance). */
+				TopicName: optionalName,
+				/** This instance's subscription to TopicName. */
+				SubscriptionName: optionalName,
+			})
+			.prefault({})
+			.refine((sb) => (sb.TopicName === undefined) === (sb.SubscriptionName === undefined), {
+				message:
+					"TopicName and SubscriptionName go together: set both (fan-out to every instance) or neither",
+			}),
+		Cors: z.object({ AllowedOrigins: originList.default(["http://localhost:3000"]) }).prefault({}),
+		Embedded: z.object({ DataDir: z.string().min(1).default(".data") }).prefault({}),
+		Hub: z
+			.object({
+				HistorySize: intFromString(0, 1_000_000).default(1000),
+				HeartbeatMs: intFromString(1000, 3_600_000).default(15_000),
+				RetryMs: intFromString(0, 3_600_000).default(2000),
+				MaxSubscribers: intFromString(1, 1_000_000).default(10_000),
+				MaxBufferedBytes: intFromString(1024, 1 << 30).default(256 * 1024),
+				CoalesceMs: intFromString(0, 1000).default(25),
+			})
+			.prefault({}),
+		Events: z
+			.object({
+				/** How far back Last-Event-ID replays from the durable event log. */
+				RetentionHours: intFromString(1, 24 * 366).default(24),
+				/** How long an instance holds an event it is publishing before another may take over. */
+				LeaseSeconds: intFromString(1, 3600).default(10),
+				/** How often an instance looks for events a stopped instance left unpublished. */
+				SweepSeconds: intFromString(1, 3600).default(30),
+			})
+			.prefault({}),
+		Idempotency: z
+			.object({
+				/** How long a create's Idempotency-Key is remembered; after that it is a new key. */
+				RetentionHours: intFromString(1, 24 * 366).default(24),
+			})
+			.prefault({}),
+		PORT: intFromString(0, 65535).default(5080),
+	})
+	.refine((c) => c.Events.LeaseSeconds * 1000 >= 2 * c.TableStorage.TimeoutMs, {
+		path: ["Events", "LeaseSeconds"],
+		message:
+			"must be at least twice TableStorage:TimeoutMs: an instance's claim on an event it is publishing must outlast its storage calls",
+	});
 
 export type Config = z.output<typeof ConfigSchema>;
 

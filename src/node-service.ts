@@ -86,10 +86,13 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 		...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
 		log: say,
 	});
-	const sequencer = new EventSequencer(log, (logged) => hub.deliver(logged), head, {
-		...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-		log: say,
-	});
+	const sequencer = new EventSequencer(
+		log,
+		(logged) => hub.deliver(logged),
+		head,
+		{ ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}), log: say },
+		epoch,
+	);
 	feed.start((logged) => sequencer.accept(logged));
 	sequencer.start();
 	const sweep = () =>
@@ -109,10 +112,10 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 			return { feed: feed.kind, position: sequencer.position };
 		},
 		async close() {
+			// The hub is closed already; what is committed is published, then the feed stops.
 			clearInterval(sweeper);
-			await publisher.drain();
-			await sequencer.catchUp();
 			sequencer.stop();
+			await publisher.drain();
 			await feed.close();
 		},
 	};

@@ -162,11 +162,11 @@ async function main(): Promise<void> {
 			hub.close(); // end every SSE stream; EventSource clients reconnect elsewhere or later
 			stopping.abort(); // a message waiting for storage is abandoned now (the queue redelivers it)
 			http.closeIdleConnections();
-			await queue.close(); // settles in-flight and queued status changes
-			await fanOut.close(); // publishes what those changes committed
 			const straggler = setTimeout(() => http.closeAllConnections(), 2000); // requests still open after 2 s
-			await closed;
+			await closed; // requests in flight answered (their creates committed)
 			clearTimeout(straggler);
+			await queue.close(); // settles in-flight and queued status changes
+			await fanOut.close(); // publishes what those requests and changes committed
 			await azurite?.close(); // flushes embedded storage to disk
 			log("stopped");
 			process.exit(0);

@@ -40,6 +40,16 @@ describe("configuration", () => {
 		});
 	});
 
+	it("refuses an event lease shorter than twice the storage timeout", () => {
+		expect(problemsOf(() => resolveConfig(appsettings, { Events__LeaseSeconds: "5" }))).toEqual([
+			"Events:LeaseSeconds: must be at least twice TableStorage:TimeoutMs: an instance's claim on an event it is publishing must outlast its storage calls",
+		]);
+		expect(
+			resolveConfig(appsettings, { Events__LeaseSeconds: "2", TableStorage__TimeoutMs: "1000" }).Events
+				.LeaseSeconds,
+		).toBe(2);
+	});
+
 	it("takes a topic and this instance's subscription together, or neither", () => {
 		const both = resolveConfig(appsettings, {
 			ServiceBus__TopicName: "order-events",

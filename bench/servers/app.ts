@@ -1,10 +1,13 @@
-// order-tracker as the Node entry wires it (Node SSE transport, receiver loop), over the in-memory
-// store or Azurite (BENCH_TABLES_CONNECTION_STRING), the in-process queue or Service Bus
+// order-tracker as the Node entry wires it (Node SSE transport, receiver loop, every event through
+// the outbox and the event log to the hub), over the in-memory store or Azurite
+// (BENCH_TABLES_CONNECTION_STRING), the in-process queue or Service Bus
 // (BENCH_SERVICE_BUS_CONNECTION_STRING), plus GET /__bench/memory for the harness.
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { OrderHub } from "../../src/hub/hub.js";
-import { createNodeService } from "../../src/node-service.js";
+import { createAzureTablesEventLog } from "../../src/events/azure-log.js";
+import { InProcessEventFeed } from "../../src/events/in-process-feed.js";
+import { MemoryEventLog } from "../../src/events/memory-log.js";
+import { createNodeService, startEventFanOut } from "../../src/node-service.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import type { StatusMessageHandler } from "../../src/queue/port.js";
 import { ServiceBusStatusQueue } from "../../src/queue/service-bus.js";
@@ -12,14 +15,22 @@ import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 
 const tableCs = process.env.BENCH_TABLES_CONNECTION_STRING;
-const store = tableCs
-	? createAzureTablesStore(tableCs, process.env.BENCH_TABLE_NAME ?? "Bench")
-	: new MemoryOrderStore();
-const hub = new OrderHub({
-	maxSubscribers: 50_000,
-	historySize: 1000,
-	...(process.env.BENCH_COALESCE_MS ? { coalesceMs: Number(process.env.BENCH_COALESCE_MS) } : {}),
+const tableName = process.env.BENCH_TABLE_NAME ?? "Bench";
+const holder = `bench-${process.pid}`;
+const events = { recordEvents: true, eventHolder: holder };
+const store = tableCs ? createAzureTablesStore(tableCs, tableName, events) : new MemoryOrderStore(events);
+const fanOut = await startEventFanOut({
+	store,
+	log: tableCs ? createAzureTablesEventLog(tableCs, tableName) : new MemoryEventLog(),
+	feed: new InProcessEventFeed(),
+	holder,
+	hub: {
+		maxSubscribers: 50_000,
+		historySize: 1000,
+		...(process.env.BENCH_COALESCE_MS ? { coalesceMs: Number(process.env.BENCH_COALESCE_MS) } : {}),
+	},
 });
+const { hub } = fanOut;
 const busCs = process.env.BENCH_SERVICE_BUS_CONNECTION_STRING;
 const queue = busCs
 	? new ServiceBusStatusQueue({ connectionString: busCs, queueName: "bench" })
@@ -36,6 +47,7 @@ const app = createNodeService({
 	store,
 	queue,
 	hub,
+	events: fanOut.publisher,
 	corsOrigins: ["*"],
 	// BENCH_TRACE=1: where a status change spends its time between PUT (occurredAt) and publish.
 	...(trace
@@ -68,6 +80,7 @@ const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info
 process.on("SIGTERM", async () => {
 	hub.close();
 	await queue.close();
+	await fanOut.close();
 	(server as unknown as import("node:http").Server).closeAllConnections();
 	server.close(() => process.exit(0));
 });

@@ -53,13 +53,17 @@ const CHANGE_NAMESPACE = "6f1c3a52-8a0e-4b7e-9d55-0c7f3e2a9b14";
 
 /**
  * The queue message id of a status change requested with an Idempotency-Key: a name-based UUID
- * (version 5, RFC 9562 §5.5) of the order and the key. A key names one change of one order, so
- * the same key on two orders gives two ids (the queue's and the hub's duplicate detection work
- * by message id across all orders), and a retry of one request gives the same id again.
+ * (version 5, RFC 9562 §5.5) of the order, the status and the key. A key names one change of one
+ * order, so the same key on two orders (or for two statuses) gives two ids — the queue's duplicate
+ * detection works by message id across all orders — and a retry of one request the same id again.
  */
-export async function changeMessageId(orderId: string, idempotencyKey: string): Promise<string> {
+export async function changeMessageId(
+	orderId: string,
+	idempotencyKey: string,
+	status: string,
+): Promise<string> {
 	const ns = CHANGE_NAMESPACE.replaceAll("-", "");
-	const name = new TextEncoder().encode(`${orderId}\n${idempotencyKey}`);
+	const name = new TextEncoder().encode(`${orderId}\n${status}\n${idempotencyKey}`);
 	const input = new Uint8Array(16 + name.byteLength);
 	for (let i = 0; i < 16; i++) input[i] = Number.parseInt(ns.slice(i * 2, i * 2 + 2), 16);
 	input.set(name, 16);

@@ -4,8 +4,9 @@
 //   PartitionKey = "meta"  RowKey = "meta"                 epoch, firstRetained
 // A position is taken by creating its row: of two instances aiming at the same position one gets
 // 409 and tries the next, so the log is gapless and numbered alike for everyone.
-import { odata, RestError, TableClient } from "@azure/data-tables";
+import { odata, RestError, type TableClient } from "@azure/data-tables";
 import type { OrderEvent } from "../domain/events.js";
+import { tableClient, unavailableReason } from "../storage/azure-tables.js";
 import { StoreUnavailableError } from "../storage/port.js";
 import { type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
 
@@ -18,7 +19,7 @@ const POINT_READS = 8;
 const MAX_BATCH = 100;
 
 type EventRow = { partitionKey: string; rowKey: string; data: string; loggedAt: number };
-type MetaRow = { epoch: string; firstRetained?: number };
+type MetaRow = { epoch: string; firstRetained?: number; etag?: string };
 
 const partitionOf = (seq: number) =>
 	`s${Math.floor(seq / LOG_PAGE)
@@ -50,16 +51,13 @@ export class AzureTablesEventLog implements EventLog {
 		try {
 			return await fn(deadline);
 		} catch (err) {
-			const s = status(err);
-			if (
-				deadline.aborted ||
-				(err instanceof RestError && (s === undefined || s >= 500 || s === 408 || s === 429))
-			) {
+			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
+			if (reason) {
 				throw new StoreUnavailableError(
-					`event log unavailable (${what}): ${(err as Error).message.split("\n")[0]}`,
+					`event log unavailable (${what}, ${reason}): ${(err as Error).message.split("\n")[0]}`,
 					{
 						cause: err,
-						reason: deadline.aborted ? "timeout" : "unreachable",
+						reason,
 					},
 				);
 			}
@@ -146,7 +144,13 @@ export class AzureTablesEventLog implements EventLog {
 	/** Writes `events` at the next free consecutive positions; answers them. */
 	private async appendBatch(events: OrderEvent[]): Promise<number[]> {
 		await this.loadMeta();
-		this.knownLoaded ??= this.head().then((h) => this.observe(h));
+		this.knownLoaded ??= this.head().then(
+			(h) => this.observe(h),
+			(err) => {
+				this.knownLoaded = undefined; // tried again by the next append
+				throw err;
+			},
+		);
 		await this.knownLoaded;
 		const data = events.map((e) => JSON.stringify(e));
 		for (let taken = 0; ; taken++) {
@@ -186,7 +190,8 @@ export class AzureTablesEventLog implements EventLog {
 		await this.loadMeta();
 		if (limit <= POINT_READS) return this.readByPoint(after, limit);
 		const out: LoggedEvent[] = [];
-		let next = after + 1;
+		// Purged positions read as nothing: start at the first one kept.
+		let next = Math.max(after + 1, await this.firstRetained());
 		while (out.length < limit) {
 			const want = Math.min(limit - out.length, LOG_PAGE);
 			const rows = await this.call("read", async (abortSignal) => {
@@ -240,13 +245,34 @@ export class AzureTablesEventLog implements EventLog {
 		return out;
 	}
 
+	/**
+	 * The newest position, found with point reads: positions exist from the first kept one to the
+	 * head without a gap, so "does position p exist" is a yes-then-no line to search — by doubling
+	 * from the newest position known, then halving. About 2·log2(events) reads, however long the log.
+	 */
 	async head(): Promise<number> {
-		let head = Math.max(this.known, (await this.firstRetained()) - 1);
-		for (;;) {
-			const more = await this.read(head, LOG_PAGE);
-			if (more.length === 0) return head;
-			head = (more[more.length - 1] as LoggedEvent).seq;
+		const first = await this.firstRetained();
+		let low = Math.max(this.known, first - 1); // exists (or is just before the log)
+		if (!(await this.exists(low + 1))) return low;
+		let step = 1;
+		let high = low + 1;
+		while (await this.exists(high)) {
+			low = high;
+			step *= 2;
+			high = low + step;
 		}
+		// low exists, high does not
+		while (high - low > 1) {
+			const mid = Math.floor((low + high) / 2);
+			if (await this.exists(mid)) low = mid;
+			else high = mid;
+		}
+		return low;
+	}
+
+	private async exists(seq: number): Promise<boolean> {
+		if (seq < 1) return true;
+		return (await this.readByPoint(seq - 1, 1)).length === 1;
 	}
 
 	async purge(retentionMs: number): Promise<number> {
@@ -271,18 +297,17 @@ export class AzureTablesEventLog implements EventLog {
 			});
 			if (rows.some((r) => Number(r.loggedAt) >= cutoff)) break;
 			const nextFirst = (Math.floor(first / LOG_PAGE) + 1) * LOG_PAGE;
-			// Move the boundary first: a replay that reads it will not trust rows being deleted.
-			await this.call("move first retained", (abortSignal) =>
-				this.client.updateEntity({ ...META, firstRetained: nextFirst }, "Merge", { abortSignal }),
-			);
-			for (let i = 0; i < rows.length; i += 100) {
-				const batch = rows.slice(i, i + 100);
-				await this.call("purge", (abortSignal) =>
-					this.client.submitTransaction(
-						batch.map((r) => ["delete", { partitionKey: r.partitionKey, rowKey: r.rowKey }]),
-						{ abortSignal },
-					),
-				);
+			// Move the boundary first, forward only (instances purge at the same time): a replay that
+			// reads it will not trust rows being deleted.
+			if (!(await this.moveFirstRetained(nextFirst))) return purged;
+			for (const r of rows) {
+				try {
+					await this.call("purge", (abortSignal) =>
+						this.client.deleteEntity(r.partitionKey, r.rowKey, { abortSignal }),
+					);
+				} catch (err) {
+					if (status(err) !== 404) throw err; // another instance deleted it first
+				}
 			}
 			purged += rows.length;
 			first = nextFirst;
@@ -290,8 +315,26 @@ export class AzureTablesEventLog implements EventLog {
 		return purged;
 	}
 
+	/** Sets the first retained position to `to` if it is further on; false when another got there first. */
+	private async moveFirstRetained(to: number): Promise<boolean> {
+		const meta = await this.call("read meta", (abortSignal) =>
+			this.client.getEntity<MetaRow>(META.partitionKey, META.rowKey, { abortSignal }),
+		);
+		if (Number(meta.firstRetained ?? 1) >= to) return false;
+		try {
+			await this.call("move first retained", (abortSignal) =>
+				this.client.updateEntity({ ...META, firstRetained: to }, "Merge", { etag: meta.etag, abortSignal }),
+			);
+			return true;
+		} catch (err) {
+			if (status(err) === 412) return false;
+			throw err;
+		}
+	}
+
 	async ping(): Promise<void> {
 		await this.loadMeta();
+		await this.firstRetained(); // a real read
 	}
 }
 
@@ -301,10 +344,9 @@ export function createAzureTablesEventLog(
 	tableName: string,
 	options: { timeoutMs?: number; now?: () => number } = {},
 ): AzureTablesEventLog {
-	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connectionString);
-	const client = TableClient.fromConnectionString(connectionString, eventTableName(tableName), {
-		allowInsecureConnection: insecure,
-		retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
-	});
-	return new AzureTablesEventLog(client, options.timeoutMs, options.now);
+	return new AzureTablesEventLog(
+		tableClient(connectionString, eventTableName(tableName)),
+		options.timeoutMs,
+		options.now,
+	);
 }

@@ -12,6 +12,8 @@ import type { OrderEvent } from "../domain/events.js";
 export interface LoggedEvent {
 	seq: number;
 	event: OrderEvent;
+	/** The log's epoch, on the feed: a hub drops positions of another log (a shared or old topic). */
+	epoch?: string;
 }
 
 export interface EventLog {

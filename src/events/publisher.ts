@@ -102,7 +102,7 @@ export class EventPublisher implements OrderEvents {
 		const seq = await this.log.append(event);
 		this.published++;
 		try {
-			await this.feed.send({ seq, event });
+			await this.feed.send({ seq, event, epoch: await this.log.epoch() });
 		} catch (err) {
 			// Logged is what counts: hubs read what the feed did not bring from the log.
 			this.logLine(`sending event ${seq} on the ${this.feed.kind} feed failed: ${(err as Error).message}`);

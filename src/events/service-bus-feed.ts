@@ -36,10 +36,10 @@ export class ServiceBusTopicFeed implements EventFeed {
 		this.sender = this.client.createSender(options.topicName);
 	}
 
-	async send({ seq, event }: LoggedEvent): Promise<void> {
+	async send({ seq, event, epoch }: LoggedEvent): Promise<void> {
 		await this.sender.sendMessages(
 			{
-				body: { seq, event },
+				body: { seq, event, epoch },
 				contentType: "application/json",
 				messageId: `${event.order.orderId}:${event.version ?? seq}:${seq}`,
 				subject: ORDER_EVENT_SUBJECT,
@@ -57,12 +57,16 @@ export class ServiceBusTopicFeed implements EventFeed {
 		this.subscription = receiver.subscribe(
 			{
 				processMessage: async (message) => {
-					const body = message.body as { seq?: unknown; event?: unknown } | undefined;
+					const body = message.body as { seq?: unknown; event?: unknown; epoch?: unknown } | undefined;
 					if (typeof body?.seq !== "number" || typeof body.event !== "object" || body.event === null) {
 						this.log(`ignoring a message on ${this.options.topicName} that is not an order event`);
 						return;
 					}
-					onEvent({ seq: body.seq, event: body.event as OrderEvent });
+					onEvent({
+						seq: body.seq,
+						event: body.event as OrderEvent,
+						...(typeof body.epoch === "string" ? { epoch: body.epoch } : {}),
+					});
 				},
 				processError: async ({ error, errorSource }) => {
 					this.log(`service bus topic ${errorSource}: ${error.message.split("\n")[0]}`);

@@ -159,6 +159,7 @@ export class OrderHub implements OrderEvents {
 
 	/** Alone: publishes at the next position of its own. */
 	publish(event: OrderEvent): void {
+		if (this.eventLog) throw new Error("a hub fed from the event log takes events through deliver()");
 		this.deliver({ seq: this.seq + 1, event });
 	}
 
@@ -169,7 +170,10 @@ export class OrderHub implements OrderEvents {
 	 */
 	deliver({ seq, event }: { seq: number; event: OrderEvent }): void {
 		if (seq <= this.seq && this.eventLog) return;
-		const repeated = event.messageId !== undefined && this.recentMessageIds.has(event.messageId);
+		// Alone, a republished update (a redelivery) comes with the same message id; fed from the log,
+		// the order's version tells a repeat (and one message id may change several orders).
+		const repeated =
+			!this.eventLog && event.messageId !== undefined && this.recentMessageIds.has(event.messageId);
 		if (repeated || this.staleFilter.isStale(event)) {
 			if (this.eventLog) this.seq = seq;
 			return;
@@ -279,17 +283,20 @@ export class OrderHub implements OrderEvents {
 	 */
 	private async replayFromLog(s: Subscriber, last: number, lastEventId: string): Promise<void> {
 		try {
-			const replay = await replayFromLog(this.eventLog as EventLog, last, s.afterSeq, (seq, event) =>
-				this.serialize(seq, event),
+			const replay = await replayFromLog(
+				this.eventLog as EventLog,
+				last,
+				s.afterSeq,
+				(seq, event) => this.serialize(seq, event),
+				(e) => matches(s, e),
 			);
+			if (!this.subscribers.has(s)) return;
 			if (replay.kind === "reset") this.sendReset(s.sink, replay.reason, lastEventId);
 			else if (replay.kind === "ahead") s.afterSeq = last;
-			else if (this.subscribers.has(s)) {
-				for (const e of replay.events) if (matches(s, e)) s.sink.write(e.bytes);
-			}
+			else if (replay.events.length > 0) this.send(s, concat(replay.events.map((e) => e.bytes)));
 		} catch {
 			// The log cannot be read now: the client refetches instead of missing events silently.
-			this.sendReset(s.sink, "replay-unavailable", lastEventId);
+			if (this.subscribers.has(s)) this.sendReset(s.sink, "replay-unavailable", lastEventId);
 		}
 		// Then what arrived live meanwhile, past what the replay covered.
 		const held = s.held ?? [];

@@ -4,8 +4,15 @@
 // log at once; a poll of the log's tail catches what the feed lost when nothing follows it.
 import { type EventLog, LOG_PAGE, type LoggedEvent } from "../events/port.js";
 
-/** Positions read at first when catching up: the feed usually lacks only the newest few. */
+/**
+ * How long a hub waits for a missing position to arrive on the feed before reading it from the
+ * log. Senders on several instances (and concurrent receives) reorder the feed by a few ms; a log
+ * read for every such gap would cost more than the events themselves.
+ */
+const GAP_GRACE_MS = 100;
+/** At most this many positions are read by point reads at a time (and a queue of early ones). */
 const SMALL_READ = 8;
+const MAX_EARLY = 10_000;
 
 export interface SequencerOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
@@ -21,6 +28,7 @@ export class EventSequencer {
 	private timer?: ReturnType<typeof setInterval>;
 	private readonly logLine: (line: string) => void;
 	private lastFailure = 0;
+	private gapTimer?: ReturnType<typeof setTimeout>;
 
 	constructor(
 		private readonly log: EventLog,
@@ -28,6 +36,8 @@ export class EventSequencer {
 		/** The position already delivered (the log's head when the hub started). */
 		startSeq: number,
 		private readonly options: SequencerOptions = {},
+		/** The log's epoch: feed messages of another log are dropped. */
+		private readonly epoch?: string,
 	) {
 		this.delivered = startSeq;
 		this.logLine = options.log ?? (() => {});
@@ -45,24 +55,31 @@ export class EventSequencer {
 
 	stop(): void {
 		clearInterval(this.timer);
+		clearTimeout(this.gapTimer);
 		this.timer = undefined;
+		this.gapTimer = undefined;
 	}
 
 	/** An event from the feed. */
 	accept(logged: LoggedEvent): void {
-		this.log.observe(logged.seq);
+		if (logged.epoch !== undefined && this.epoch !== undefined && logged.epoch !== this.epoch) return;
 		if (logged.seq <= this.delivered) return; // delivered already
 		if (logged.seq === this.delivered + 1) {
 			this.hand(logged);
 			this.drainEarly();
 			return;
 		}
-		this.early.set(logged.seq, logged);
-		void this.catchUp(); // the positions before it exist: read them
+		if (this.early.size < MAX_EARLY) this.early.set(logged.seq, logged);
+		// The positions before it exist: give the feed a moment to bring them, then read them.
+		this.gapTimer ??= setTimeout(() => {
+			this.gapTimer = undefined;
+			if (this.early.size > 0) void this.catchUp();
+		}, GAP_GRACE_MS);
 	}
 
 	private hand(logged: LoggedEvent): void {
 		this.delivered = logged.seq;
+		this.log.observe(logged.seq); // known to exist: this instance's next append aims past it
 		this.deliver(logged);
 	}
 
@@ -84,8 +101,9 @@ export class EventSequencer {
 			try {
 				do {
 					this.again = false;
-					// A few positions at first (what is usually missing), then big pages while far behind.
-					for (let want = SMALL_READ; ; want = LOG_PAGE) {
+					// One position first (usually nothing is missing: one point read), then a few, then big
+					// pages while far behind.
+					for (let want = 1; ; want = want === 1 ? SMALL_READ : LOG_PAGE) {
 						const page = await this.log.read(this.delivered, want);
 						for (const logged of page) {
 							if (logged.seq === this.delivered + 1) this.hand(logged);

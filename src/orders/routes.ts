@@ -176,7 +176,7 @@ export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: 
 			}
 			if (verdict === "noop") return c.json({ orderId, status }, 202);
 			const key = c.req.valid("header")["idempotency-key"];
-			const messageId = key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key);
+			const messageId = key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key, status);
 			const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
 			await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
 

@@ -1,6 +1,7 @@
 // OrderStore on Azure Table Storage (@azure/data-tables). Table layout (see README):
 //   PartitionKey = orderId   RowKey = "order"          the order itself (+ version)
-//   PartitionKey = orderId   RowKey = "h~0000000001"   one row per status change, oldest first
+//   PartitionKey = orderId   RowKey = "h~0000000001"   one row per status change, oldest first (the
+//                                                      creation entry is derived from the order row)
 //   PartitionKey = orderId   RowKey = "m~<messageId>"  marker: this queue message was applied
 //   PartitionKey = "~idem~<key>"  RowKey = "idem"     Idempotency-Key of a create -> orderId, claimedAt
 // Everything about one order shares a partition, so reading it, its history, and applying a
@@ -104,8 +105,9 @@ function statusCode(err: unknown): number | undefined {
 
 /**
  * Whether an error from the SDK means "storage cannot serve right now", and why: a timeout, a
- * request that never got an answer (refused, reset, DNS), 408, 429 or a 5xx. Everything else
- * (other 4xx, a TypeError) is not an outage: it is ours to interpret, or a defect.
+ * request that never got an answer (refused, reset, DNS), 408, 429, a 5xx, or credentials storage
+ * refuses (401/403). Everything else (other 4xx, a TypeError) is not an outage: it is ours to
+ * interpret, or a defect. The event log (src/events/azure-log.ts) classifies with this too.
  */
 export function unavailableReason(err: unknown): UnavailableReason | undefined {
 	if (err instanceof StoreUnavailableError) return err.reason;
@@ -115,6 +117,8 @@ export function unavailableReason(err: unknown): UnavailableReason | undefined {
 		const status = err.statusCode;
 		// No status: the request was sent and no response came back (REQUEST_SEND_ERROR and friends).
 		if (status === undefined || status >= 500 || status === 408 || status === 429) return "unreachable";
+		// A rotated key or an expired SAS: the service cannot serve until an operator acts.
+		if (status === 401 || status === 403) return "unauthorized";
 		return undefined;
 	}
 	const code = (err as { code?: unknown }).code;
@@ -252,26 +256,21 @@ export class AzureTablesOrderStore implements OrderStore {
 			updatedAt: now,
 			version: 0,
 		};
-		const created: HistoryEntity = {
-			partitionKey: orderId,
-			rowKey: historyRowKey(0),
-			status: "Pending",
-			at: now,
-			source: "api",
-		};
+		// No history row for the creation: history() derives it from the order row (one write less).
 		try {
-			await this.call("create order", (abortSignal) =>
-				this.client.submitTransaction(
-					[
-						["create", entity],
-						["create", created],
-						...(this.recordEvents
-							? [["create", this.outboxRow(orderId, 0, createdEvent(toOrder(entity)))] as TransactionAction]
-							: []),
-					],
-					{ abortSignal },
-				),
-			);
+			await this.call("create order", async (abortSignal) => {
+				if (!this.recordEvents) await this.client.createEntity(entity, { abortSignal });
+				else {
+					const event = createdEvent(toOrder(entity));
+					await this.client.submitTransaction(
+						[
+							["create", entity],
+							["create", this.outboxRow(orderId, 0, event)],
+						],
+						{ abortSignal },
+					);
+				}
+			});
 		} catch (err) {
 			if (statusCode(err) === 409) {
 				const existing = await this.get(orderId);
@@ -406,24 +405,32 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 
 	async history(orderId: string): Promise<HistoryEntry[] | undefined> {
+		// The order row and its history rows in one query. The creation entry is the order row's
+		// (orders created before this layout have an h~0000000000 row instead).
 		const rows = await this.call("history", async (abortSignal) => {
-			const out: HistoryEntity[] = [];
-			const iter = this.client.listEntities<HistoryEntity>({
+			const out: (HistoryEntity & Partial<OrderEntity>)[] = [];
+			const iter = this.client.listEntities<HistoryEntity & Partial<OrderEntity>>({
 				queryOptions: {
-					filter: odata`PartitionKey eq ${orderId} and RowKey ge ${HISTORY_PREFIX} and RowKey lt ${`${HISTORY_PREFIX}~`}`,
+					filter: odata`PartitionKey eq ${orderId} and (RowKey eq ${ORDER_ROW} or (RowKey ge ${HISTORY_PREFIX} and RowKey lt ${`${HISTORY_PREFIX}~`}))`,
 				},
 				abortSignal,
 			});
 			for await (const row of iter) out.push(row);
 			return out;
 		});
-		if (rows.length === 0) return (await this.get(orderId)) ? [] : undefined;
-		return rows.map((r) => ({
+		const order = rows.find((r) => r.rowKey === ORDER_ROW);
+		if (!order) return undefined;
+		const changes = rows.filter((r) => r.rowKey.startsWith(HISTORY_PREFIX));
+		const entries: HistoryEntry[] = changes.map((r) => ({
 			status: r.status as OrderStatus,
 			at: r.at,
 			...(r.messageId ? { messageId: r.messageId } : {}),
 			...(r.source ? { source: r.source } : {}),
 		}));
+		if (changes[0]?.rowKey !== historyRowKey(0)) {
+			entries.unshift({ status: "Pending", at: order.createdAt as string, source: "api" });
+		}
+		return entries;
 	}
 
 	async load(orderId: string, messageId?: string): Promise<StoredOrder | undefined> {
@@ -579,16 +586,20 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 }
 
-/** A store over `connectionString`; SDK retries kept short so a dead store answers within ~timeoutMs. */
+/** A client of `tableName`; SDK retries kept short so a dead store answers within ~timeoutMs. */
+export function tableClient(connectionString: string, tableName: string): TableClient {
+	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connectionString);
+	return TableClient.fromConnectionString(connectionString, tableName, {
+		allowInsecureConnection: insecure,
+		retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+	});
+}
+
+/** A store over `connectionString`. */
 export function createAzureTablesStore(
 	connectionString: string,
 	tableName: string,
 	options: AzureTablesOptions = {},
 ): AzureTablesOrderStore {
-	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connectionString);
-	const client = TableClient.fromConnectionString(connectionString, tableName, {
-		allowInsecureConnection: insecure,
-		retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
-	});
-	return new AzureTablesOrderStore(client, options);
+	return new AzureTablesOrderStore(tableClient(connectionString, tableName), options);
 }

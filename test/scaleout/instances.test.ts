@@ -28,6 +28,7 @@ function envFor(name: Name): Record<string, string> {
 		ServiceBus__QueueName: QUEUE,
 		ServiceBus__TopicName: TOPIC,
 		ServiceBus__SubscriptionName: name,
+		TableStorage__TimeoutMs: "1000",
 		Events__LeaseSeconds: "2",
 		Events__SweepSeconds: "1",
 		Hub__CoalesceMs: "0",

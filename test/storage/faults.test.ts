@@ -199,7 +199,10 @@ describe("Table Storage faults", () => {
 			"unreachable",
 		);
 		expect(unavailableReason(new DOMException("aborted", "AbortError"))).toBe("timeout");
-		for (const statusCode of [400, 403, 404, 409, 412]) {
+		for (const statusCode of [401, 403]) {
+			expect(unavailableReason(new RestError("key rotated", { statusCode }))).toBe("unauthorized");
+		}
+		for (const statusCode of [400, 404, 409, 412]) {
 			expect(unavailableReason(new RestError("no", { statusCode }))).toBeUndefined();
 		}
 		expect(unavailableReason(new TypeError("x is not a function"))).toBeUndefined();
