@@ -1,6 +1,7 @@
 // The wiring every Node host of the service shares (src/node.ts, the test server, the benchmark
-// server): the receiver loop applies queue messages to the store and publishes to the hub, and the
-// app serves /orderHub through the Node socket transport.
+// server): the receiver loop applies queue messages to the store and hands their events on (to the
+// outbox publisher, or straight to a hub that is alone), the app serves /orderHub through the Node
+// socket transport, and startEventFanOut wires the outbox, event log, feed, sequencer and hub.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type AppDeps, createApp } from "./app.js";
 import type { OrderEvents } from "./domain/events.js";

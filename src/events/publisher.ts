@@ -7,7 +7,8 @@
 // It is the app's OrderEvents: publish(event) means "an event of this order was committed" — the
 // event itself is already in the outbox. A sweep picks up what a stopped instance left behind.
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
-import type { OrderStore } from "../storage/port.js";
+import type { OrderStore, PendingEvent } from "../storage/port.js";
+import { BoundedMap } from "../util/bounded-map.js";
 import type { EventFeed, EventLog } from "./port.js";
 
 /** How soon an instance looks again when an older event of the order is being published by another. */
@@ -29,6 +30,8 @@ export class EventPublisher implements OrderEvents {
 	/** One relay per order at a time in this process; a request during one runs once more after it. */
 	private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
 	private published = 0;
+	/** The newest version of each recently published order this instance cleared from the outbox. */
+	private readonly lastCleared = new BoundedMap<string, number>(10_000);
 
 	constructor(
 		private readonly store: OrderStore,
@@ -92,10 +95,17 @@ export class EventPublisher implements OrderEvents {
 	private async relayCommitted(orderId: string, event: OrderEvent): Promise<boolean> {
 		const version = event.version;
 		if (version === undefined) return false;
-		if (version > 0 && (await this.store.isPending(orderId, version - 1))) return false;
+		// The one before was cleared by this instance (usual with one instance): no need to look.
+		const clearedHere = this.lastCleared.get(orderId) === version - 1;
+		if (version > 0 && !clearedHere && (await this.store.isPending(orderId, version - 1))) return false;
 		await this.logAndSend(event);
-		await this.store.clearPendingEvent({ orderId, version, event, etag: "" });
+		await this.clear({ orderId, version, event, etag: "" });
 		return true;
+	}
+
+	private async clear(pending: PendingEvent): Promise<void> {
+		await this.store.clearPendingEvent(pending);
+		this.lastCleared.set(pending.orderId, pending.version);
 	}
 
 	private async logAndSend(event: OrderEvent): Promise<void> {
@@ -126,7 +136,7 @@ export class EventPublisher implements OrderEvents {
 			const mine = held ? p : await this.store.claimPendingEvent(p, this.options.holder, now + this.leaseMs);
 			if (!mine) return "wait"; // taken or published by another just now: look again
 			await this.logAndSend(p.event);
-			await this.store.clearPendingEvent(mine);
+			await this.clear(mine);
 		}
 		return "done";
 	}

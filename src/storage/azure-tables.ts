@@ -3,6 +3,7 @@
 //   PartitionKey = orderId   RowKey = "h~0000000001"   one row per status change, oldest first (the
 //                                                      creation entry is derived from the order row)
 //   PartitionKey = orderId   RowKey = "m~<messageId>"  marker: this queue message was applied
+//   PartitionKey = orderId   RowKey = "o~0000000001"   outbox: an event waiting for the event log
 //   PartitionKey = "~idem~<key>"  RowKey = "idem"     Idempotency-Key of a create -> orderId, claimedAt
 // Everything about one order shares a partition, so reading it, its history, and applying a
 // change (order + history row + marker, one atomic transaction with an ETag check) are point
@@ -433,15 +434,14 @@ export class AzureTablesOrderStore implements OrderStore {
 		return entries;
 	}
 
-	async load(orderId: string, messageId?: string): Promise<StoredOrder | undefined> {
-		// Point reads, side by side: the order row and, when asked, this message's applied-marker row.
-		// (A point read is the cheapest request; a query scans, in Azurite even the whole table.)
-		const [row, marker] = await Promise.all([
-			this.getEntity<OrderEntity>(orderId, ORDER_ROW),
-			messageId === undefined ? undefined : this.getEntity(orderId, markerRowKey(messageId)),
-		]);
-		if (!row) return undefined;
-		return { order: toOrder(row), version: row.version ?? 0, etag: row.etag, applied: marker !== undefined };
+	async load(orderId: string): Promise<StoredOrder | undefined> {
+		// A point read: the cheapest request (a query scans, in Azurite even the whole table).
+		const row = await this.getEntity<OrderEntity>(orderId, ORDER_ROW);
+		return row ? { order: toOrder(row), version: row.version ?? 0, etag: row.etag } : undefined;
+	}
+
+	async wasApplied(orderId: string, messageId: string): Promise<boolean> {
+		return (await this.getEntity(orderId, markerRowKey(messageId))) !== undefined;
 	}
 
 	/** Whether the order's event of `version` is still waiting in the outbox (one point read). */

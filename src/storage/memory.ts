@@ -133,16 +133,15 @@ export class MemoryOrderStore implements OrderStore {
 		return this.records.get(orderId)?.history.map((h) => ({ ...h }));
 	}
 
-	async load(orderId: string, messageId?: string): Promise<StoredOrder | undefined> {
+	async load(orderId: string): Promise<StoredOrder | undefined> {
 		const r = this.records.get(orderId);
 		if (!r) return undefined;
 		const version = r.history.length - 1;
-		return {
-			order: { ...r.order },
-			version,
-			etag: String(version),
-			applied: messageId !== undefined && r.appliedMessageIds.has(messageId),
-		};
+		return { order: { ...r.order }, version, etag: String(version) };
+	}
+
+	async wasApplied(orderId: string, messageId: string): Promise<boolean> {
+		return this.records.get(orderId)?.appliedMessageIds.has(messageId) ?? false;
 	}
 
 	async commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict"> {

@@ -36,8 +36,6 @@ export interface StoredOrder {
 	version: number;
 	/** Opaque: commitChange succeeds only while the order is still at this state. */
 	etag: string;
-	/** Whether the message asked about in load() was applied to this order before. */
-	applied: boolean;
 }
 
 /** One status change to write: the order's new status, and a history entry saying why. */
@@ -96,8 +94,10 @@ export interface OrderStore {
 	list(query: ListQuery): Promise<ListPage>;
 	/** Oldest first, creation first; undefined when the order does not exist. */
 	history(orderId: string): Promise<HistoryEntry[] | undefined>;
-	/** The order with its version, and whether `messageId` was applied to it; undefined when there is none. */
-	load(orderId: string, messageId?: string): Promise<StoredOrder | undefined>;
+	/** The order with its version; undefined when there is none. */
+	load(orderId: string): Promise<StoredOrder | undefined>;
+	/** Whether the queue message `messageId` was applied to the order. */
+	wasApplied(orderId: string, messageId: string): Promise<boolean>;
 	/**
 	 * Atomically, and only while the order is as `stored` says: sets its status and updatedAt, appends
 	 * the history entry and records the message id as applied. "conflict" when something changed it

@@ -20,10 +20,14 @@ const MAX_ATTEMPTS = 8;
 
 export async function applyStatusChange(store: OrderStore, change: StatusChange): Promise<ApplyOutcome> {
 	for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-		const stored = await store.load(change.orderId, change.messageId);
+		const stored = await store.load(change.orderId);
 		if (!stored) return { kind: "not-found" };
 		const { order } = stored;
-		const decision = decide(order.status, change.status, stored.applied);
+		// Statuses only move forward, so a change that would still apply cannot have been applied:
+		// the applied-message marker is read only when the change would not apply (one read less).
+		const applies = decide(order.status, change.status, false).kind === "apply";
+		const applied = !applies && (await store.wasApplied(change.orderId, change.messageId));
+		const decision = decide(order.status, change.status, applied);
 		if (decision.kind === "reject") return { kind: "rejected", order, reason: decision.reason };
 		if (decision.kind !== "apply") return { kind: decision.kind, order };
 		const at = nextUpdatedAt(order.updatedAt);
