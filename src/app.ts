@@ -5,6 +5,8 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { authenticate, sessionHandlers } from "./auth/http.js";
+import type { JwtVerifier } from "./auth/jwt.js";
 import type { OrderEvents } from "./domain/events.js";
 import { type HealthCheck, registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
@@ -44,6 +46,8 @@ export interface AppDeps {
 	swaggerAssets?: (file: string) => Promise<Response | undefined>;
 	/** Serves the live order board's files at /, /board.css and /board.js. */
 	boardFiles?: (path: string) => Promise<Response | undefined>;
+	/** Bearer-token verification (Auth:Mode Jwt); absent, everyone may do everything. */
+	auth?: { verifier: JwtVerifier; maxSubscribersPerPrincipal?: number };
 	/** More readiness checks of the runtime entry's parts (the event log and feed on Node). */
 	readiness?: HealthCheck[];
 	/** Extra routes mounted by the runtime entry before the 404 handler. */
@@ -98,17 +102,29 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 	const log = deps.log ?? (() => {});
 	const app = createProblemApp(log);
 
-	const cors = appCorsPolicy(deps.corsOrigins);
+	// With auth, the session cookie may come from the configured origins (never "*").
+	const cors = appCorsPolicy(deps.corsOrigins, deps.auth !== undefined);
 	app.use("*", cors.middleware); // first, so every answer (hub problems and stats too) carries CORS
+	const authenticated = authenticate(deps.auth?.verifier);
+	for (const path of ["/api/*", "/orderHub", "/orderHub/*", "/health/ready"]) app.use(path, authenticated);
 	if (deps.hub) {
 		const transport = deps.sseTransport ?? webStreamTransport(deps.hub.maxBufferedBytes);
-		registerHubRoutes(app, deps.hub, transport, cors);
+		registerHubRoutes(app, deps.hub, transport, cors, {
+			...(deps.auth?.maxSubscribersPerPrincipal
+				? { maxPerPrincipal: deps.auth.maxSubscribersPerPrincipal }
+				: {}),
+		});
 	} else if (deps.remoteHub) {
 		registerRemoteHubRoutes(app, deps.remoteHub);
 	}
 	const hubStats: HubStatsSource | undefined = deps.hub ?? deps.remoteHub;
 	const bodyLimit = deps.maxBodyBytes ?? 64 * 1024;
-	app.on(["POST", "PUT"], "/api/*", jsonBody(bodyLimit));
+	app.on(["POST", "PUT"], "/api/orders/*", jsonBody(bodyLimit));
+	if (deps.auth) {
+		const session = sessionHandlers();
+		app.post("/api/auth/session", session.start);
+		app.delete("/api/auth/session", session.end);
+	}
 
 	registerOrderRoutes(app, deps);
 	registerHealthRoutes(
@@ -125,13 +141,15 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 				name: "queue",
 				check: async () => {
 					await deps.queue.ping();
-					return { kind: deps.queue.kind };
+					return { kind: deps.queue.kind, ...deps.queue.stats?.() };
 				},
 			},
 			...(hubStats ? [{ name: "hub", check: () => hubHealth(hubStats) }] : []),
 			...(deps.readiness ?? []),
 		],
 		log,
+		// Per-check detail only to operators when auth is on; the status to anyone.
+		(c) => !deps.auth || (c.get("principal")?.permissions.has("Orders.ReadAll") ?? false),
 	);
 	deps.extend?.(app);
 

@@ -2,9 +2,19 @@
 // with `__` for nesting (ServiceBus__ConnectionString), plus PORT. Keys match case-insensitively,
 // as .NET configuration does. Pure: the runtime entry reads the file and passes the environment.
 import { z } from "zod";
+import type { JwtOptions } from "./auth/jwt.js";
 import type { HubOptions } from "./hub/hub.js";
 
-const SECTIONS = ["TableStorage", "ServiceBus", "Cors", "Embedded", "Hub", "Idempotency", "Events"] as const;
+const SECTIONS = [
+	"TableStorage",
+	"ServiceBus",
+	"Cors",
+	"Embedded",
+	"Hub",
+	"Idempotency",
+	"Events",
+	"Auth",
+] as const;
 
 /** `<Your Service Bus Connection String>` and friends count as empty. */
 const isPlaceholder = (v: string) => /^\s*<[^>]*>\s*$/.test(v) || v.trim() === "";
@@ -100,6 +110,8 @@ export const ConfigSchema = z
 				MaxSubscribers: intFromString(1, 1_000_000).default(10_000),
 				MaxBufferedBytes: intFromString(1024, 1 << 30).default(256 * 1024),
 				CoalesceMs: intFromString(0, 1000).default(25),
+				/** Streams one principal may hold at once (with Auth:Mode Jwt). */
+				MaxSubscribersPerPrincipal: intFromString(1, 100_000).default(10),
 			})
 			.prefault({}),
 		Events: z
@@ -112,6 +124,64 @@ export const ConfigSchema = z
 				SweepSeconds: intFromString(1, 3600).default(30),
 			})
 			.prefault({}),
+		Auth: z
+			.object({
+				Mode: z
+					.string()
+					.default("None")
+					.transform((v, ctx) => {
+						const mode = ["None", "Jwt"].find((m) => m.toLowerCase() === v.trim().toLowerCase());
+						if (!mode) ctx.addIssue({ code: "custom", message: 'must be "None" or "Jwt"' });
+						return (mode ?? "None") as "None" | "Jwt";
+					}),
+				Authority: optionalSecret,
+				Audience: optionalSecret,
+				Issuer: optionalSecret,
+				JwksUri: optionalSecret,
+				OwnerClaim: z.string().min(1).default("sub"),
+				/** Signature algorithms accepted; a token naming another is refused. */
+				Algorithms: z
+					.preprocess(
+						(v) =>
+							typeof v === "string"
+								? v
+										.split(",")
+										.map((a) => a.trim())
+										.filter(Boolean)
+								: v,
+						z.array(
+							z.enum([
+								"RS256",
+								"RS384",
+								"RS512",
+								"PS256",
+								"PS384",
+								"PS512",
+								"ES256",
+								"ES384",
+								"ES512",
+								"EdDSA",
+							]),
+						),
+					)
+					.default(["RS256"]),
+				AllowAnonymous: z
+					.preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() === "true" : v), z.boolean())
+					.default(false),
+			})
+			.prefault({})
+			.superRefine((auth, ctx) => {
+				if (auth.Mode !== "Jwt") return;
+				if (!auth.Audience)
+					ctx.addIssue({ code: "custom", path: ["Audience"], message: "is required with Auth:Mode Jwt" });
+				if (!auth.Authority && !(auth.Issuer && auth.JwksUri)) {
+					ctx.addIssue({
+						code: "custom",
+						path: ["Authority"],
+						message: "is required with Auth:Mode Jwt (or give Auth:Issuer and Auth:JwksUri)",
+					});
+				}
+			}),
 		Idempotency: z
 			.object({
 				/** How long a create's Idempotency-Key is remembered; after that it is a new key. */
@@ -119,6 +189,11 @@ export const ConfigSchema = z
 			})
 			.prefault({}),
 		PORT: intFromString(0, 65535).default(5080),
+	})
+	.refine((c) => c.Auth.Mode !== "Jwt" || !c.Cors.AllowedOrigins.includes("*"), {
+		path: ["Cors", "AllowedOrigins"],
+		message:
+			'must name the origins with Auth:Mode Jwt: a browser sends its session cookie only to origins listed, never to "*"',
 	})
 	.refine((c) => c.Events.LeaseSeconds * 1000 >= 2 * c.TableStorage.TimeoutMs, {
 		path: ["Events", "LeaseSeconds"],
@@ -156,6 +231,15 @@ const KNOWN_KEYS = [
 	"SubscriptionName",
 	"LeaseSeconds",
 	"SweepSeconds",
+	"MaxSubscribersPerPrincipal",
+	"Mode",
+	"Authority",
+	"Audience",
+	"Issuer",
+	"JwksUri",
+	"OwnerClaim",
+	"Algorithms",
+	"AllowAnonymous",
 ];
 
 function findKey(obj: Json, key: string): string {
@@ -225,5 +309,18 @@ export function storeOptions(config: Config): { timeoutMs: number; idempotencyRe
 	return {
 		timeoutMs: config.TableStorage.TimeoutMs,
 		idempotencyRetentionMs: config.Idempotency.RetentionHours * 3600_000,
+	};
+}
+
+/** The bearer-token verifier Auth configures; undefined with Auth:Mode None. */
+export function jwtOptions(auth: Config["Auth"]): JwtOptions | undefined {
+	if (auth.Mode !== "Jwt") return undefined;
+	return {
+		...(auth.Authority ? { authority: auth.Authority } : {}),
+		...(auth.Issuer ? { issuer: auth.Issuer } : {}),
+		...(auth.JwksUri ? { jwksUri: auth.JwksUri } : {}),
+		audience: auth.Audience as string,
+		algorithms: auth.Algorithms,
+		ownerClaim: auth.OwnerClaim,
 	};
 }

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { withDeadline } from "./deadline.js";
 import { UNAVAILABLE_REASONS, unavailableReasonOf } from "./unavailable.js";
 
@@ -36,6 +37,8 @@ export function registerHealthRoutes(
 	app: OpenAPIHono,
 	checks: HealthCheck[],
 	log: (line: string) => void = () => {},
+	/** Whether this caller sees each check's detail (else only the overall status). */
+	showDetail: (c: Context) => boolean = () => true,
 ): void {
 	app.openapi(
 		createRoute({
@@ -68,7 +71,7 @@ export function registerHealthRoutes(
 			const ready = results.every(([, r]) => r.status === "ok");
 			const body = {
 				status: ready ? ("ok" as const) : ("unavailable" as const),
-				checks: Object.fromEntries(results),
+				...(showDetail(c) ? { checks: Object.fromEntries(results) } : {}),
 			};
 			return ready ? c.json(body, 200) : c.json(body, 503);
 		},

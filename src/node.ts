@@ -4,8 +4,9 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { serve } from "@hono/node-server";
+import { JwtVerifier } from "./auth/jwt.js";
 import { boardFilesFromDisk } from "./board/files.js";
-import { type Config, ConfigError, hubOptions, resolveConfig, storeOptions } from "./config.js";
+import { type Config, ConfigError, hubOptions, jwtOptions, resolveConfig, storeOptions } from "./config.js";
 import { createAzureTablesEventLog } from "./events/azure-log.js";
 import { InProcessEventFeed } from "./events/in-process-feed.js";
 import { ServiceBusTopicFeed } from "./events/service-bus-feed.js";
@@ -32,9 +33,23 @@ function loadConfig(): Config {
 	return resolveConfig(settings, process.env);
 }
 
+/** Loopback addresses: reachable only from this machine. */
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
 async function main(): Promise<void> {
 	const config = loadConfig();
 	const host = process.env.HOST ?? "127.0.0.1";
+	const jwt = jwtOptions(config.Auth);
+	if (!jwt && !LOOPBACK.test(host)) {
+		if (!config.Auth.AllowAnonymous) {
+			throw new ConfigError([
+				`HOST ${host} is reachable from other machines, and Auth:Mode is None: anyone could read and change every order. Set Auth:Mode Jwt (see the README), or Auth:AllowAnonymous=true to serve without auth anyway.`,
+			]);
+		}
+		log(
+			`WARNING: serving on ${host} without authentication (Auth:AllowAnonymous=true): anyone who reaches it may read and change every order`,
+		);
+	}
 
 	let azurite: EmbeddedAzurite | undefined;
 	let connectionString = config.TableStorage.ConnectionString;
@@ -128,6 +143,14 @@ async function main(): Promise<void> {
 		readiness: [{ name: "events", check: () => fanOut.ping() }],
 		signal: stopping.signal,
 		corsOrigins: config.Cors.AllowedOrigins,
+		...(jwt
+			? {
+					auth: {
+						verifier: new JwtVerifier(jwt),
+						maxSubscribersPerPrincipal: config.Hub.MaxSubscribersPerPrincipal,
+					},
+				}
+			: {}),
 		swaggerAssets: swaggerAssetsFromPackage(),
 		boardFiles: boardFilesFromDisk(),
 		log,

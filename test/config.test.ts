@@ -33,11 +33,50 @@ describe("configuration", () => {
 				MaxSubscribers: 10_000,
 				MaxBufferedBytes: 262_144,
 				CoalesceMs: 25,
+				MaxSubscribersPerPrincipal: 10,
 			},
 			Events: { RetentionHours: 24, LeaseSeconds: 10, SweepSeconds: 30 },
+			Auth: {
+				Mode: "None",
+				Authority: undefined,
+				Audience: undefined,
+				Issuer: undefined,
+				JwksUri: undefined,
+				OwnerClaim: "sub",
+				Algorithms: ["RS256"],
+				AllowAnonymous: false,
+			},
 			Idempotency: { RetentionHours: 24 },
 			PORT: 5080,
 		});
+	});
+
+	it("needs an audience and an authority (or issuer and JWKS) with Auth:Mode Jwt, and named CORS origins", () => {
+		expect(problemsOf(() => resolveConfig(appsettings, { Auth__Mode: "jwt" }))).toEqual([
+			"Auth:Audience: is required with Auth:Mode Jwt",
+			"Auth:Authority: is required with Auth:Mode Jwt (or give Auth:Issuer and Auth:JwksUri)",
+		]);
+		const ok = resolveConfig(appsettings, {
+			Auth__Mode: "Jwt",
+			Auth__Audience: "api://x",
+			Auth__Issuer: "https://idp.example",
+			Auth__JwksUri: "https://idp.example/keys",
+			Auth__Algorithms: "RS256, ES256",
+		});
+		expect(ok.Auth).toMatchObject({ Mode: "Jwt", Algorithms: ["RS256", "ES256"], OwnerClaim: "sub" });
+		expect(
+			problemsOf(() =>
+				resolveConfig(appsettings, {
+					Auth__Mode: "Jwt",
+					Auth__Audience: "api://x",
+					Auth__Authority: "https://idp.example",
+					Cors__AllowedOrigins: "*",
+				}),
+			)[0],
+		).toMatch(/^Cors:AllowedOrigins: must name the origins with Auth:Mode Jwt/);
+		expect(problemsOf(() => resolveConfig(appsettings, { Auth__Mode: "Basic" }))).toEqual([
+			'Auth:Mode: must be "None" or "Jwt"',
+		]);
 	});
 
 	it("refuses an event lease shorter than twice the storage timeout", () => {

@@ -134,6 +134,13 @@ describe("node entry (npm start)", () => {
 		}
 	});
 
+	it("refuses to serve other machines without auth, saying why (it never listens)", async () => {
+		const { code, output } = await runService({ HOST: "0.0.0.0", Embedded__DataDir: dataDir });
+		expect(code).toBe(1);
+		expect(output).toMatch(/HOST 0\.0\.0\.0 is reachable from other machines, and Auth:Mode is None/);
+		expect(output).not.toMatch(/listening on/);
+	});
+
 	it("refuses to start on a bad setting, naming it", async () => {
 		const { code, output } = await runService({ TableStorage__TableName: "x!", Embedded__DataDir: dataDir });
 		expect(code).toBe(1);

@@ -208,6 +208,8 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description Who created it (with Auth:Mode Jwt) */
+            ownerId?: string;
         };
         /** @description Property names match in any case: the original's PascalCase bodies (CustomerName) work. */
         CreateOrder: {

@@ -10,12 +10,15 @@ export interface Order {
 	status: OrderStatus;
 	createdAt: string;
 	updatedAt: string;
+	/** Who created it (the token's owner claim) when auth is on: they may read it. */
+	ownerId?: string;
 }
 
 export interface NewOrder {
 	partitionKey: string;
 	customerName: string;
 	productName: string;
+	ownerId?: string;
 }
 
 export interface HistoryEntry {

@@ -7,7 +7,7 @@
 // (measured: a GET at ~30% of a bare Hono route's throughput). Here nothing touches the response
 // until the handler has produced it.
 //
-// No Access-Control-Allow-Credentials: nothing here relies on cookies, so a browser sends none.
+// Access-Control-Allow-Credentials only with auth on (the session cookie), and never for "*".
 import type { MiddlewareHandler } from "hono";
 
 export interface CorsOptions {
@@ -16,6 +16,8 @@ export interface CorsOptions {
 	allowMethods: string[];
 	exposeHeaders: string[];
 	maxAgeSeconds: number;
+	/** Send Access-Control-Allow-Credentials (never with "*"). */
+	credentials?: boolean;
 }
 
 export interface CorsPolicy {
@@ -24,14 +26,25 @@ export interface CorsPolicy {
 	middleware: MiddlewareHandler;
 }
 
-/** The app's policy: the headers its routes read and the ones a browser may read back. */
-export function appCorsPolicy(origins: string[]): CorsPolicy {
+/**
+ * The app's policy: the headers its routes read and the ones a browser may read back. With
+ * `credentials` (auth on: the session cookie), Access-Control-Allow-Credentials for the configured
+ * origins — the configuration refuses "*" then.
+ */
+export function appCorsPolicy(origins: string[], credentials = false): CorsPolicy {
 	return corsPolicy({
 		origins,
-		allowHeaders: ["Content-Type", "Idempotency-Key", "Last-Event-ID", "Cache-Control"],
-		allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
-		exposeHeaders: ["Location", "X-Continuation-Token", "Retry-After", "Idempotent-Replayed"],
+		allowHeaders: ["Content-Type", "Idempotency-Key", "Last-Event-ID", "Cache-Control", "Authorization"],
+		allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+		exposeHeaders: [
+			"Location",
+			"X-Continuation-Token",
+			"Retry-After",
+			"Idempotent-Replayed",
+			"WWW-Authenticate",
+		],
 		maxAgeSeconds: 600,
+		credentials,
 	});
 }
 
@@ -40,6 +53,7 @@ const ALREADY_SENT = "x-hono-already-sent";
 
 export function corsPolicy(options: CorsOptions): CorsPolicy {
 	const any = options.origins.includes("*");
+	const credentials = options.credentials === true && !any;
 	const allowed = new Set(options.origins);
 	const expose = options.exposeHeaders.join(",");
 	const allowOrigin = (origin: string | undefined) =>
@@ -51,6 +65,7 @@ export function corsPolicy(options: CorsOptions): CorsPolicy {
 		if (allow) {
 			headers["access-control-allow-origin"] = allow;
 			headers["access-control-expose-headers"] = expose;
+			if (credentials) headers["access-control-allow-credentials"] = "true";
 		}
 		return headers;
 	};
@@ -65,6 +80,7 @@ export function corsPolicy(options: CorsOptions): CorsPolicy {
 				headers.set("access-control-allow-methods", options.allowMethods.join(","));
 				headers.set("access-control-allow-headers", options.allowHeaders.join(","));
 				headers.set("access-control-max-age", String(options.maxAgeSeconds));
+				if (credentials) headers.set("access-control-allow-credentials", "true");
 			}
 			return new Response(null, { status: 204, headers });
 		}

@@ -43,6 +43,8 @@ export interface SubscriberFilter {
 	orderIds?: string[];
 	partitionKey?: string;
 	customerName?: string;
+	/** Only this owner's orders (a caller who may read its own orders only). */
+	ownerId?: string;
 }
 
 /** Where a subscriber's bytes go: a Node response or a web stream. */
@@ -63,6 +65,7 @@ interface Subscriber {
 	orderIds?: Set<string>;
 	partitionKey?: string;
 	customerName?: string;
+	ownerId?: string;
 }
 
 /** The hub cannot take a subscriber now: at its cap, or shutting down. */
@@ -251,6 +254,7 @@ export class OrderHub implements OrderEvents {
 			...(filter.orderIds?.length ? { orderIds: new Set(filter.orderIds) } : {}),
 			...(filter.partitionKey !== undefined ? { partitionKey: filter.partitionKey } : {}),
 			...(filter.customerName !== undefined ? { customerName: filter.customerName } : {}),
+			...(filter.ownerId !== undefined ? { ownerId: filter.ownerId } : {}),
 		};
 		sink.write(encoder.encode(`retry: ${this.opts.retryMs}\n: connected to ${this.instanceId}\n\n`));
 		if (lastEventId !== undefined && lastEventId !== "") {
@@ -366,11 +370,15 @@ export class OrderHub implements OrderEvents {
 }
 
 const isUnfiltered = (s: Subscriber) =>
-	s.orderIds === undefined && s.partitionKey === undefined && s.customerName === undefined;
+	s.orderIds === undefined &&
+	s.partitionKey === undefined &&
+	s.customerName === undefined &&
+	s.ownerId === undefined;
 
 function matches(s: Subscriber, e: StoredEvent): boolean {
 	if (s.orderIds !== undefined && !s.orderIds.has(e.orderId)) return false;
 	if (s.partitionKey !== undefined && s.partitionKey !== e.partitionKey) return false;
 	if (s.customerName !== undefined && s.customerName !== e.customerName) return false;
+	if (s.ownerId !== undefined && s.ownerId !== e.ownerId) return false;
 	return true;
 }

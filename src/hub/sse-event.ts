@@ -9,6 +9,7 @@ export interface StoredEvent {
 	version?: number;
 	partitionKey: string;
 	customerName: string;
+	ownerId?: string;
 	messageId?: string;
 }
 
@@ -33,6 +34,7 @@ export function toSseEvent(id: string, seq: number, event: OrderEvent): StoredEv
 		orderId: order.orderId,
 		partitionKey: order.partitionKey,
 		customerName: order.customerName,
+		...(order.ownerId !== undefined ? { ownerId: order.ownerId } : {}),
 		...(event.version !== undefined ? { version: event.version } : {}),
 		...(event.messageId ? { messageId: event.messageId } : {}),
 	};

@@ -3,6 +3,8 @@
 // socket directly (src/hub/node-transport.ts), chosen by the runtime entry.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { requirePermission } from "../auth/http.js";
+import { ownerScope } from "../auth/principal.js";
 import type { CorsPolicy } from "../http/cors.js";
 import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
@@ -177,9 +179,18 @@ export function registerHubRoutes(
 	hub: OrderHub,
 	transport: SseTransport,
 	cors: CorsPolicy,
-	receiverStatus?: () => ReceiverStatus | undefined,
+	options: {
+		receiverStatus?: () => ReceiverStatus | undefined;
+		/** Streams one principal may hold (with auth on). */
+		maxPerPrincipal?: number;
+	} = {},
 ): void {
+	const { receiverStatus, maxPerPrincipal = 10 } = options;
+	/** Open streams per principal (with auth on). */
+	const streamsOf = new Map<string, number>();
 	app.openapi(orderHubRoute, (c) => {
+		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+		const owner = ownerScope(caller);
 		const query = c.req.valid("query");
 		const orderIds = query.orderId === undefined ? undefined : [query.orderId].flat();
 		const lastEventId = c.req.header("last-event-id") ?? query.lastEventId;
@@ -191,20 +202,40 @@ export function registerHubRoutes(
 			}
 			throw err;
 		}
+		if (caller.id !== undefined && (streamsOf.get(caller.id) ?? 0) >= maxPerPrincipal) {
+			throw new ProblemError(
+				problem(429, `At most ${maxPerPrincipal} event streams per caller; close one first.`),
+				{ "Retry-After": "5" },
+			);
+		}
 		// Do not touch c.res here (see registerHubRoutes).
 		const headers = new Headers({ ...SSE_HEADERS, ...cors.headersFor(c.req.header("origin")) });
 		let unsubscribe: (() => void) | undefined;
 		let gone = false;
+		const id = caller.id;
+		if (id !== undefined) streamsOf.set(id, (streamsOf.get(id) ?? 0) + 1);
+		let expiry: ReturnType<typeof setTimeout> | undefined;
 		const { sink, response } = transport.open(c, headers, () => {
 			gone = true;
 			unsubscribe?.();
+			clearTimeout(expiry);
+			if (id !== undefined) {
+				const left = (streamsOf.get(id) ?? 1) - 1;
+				if (left > 0) streamsOf.set(id, left);
+				else streamsOf.delete(id);
+			}
 		});
+		// The stream ends with its token: the client reconnects with a fresh one and resumes.
+		if (caller.expiresAt !== undefined) {
+			expiry = setTimeout(() => sink.close(), Math.max(0, caller.expiresAt - Date.now()));
+		}
 		unsubscribe = hub.subscribe(
 			sink,
 			{
 				...(orderIds ? { orderIds } : {}),
 				...(query.partitionKey !== undefined ? { partitionKey: query.partitionKey } : {}),
 				...(query.customerName !== undefined ? { customerName: query.customerName } : {}),
+				...(owner !== undefined ? { ownerId: owner } : {}),
 			},
 			lastEventId,
 		);
@@ -213,6 +244,7 @@ export function registerHubRoutes(
 	});
 
 	app.openapi(statsRoute, (c) => {
+		requirePermission(c, "Orders.ReadAll");
 		const receiver = receiverStatus?.();
 		return c.json({ ...hub.stats(), ...(receiver ? { receiver } : {}) }, 200);
 	});

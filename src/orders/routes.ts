@@ -1,4 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { requirePermission } from "../auth/http.js";
+import { mayRead, ownerScope } from "../auth/principal.js";
 import { createdEvent, type OrderEvents } from "../domain/events.js";
 import { changeMessageId } from "../domain/ids.js";
 import { checkTransition, describeIllegal } from "../domain/status.js";
@@ -116,8 +118,11 @@ const notFound = (orderId: string) => new ProblemError(problem(404, `Order '${or
 
 export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: OrderRouteDeps): void {
 	app.openapi(createOrder, async (c) => {
-		const input = c.req.valid("json");
-		const idempotencyKey = c.req.valid("header")["idempotency-key"];
+		const caller = requirePermission(c, "Orders.Create");
+		const input = { ...c.req.valid("json"), ...(caller.id !== undefined ? { ownerId: caller.id } : {}) };
+		const key = c.req.valid("header")["idempotency-key"];
+		// Keys are the caller's own: another caller's same key is another order.
+		const idempotencyKey = key === undefined || caller.id === undefined ? key : `${caller.id}\n${key}`;
 		const result = await store.create(input, { idempotencyKey, fingerprint: JSON.stringify(input) });
 		if (result.kind === "key-reused") {
 			throw new ProblemError(
@@ -137,21 +142,30 @@ export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: 
 	});
 
 	app.openapi(listOrders, async (c) => {
-		const query = c.req.valid("query");
+		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+		const owner = ownerScope(caller);
+		const query = { ...c.req.valid("query"), ...(owner !== undefined ? { ownerId: owner } : {}) };
 		const page = await store.list(query);
 		if (page.continuationToken) c.header("X-Continuation-Token", page.continuationToken);
 		return c.json(page.items, 200);
 	});
 
 	app.openapi(getOrder, async (c) => {
+		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
 		const { orderId } = c.req.valid("param");
 		const order = await store.get(orderId);
-		if (!order) throw notFound(orderId);
+		// Someone else's order is not found: an id tells nothing about orders one may not read.
+		if (!order || !mayRead(caller, order.ownerId)) throw notFound(orderId);
 		return c.json(order, 200);
 	});
 
 	app.openapi(getHistory, async (c) => {
+		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
 		const { orderId } = c.req.valid("param");
+		if (ownerScope(caller) !== undefined) {
+			const order = await store.get(orderId);
+			if (!order || !mayRead(caller, order.ownerId)) throw notFound(orderId);
+		}
 		const history = await store.history(orderId);
 		if (!history) throw notFound(orderId);
 		return c.json(history, 200);
@@ -160,6 +174,7 @@ export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: 
 	app.openapi(
 		updateStatus,
 		async (c) => {
+			requirePermission(c, "Orders.UpdateStatus");
 			const { orderId } = c.req.valid("param");
 			const body = c.req.valid("json");
 			const status = typeof body === "string" ? body : body.status;

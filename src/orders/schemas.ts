@@ -88,6 +88,7 @@ export const Order = z
 		status: z.enum(ORDER_STATUSES),
 		createdAt: z.string().openapi({ format: "date-time" }),
 		updatedAt: z.string().openapi({ format: "date-time" }),
+		ownerId: z.string().optional().openapi({ description: "Who created it (with Auth:Mode Jwt)" }),
 	})
 	.openapi("Order");
 

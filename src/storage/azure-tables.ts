@@ -57,6 +57,7 @@ type OrderEntity = {
 	createdAt: string;
 	updatedAt: string;
 	version: number;
+	ownerId?: string;
 };
 
 type IdempotencyEntity = {
@@ -149,6 +150,7 @@ function toOrder(e: OrderEntity | TableEntityResult<Record<string, unknown>>): O
 		status: x.status as OrderStatus,
 		createdAt: x.createdAt,
 		updatedAt: x.updatedAt,
+		...(x.ownerId ? { ownerId: x.ownerId } : {}),
 	};
 }
 
@@ -256,6 +258,7 @@ export class AzureTablesOrderStore implements OrderStore {
 			createdAt: now,
 			updatedAt: now,
 			version: 0,
+			...(input.ownerId ? { ownerId: input.ownerId } : {}),
 		};
 		// No history row for the creation: history() derives it from the order row (one write less).
 		try {
@@ -375,6 +378,7 @@ export class AzureTablesOrderStore implements OrderStore {
 		if (query.partitionKey !== undefined)
 			filter += ` and ${odata`orderPartitionKey eq ${query.partitionKey}`}`;
 		if (query.customerName !== undefined) filter += ` and ${odata`customerName eq ${query.customerName}`}`;
+		if (query.ownerId !== undefined) filter += ` and ${odata`ownerId eq ${query.ownerId}`}`;
 
 		// A filtered query may answer short (or empty) pages with a token; keep reading until the
 		// page is full, the table ends, or the time budget is spent (then the client follows the token).

@@ -101,6 +101,7 @@ export class MemoryOrderStore implements OrderStore {
 			if (query.status !== undefined && o.status !== query.status) continue;
 			if (query.partitionKey !== undefined && o.partitionKey !== query.partitionKey) continue;
 			if (query.customerName !== undefined && o.customerName !== query.customerName) continue;
+			if (query.ownerId !== undefined && o.ownerId !== query.ownerId) continue;
 			if (items.length === query.limit) {
 				const last = items[items.length - 1] as Order;
 				return { items, continuationToken: encodeToken({ after: last.orderId }) };

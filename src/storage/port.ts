@@ -9,6 +9,8 @@ export interface ListQuery {
 	status?: OrderStatus;
 	partitionKey?: string;
 	customerName?: string;
+	/** Only this owner's orders. */
+	ownerId?: string;
 }
 
 export interface ListPage {

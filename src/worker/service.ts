@@ -49,6 +49,11 @@ export async function createWorkerService(
 			"The HUB Durable Object binding is missing: bind class OrderHubObject as HUB (see wrangler.example.toml).",
 		);
 	}
+	if (config.Auth.Mode === "Jwt") {
+		// The hub object would have to apply each caller's scope to the events it streams; until it
+		// does, a Worker with auth would stream every order to every reader. Refused, not half-done.
+		throw new WorkerConfigError("Auth:Mode Jwt is not supported on Workers yet; run it on Node.");
+	}
 	if (config.ServiceBus.ConnectionString && !config.TableStorage.ConnectionString) {
 		throw new WorkerConfigError(
 			"ServiceBus:ConnectionString on Workers needs TableStorage:ConnectionString too: the changes are applied by the hub object's receiver, which cannot reach a Worker isolate's in-memory store.",

@@ -3,6 +3,7 @@
 // Node SSE transport.
 import type { AddressInfo, Socket } from "node:net";
 import { serve } from "@hono/node-server";
+import type { JwtVerifier } from "../../src/auth/jwt.js";
 import { type HubOptions, OrderHub } from "../../src/hub/hub.js";
 import { createNodeService } from "../../src/node-service.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
@@ -30,6 +31,7 @@ export async function startServer(
 		/** Listen on this port (to restart a server where clients expect it); default a free one. */
 		port?: number;
 		boardFiles?: (path: string) => Promise<Response | undefined>;
+		auth?: { verifier: JwtVerifier; maxSubscribersPerPrincipal?: number };
 	} = {},
 ): Promise<RunningServer> {
 	const store = options.store ?? new MemoryOrderStore();
@@ -43,6 +45,7 @@ export async function startServer(
 		...(options.log ? { log: options.log } : {}),
 		corsOrigins: ["http://localhost:3000"],
 		...(options.boardFiles ? { boardFiles: options.boardFiles } : {}),
+		...(options.auth ? { auth: options.auth } : {}),
 	});
 	const sockets = new Set<Socket>();
 	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

@@ -1,0 +1,99 @@
+// Who is calling, for every route: a bearer token (Authorization header), or on GET /orderHub the
+// HttpOnly session cookie a page gets from POST /api/auth/session (a browser's EventSource cannot
+// send headers). Never a token in a URL. Runtime-neutral: the same on Node and Workers.
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { ProblemError, problem } from "../problem.js";
+import { InvalidTokenError, type JwtVerifier } from "./jwt.js";
+import { ANONYMOUS, type Permission, type Principal } from "./principal.js";
+
+declare module "hono" {
+	interface ContextVariableMap {
+		/** Set by authenticate(): ANONYMOUS when auth is off, undefined when no credentials came. */
+		principal?: Principal;
+	}
+}
+
+export const SESSION_COOKIE = "order_tracker_session";
+
+/** 401 with the header RFC 6750 asks for; `reason` set when a token came and was refused. */
+function unauthorized(reason?: string): ProblemError {
+	const header = reason
+		? `Bearer error="invalid_token", error_description="${reason.replaceAll('"', "'")}"`
+		: "Bearer";
+	return new ProblemError(
+		problem(401, reason ? `The bearer token was refused: ${reason}.` : "A bearer token is required."),
+		{ "WWW-Authenticate": header },
+	);
+}
+
+function bearerOf(c: Context): string | undefined {
+	const header = c.req.header("authorization");
+	if (header === undefined) return undefined;
+	const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+	if (!m) throw unauthorized("the Authorization header is not 'Bearer <token>'");
+	return m[1];
+}
+
+/**
+ * Sets c.var.principal. Without a verifier (Auth:Mode None) everyone is ANONYMOUS, who may do
+ * everything. A token that fails verification answers 401 at once; no credentials leaves the
+ * principal unset, and requirePermission() answers 401 where one is needed.
+ */
+export function authenticate(verifier: JwtVerifier | undefined): MiddlewareHandler {
+	return async (c, next) => {
+		if (!verifier) {
+			c.set("principal", ANONYMOUS);
+			return next();
+		}
+		// The cookie only for reading the stream: a cookie is sent by the browser on its own, so it
+		// must not authorise changes (no CSRF surface).
+		const fromCookie = c.req.method === "GET" && c.req.path.startsWith("/orderHub");
+		const token = bearerOf(c) ?? (fromCookie ? getCookie(c, SESSION_COOKIE) : undefined);
+		if (token !== undefined) {
+			try {
+				c.set("principal", await verifier.verify(token));
+			} catch (err) {
+				if (err instanceof InvalidTokenError) throw unauthorized(err.reason);
+				throw err; // the provider unreachable: an outage, not the caller's fault
+			}
+		}
+		return next();
+	};
+}
+
+/** The caller, who must hold one of `anyOf`: 401 without credentials, 403 without the permission. */
+export function requirePermission(c: Context, ...anyOf: Permission[]): Principal {
+	const principal = c.get("principal");
+	if (!principal) throw unauthorized();
+	if (!anyOf.some((p) => principal.permissions.has(p))) {
+		throw new ProblemError(problem(403, `This needs the ${anyOf.join(" or ")} permission.`), {
+			"WWW-Authenticate": `Bearer error="insufficient_scope", scope="${anyOf.join(" ")}"`,
+		});
+	}
+	return principal;
+}
+
+/** POST /api/auth/session (bearer token -> HttpOnly cookie for EventSource) and DELETE (ends it). */
+export function sessionHandlers() {
+	return {
+		start: (c: Context) => {
+			const token = bearerOf(c);
+			const principal = c.get("principal");
+			if (token === undefined || !principal) throw unauthorized();
+			const maxAge = Math.max(0, Math.floor(((principal.expiresAt ?? Date.now()) - Date.now()) / 1000));
+			setCookie(c, SESSION_COOKIE, token, {
+				httpOnly: true,
+				sameSite: "Lax",
+				secure: new URL(c.req.url).protocol === "https:",
+				path: "/",
+				maxAge,
+			});
+			return c.body(null, 204);
+		},
+		end: (c: Context) => {
+			deleteCookie(c, SESSION_COOKIE, { path: "/" });
+			return c.body(null, 204);
+		},
+	};
+}

@@ -1,0 +1,254 @@
+// Auth:Mode Jwt against an OpenID provider of the tests' own (real keys, real signed tokens), on a
+// real HTTP server with real EventSource clients: who may call which route, whose orders they see
+// (REST and /orderHub, live and replayed), the session cookie, key rotation, expiry mid-stream.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { JwtVerifier } from "../../src/auth/jwt.js";
+import type { Order } from "../../src/domain/order.js";
+import { AUDIENCE, TestOidcProvider } from "../support/oidc-provider.js";
+import { type RunningServer, startServer } from "../support/server.js";
+import { RecordingEventSource } from "../support/sse-client.js";
+
+let idp: TestOidcProvider;
+let server: RunningServer;
+const clients: RecordingEventSource[] = [];
+
+const CUSTOMER = ["Orders.Create", "Orders.Read"];
+const OPERATOR = ["Orders.ReadAll", "Orders.UpdateStatus"];
+
+beforeAll(async () => {
+	idp = await TestOidcProvider.start();
+	const verifier = new JwtVerifier({
+		authority: idp.issuer,
+		audience: AUDIENCE,
+		algorithms: ["RS256"],
+		ownerClaim: "sub",
+		jwksCooldownMs: 0,
+	});
+	server = await startServer({ auth: { verifier, maxSubscribersPerPrincipal: 2 }, hub: { coalesceMs: 0 } });
+});
+afterAll(async () => {
+	for (const c of clients) c.close();
+	await server?.close();
+	await idp?.close();
+});
+
+const url = (path: string) => `${server.baseUrl}${path}`;
+const bearer = (token?: string): Record<string, string> =>
+	token ? { authorization: `Bearer ${token}` } : {};
+
+async function call(method: string, path: string, token?: string, body?: unknown) {
+	return fetch(url(path), {
+		method,
+		headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+		...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+	});
+}
+
+async function createAs(token: string, customerName: string): Promise<Order> {
+	const res = await call("POST", "/api/orders/create", token, { customerName, productName: "P" });
+	expect(res.status).toBe(201);
+	return res.json();
+}
+
+function stream(token: string | undefined, path = "/orderHub", headers: Record<string, string> = {}) {
+	const c = new RecordingEventSource(url(path), { headers: { ...bearer(token), ...headers } });
+	clients.push(c);
+	return c;
+}
+
+describe("Auth:Mode Jwt", () => {
+	it("answers every route by the token: 401 without or with a bad one, 403 without the permission, else 2xx", async () => {
+		const good = await idp.sign("alice", [...CUSTOMER, ...OPERATOR]);
+		const order = await createAs(good, "Alice");
+		const refused: [string, string | undefined][] = [
+			["no token", undefined],
+			["expired", await idp.sign("alice", CUSTOMER, { expiresIn: -120 })],
+			["not yet valid", await idp.sign("alice", CUSTOMER, { notBeforeIn: 600 })],
+			["wrong audience", await idp.sign("alice", CUSTOMER, { audience: "api://someone-else" })],
+			["wrong issuer", await idp.sign("alice", CUSTOMER, { issuer: "https://evil.example" })],
+			["alg none", idp.unsigned("alice", CUSTOMER)],
+			["HS256 with the public key", await idp.confused("alice", CUSTOMER)],
+			["unknown signer", await idp.sign("alice", CUSTOMER, { foreignKey: true })],
+			["garbage", "not.a.token"],
+		];
+		const routes: [string, string, unknown?][] = [
+			["POST", "/api/orders/create", { customerName: "X", productName: "Y" }],
+			["GET", "/api/orders"],
+			["GET", `/api/orders/${order.orderId}`],
+			["GET", `/api/orders/${order.orderId}/history`],
+			["PUT", `/api/orders/update-status/${order.orderId}`, "Processing"],
+			["GET", "/orderHub/stats"],
+		];
+		for (const [label, token] of refused) {
+			for (const [method, path, body] of routes) {
+				const res = await call(method, path, token, body);
+				expect(res.status, `${label}: ${method} ${path}`).toBe(401);
+				expect(res.headers.get("content-type")).toBe("application/problem+json");
+				const challenge = res.headers.get("www-authenticate") ?? "";
+				expect(challenge).toMatch(/^Bearer/);
+				if (token) expect(challenge, label).toMatch(/error="invalid_token"/);
+			}
+			const hub = await fetch(url("/orderHub"), { headers: bearer(token) });
+			expect(hub.status, `${label}: /orderHub`).toBe(401);
+		}
+		// A valid token without the permission each route needs: 403.
+		const none = await idp.sign("mallory", []);
+		for (const [method, path, body] of routes) {
+			const res = await call(method, path, none, body);
+			expect(res.status, `no permission: ${method} ${path}`).toBe(403);
+			expect(res.headers.get("www-authenticate")).toMatch(/insufficient_scope/);
+		}
+		expect((await fetch(url("/orderHub"), { headers: bearer(none) })).status).toBe(403);
+		// The right permission: through.
+		const statuses = [];
+		for (const [method, path, body] of routes) statuses.push((await call(method, path, good, body)).status);
+		expect(statuses).toEqual([201, 200, 200, 200, 202, 200]);
+		// Open to all: liveness, the document, Swagger UI; readiness without its detail.
+		expect((await call("GET", "/health/live")).status).toBe(200);
+		expect((await call("GET", "/doc")).status).toBe(200);
+		const ready = await (await call("GET", "/health/ready")).json();
+		expect(ready).toEqual({ status: "ok" });
+		expect(Object.keys((await (await call("GET", "/health/ready", good)).json()).checks)).toContain("store");
+	});
+
+	it("scopes a customer to their own orders on every read route, an operator to all", async () => {
+		const alice = await idp.sign("alice-2", CUSTOMER);
+		const bob = await idp.sign("bob-2", CUSTOMER);
+		const operator = await idp.sign("ops", OPERATOR);
+		const a = await createAs(alice, "Alice Two");
+		const b = await createAs(bob, "Bob Two");
+		const ids = async (token: string) =>
+			((await (await call("GET", "/api/orders?limit=1000", token)).json()) as Order[]).map((o) => o.orderId);
+		expect(await ids(alice)).toEqual([a.orderId]);
+		expect(await ids(bob)).toEqual([b.orderId]);
+		expect(await ids(operator)).toEqual(expect.arrayContaining([a.orderId, b.orderId]));
+		// Someone else's order is not found (not 403): ids leak nothing.
+		expect((await call("GET", `/api/orders/${b.orderId}`, alice)).status).toBe(404);
+		expect((await call("GET", `/api/orders/${b.orderId}/history`, alice)).status).toBe(404);
+		expect((await call("GET", `/api/orders/${a.orderId}`, alice)).status).toBe(200);
+		expect((await call("GET", `/api/orders/${b.orderId}`, operator)).status).toBe(200);
+		// A customer may not change a status; the operator may.
+		expect((await call("PUT", `/api/orders/update-status/${a.orderId}`, alice, "Cancelled")).status).toBe(
+			403,
+		);
+		expect((await call("PUT", `/api/orders/update-status/${a.orderId}`, operator, "Cancelled")).status).toBe(
+			202,
+		);
+	});
+
+	it("streams a customer only their own orders' events, live and replayed; an operator all", async () => {
+		const alice = await idp.sign("alice-3", CUSTOMER);
+		const bob = await idp.sign("bob-3", CUSTOMER);
+		const operator = await idp.sign("ops-3", OPERATOR);
+		const aliceStream = stream(alice);
+		const opsStream = stream(operator);
+		await Promise.all([aliceStream.opened(), opsStream.opened()]);
+		const a = await createAs(alice, "Alice Three");
+		const b = await createAs(bob, "Bob Three");
+		await call("PUT", `/api/orders/update-status/${b.orderId}`, operator, "Processing");
+		await call("PUT", `/api/orders/update-status/${a.orderId}`, operator, "Processing");
+		await vi.waitFor(() =>
+			expect(opsStream.events.filter((e) => e.data.orderId === a.orderId)).toHaveLength(2),
+		);
+		await vi.waitFor(() => expect(aliceStream.events).toHaveLength(2));
+		expect(aliceStream.events.map((e) => [e.data.orderId, e.data.status])).toEqual([
+			[a.orderId, "Pending"],
+			[a.orderId, "Processing"],
+		]);
+		expect(opsStream.events.some((e) => e.data.orderId === b.orderId)).toBe(true);
+		// Replay from before everything: still only hers.
+		const first = aliceStream.events[0]?.id as string;
+		const firstSeq = Number(first.split("-")[1]);
+		const before = `${first.split("-")[0]}-${firstSeq - 1}`;
+		const replayed = stream(alice, "/orderHub", { "Last-Event-ID": before });
+		const marker = await createAs(alice, "Alice marker");
+		await vi.waitFor(() => expect(replayed.events.some((e) => e.data.orderId === marker.orderId)).toBe(true));
+		expect(replayed.events.every((e) => [a.orderId, marker.orderId].includes(e.data.orderId as string))).toBe(
+			true,
+		);
+		expect(replayed.events.filter((e) => e.data.orderId === a.orderId)).toHaveLength(2);
+		for (const c of [aliceStream, opsStream, replayed]) c.close();
+	});
+
+	it("gives a page a session cookie for EventSource (HttpOnly, SameSite=Lax), scoped like the token; DELETE ends it", async () => {
+		const carol = await idp.sign("carol", CUSTOMER);
+		const res = await call("POST", "/api/auth/session", carol);
+		expect(res.status).toBe(204);
+		const cookie = res.headers.get("set-cookie") ?? "";
+		expect(cookie).toMatch(/^order_tracker_session=/);
+		expect(cookie).toMatch(/HttpOnly/i);
+		expect(cookie).toMatch(/SameSite=Lax/i);
+		expect(cookie).toMatch(/Max-Age=\d+/);
+		const sessionCookie = cookie.split(";")[0] as string;
+		const viaCookie = stream(undefined, "/orderHub", { cookie: sessionCookie });
+		await viaCookie.opened();
+		const mine = await createAs(carol, "Carol");
+		await createAs(await idp.sign("dave", CUSTOMER), "Dave");
+		const marker = await createAs(carol, "Carol marker");
+		await vi.waitFor(() =>
+			expect(viaCookie.events.some((e) => e.data.orderId === marker.orderId)).toBe(true),
+		);
+		expect(viaCookie.events.map((e) => e.data.orderId)).toEqual([mine.orderId, marker.orderId]);
+		viaCookie.close();
+		// The cookie does not authorise changes (a browser sends it on its own).
+		const put = await fetch(url(`/api/orders/update-status/${mine.orderId}`), {
+			method: "PUT",
+			headers: { cookie: sessionCookie, "content-type": "application/json" },
+			body: '"Cancelled"',
+		});
+		expect(put.status).toBe(401);
+		const ended = await call("DELETE", "/api/auth/session", carol);
+		expect(ended.status).toBe(204);
+		expect(ended.headers.get("set-cookie")).toMatch(/order_tracker_session=;.*Max-Age=0/i);
+		// No session without a bearer token.
+		expect((await call("POST", "/api/auth/session")).status).toBe(401);
+	});
+
+	it("takes a rotated signing key without a restart", async () => {
+		const before = await idp.sign("erin", CUSTOMER);
+		expect((await call("GET", "/api/orders", before)).status).toBe(200);
+		await idp.rotate();
+		const after = await idp.sign("erin", CUSTOMER);
+		expect((await call("GET", "/api/orders", after)).status).toBe(200);
+	});
+
+	it("ends a stream when its token expires", async () => {
+		const short = await idp.sign("frank", CUSTOMER, { expiresIn: 2 });
+		const c = stream(short);
+		await c.opened();
+		// The server ends the stream at exp; the client then retries with the expired token and is refused.
+		await vi.waitFor(() => expect(c.errors).toBeGreaterThan(0), { timeout: 6000 });
+		c.close();
+	});
+
+	it("lets one caller hold at most Hub:MaxSubscribersPerPrincipal streams", async () => {
+		const gina = await idp.sign("gina", CUSTOMER);
+		const streams = await Promise.all([1, 2].map(() => fetch(url("/orderHub"), { headers: bearer(gina) })));
+		expect(streams.map((r) => r.status)).toEqual([200, 200]);
+		const third = await fetch(url("/orderHub"), { headers: bearer(gina) });
+		expect(third.status).toBe(429);
+		expect(third.headers.get("content-type")).toBe("application/problem+json");
+		await streams[0]?.body?.cancel();
+		await vi.waitFor(async () => {
+			const again = await fetch(url("/orderHub"), { headers: bearer(gina) });
+			expect(again.status).toBe(200);
+			await again.body?.cancel();
+		});
+		await streams[1]?.body?.cancel();
+	});
+
+	it("allows credentials in CORS only for the configured origins", async () => {
+		const res = await fetch(url("/api/orders/create"), {
+			method: "OPTIONS",
+			headers: { Origin: "http://localhost:3000", "Access-Control-Request-Method": "POST" },
+		});
+		expect(res.headers.get("access-control-allow-credentials")).toBe("true");
+		expect(res.headers.get("access-control-allow-headers")).toMatch(/Authorization/);
+		const other = await fetch(url("/api/orders/create"), {
+			method: "OPTIONS",
+			headers: { Origin: "http://evil.example", "Access-Control-Request-Method": "POST" },
+		});
+		expect(other.headers.get("access-control-allow-origin")).toBeNull();
+		expect(other.headers.get("access-control-allow-credentials")).toBeNull();
+	});
+});
