@@ -21,7 +21,11 @@ import {
 	type SseTransport,
 	webStreamTransport,
 } from "./hub/sse.js";
-import { registerOrderRoutes } from "./orders/routes.js";
+import { orderRoutes } from "./orders/routes.js";
+
+/** The typed API for hono/client: `hc<AppType>(baseUrl).api.orders.create.$post(...)`. */
+export type { OrderRoutes as AppType } from "./orders/routes.js";
+
 import { ProblemError, problem, problemResponse, validationProblem } from "./problem.js";
 import { QueueUnavailableError, type StatusQueue } from "./queue/port.js";
 import { InvalidContinuationTokenError, type OrderStore, StoreUnavailableError } from "./storage/port.js";
@@ -126,7 +130,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 		app.delete("/api/auth/session", session.end);
 	}
 
-	registerOrderRoutes(app, deps);
+	app.route("/", orderRoutes(deps));
 	registerHealthRoutes(
 		app,
 		[

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { requirePermission } from "../auth/http.js";
 import { mayRead, ownerScope } from "../auth/principal.js";
 import { createdEvent, type OrderEvents } from "../domain/events.js";
@@ -116,89 +116,99 @@ const statusHook = validationHook("status");
 
 const notFound = (orderId: string) => new ProblemError(problem(404, `Order '${orderId}' was not found.`));
 
-export function registerOrderRoutes(app: OpenAPIHono, { store, queue, events }: OrderRouteDeps): void {
-	app.openapi(createOrder, async (c) => {
-		const caller = requirePermission(c, "Orders.Create");
-		const input = { ...c.req.valid("json"), ...(caller.id !== undefined ? { ownerId: caller.id } : {}) };
-		const key = c.req.valid("header")["idempotency-key"];
-		// Keys are the caller's own: another caller's same key is another order.
-		const idempotencyKey = key === undefined || caller.id === undefined ? key : `${caller.id}\n${key}`;
-		const result = await store.create(input, { idempotencyKey, fingerprint: JSON.stringify(input) });
-		if (result.kind === "key-reused") {
-			throw new ProblemError(
-				problem(
-					422,
-					"This Idempotency-Key was already used for a different order; use a new key for a new order.",
-					{
-						errors: { "Idempotency-Key": ["already used with a different request body"] },
-					},
-				),
-			);
-		}
-		if (result.kind === "created") events.publish(createdEvent(result.order));
-		c.header("Location", `/api/orders/${encodeURIComponent(result.order.orderId)}`);
-		if (result.kind === "replayed") c.header("Idempotent-Replayed", "true");
-		return c.json(result.order, 201);
-	});
-
-	app.openapi(listOrders, async (c) => {
-		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
-		const owner = ownerScope(caller);
-		const query = { ...c.req.valid("query"), ...(owner !== undefined ? { ownerId: owner } : {}) };
-		const page = await store.list(query);
-		if (page.continuationToken) c.header("X-Continuation-Token", page.continuationToken);
-		return c.json(page.items, 200);
-	});
-
-	app.openapi(getOrder, async (c) => {
-		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
-		const { orderId } = c.req.valid("param");
-		const order = await store.get(orderId);
-		// Someone else's order is not found: an id tells nothing about orders one may not read.
-		if (!order || !mayRead(caller, order.ownerId)) throw notFound(orderId);
-		return c.json(order, 200);
-	});
-
-	app.openapi(getHistory, async (c) => {
-		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
-		const { orderId } = c.req.valid("param");
-		if (ownerScope(caller) !== undefined) {
-			const order = await store.get(orderId);
-			if (!order || !mayRead(caller, order.ownerId)) throw notFound(orderId);
-		}
-		const history = await store.history(orderId);
-		if (!history) throw notFound(orderId);
-		return c.json(history, 200);
-	});
-
-	app.openapi(
-		updateStatus,
-		async (c) => {
-			requirePermission(c, "Orders.UpdateStatus");
-			const { orderId } = c.req.valid("param");
-			const body = c.req.valid("json");
-			const status = typeof body === "string" ? body : body.status;
-			const order = await store.get(orderId);
-			if (!order) throw notFound(orderId);
-			const verdict = checkTransition(order.status, status);
-			if (verdict === "illegal") {
+/**
+ * The orders resource on an app of its own, its routes chained so that its type (OrderRoutes, the
+ * app's AppType) describes them to hono/client. Mounted by createApp at "/", behind the app's
+ * middleware (CORS, auth, body reading) and error handling.
+ */
+export function orderRoutes({ store, queue, events }: OrderRouteDeps) {
+	return new OpenAPIHono({ defaultHook: validationHook("body") })
+		.openapi(createOrder, async (c) => {
+			const caller = requirePermission(c, "Orders.Create");
+			const input = { ...c.req.valid("json"), ...(caller.id !== undefined ? { ownerId: caller.id } : {}) };
+			const key = c.req.valid("header")["idempotency-key"];
+			// Keys are the caller's own: another caller's same key is another order.
+			const idempotencyKey = key === undefined || caller.id === undefined ? key : `${caller.id}\n${key}`;
+			const result = await store.create(input, { idempotencyKey, fingerprint: JSON.stringify(input) });
+			if (result.kind === "key-reused") {
 				throw new ProblemError(
-					problem(409, describeIllegal(order.status, status), {
-						currentStatus: order.status,
-						requestedStatus: status,
-					}),
+					problem(
+						422,
+						"This Idempotency-Key was already used for a different order; use a new key for a new order.",
+						{
+							errors: { "Idempotency-Key": ["already used with a different request body"] },
+						},
+					),
 				);
 			}
-			if (verdict === "noop") return c.json({ orderId, status }, 202);
-			const key = c.req.valid("header")["idempotency-key"];
-			const messageId = key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key, status);
-			const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
-			await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
+			if (result.kind === "created") events.publish(createdEvent(result.order));
+			c.header("Location", `/api/orders/${encodeURIComponent(result.order.orderId)}`);
+			if (result.kind === "replayed") c.header("Idempotent-Replayed", "true");
+			return c.json(result.order, 201);
+		})
 
-			return c.json({ orderId, status, messageId }, 202);
-		},
-		// The body may be a bare status string: name the field. (A problem response, which the route's
-		// typed responses do not list; Hono sends whatever the hook returns.)
-		(result) => statusHook(result) as never,
-	);
+		.openapi(listOrders, async (c) => {
+			const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+			const owner = ownerScope(caller);
+			const query = { ...c.req.valid("query"), ...(owner !== undefined ? { ownerId: owner } : {}) };
+			const page = await store.list(query);
+			if (page.continuationToken) c.header("X-Continuation-Token", page.continuationToken);
+			return c.json(page.items, 200);
+		})
+
+		.openapi(getOrder, async (c) => {
+			const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+			const { orderId } = c.req.valid("param");
+			const order = await store.get(orderId);
+			// Someone else's order is not found: an id tells nothing about orders one may not read.
+			if (!order || !mayRead(caller, order.ownerId)) throw notFound(orderId);
+			return c.json(order, 200);
+		})
+
+		.openapi(getHistory, async (c) => {
+			const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+			const { orderId } = c.req.valid("param");
+			if (ownerScope(caller) !== undefined) {
+				const order = await store.get(orderId);
+				if (!order || !mayRead(caller, order.ownerId)) throw notFound(orderId);
+			}
+			const history = await store.history(orderId);
+			if (!history) throw notFound(orderId);
+			return c.json(history, 200);
+		})
+
+		.openapi(
+			updateStatus,
+			async (c) => {
+				requirePermission(c, "Orders.UpdateStatus");
+				const { orderId } = c.req.valid("param");
+				const body = c.req.valid("json");
+				const status = typeof body === "string" ? body : body.status;
+				const order = await store.get(orderId);
+				if (!order) throw notFound(orderId);
+				const verdict = checkTransition(order.status, status);
+				if (verdict === "illegal") {
+					throw new ProblemError(
+						problem(409, describeIllegal(order.status, status), {
+							currentStatus: order.status,
+							requestedStatus: status,
+						}),
+					);
+				}
+				if (verdict === "noop") return c.json({ orderId, status }, 202);
+				const key = c.req.valid("header")["idempotency-key"];
+				const messageId =
+					key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key, status);
+				const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
+				await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
+
+				return c.json({ orderId, status, messageId }, 202);
+			},
+			// The body may be a bare status string: name the field. (A problem response, which the route's
+			// typed responses do not list; Hono sends whatever the hook returns.)
+			(result) => statusHook(result) as never,
+		);
 }
+
+/** The orders routes' type: what hono/client and testClient read. */
+export type OrderRoutes = ReturnType<typeof orderRoutes>;

@@ -561,28 +561,32 @@ export class AzureTablesOrderStore implements OrderStore {
 		}
 	}
 
+	/** Where the last sweep stopped: the next one goes on from there (Azure's continuation token). */
+	private sweepToken?: string;
+
 	/**
-	 * A scan of the whole table for outbox rows (there is no index of them): run rarely, to pick up
-	 * what a stopped publisher left. Bounded to the first 1,000 orders found.
+	 * Outbox rows nobody holds. There is no index of them, so this scans the table — one page per
+	 * call, each within TimeoutMs, going on from where the last call stopped and starting over at
+	 * the end: however large the table, every sweep makes progress and none times out.
 	 */
 	async ordersWithUnclaimedEvents(): Promise<string[]> {
 		if (!this.recordEvents) return [];
 		const now = this.now();
-		return this.call("find pending events", async (abortSignal) => {
-			const found = new Set<string>();
-			const iter = this.client.listEntities<OutboxEntity>({
-				queryOptions: {
-					filter: odata`RowKey ge ${OUTBOX_PREFIX} and RowKey lt ${`${OUTBOX_PREFIX}~`}`,
-					select: ["PartitionKey", "claimedUntil"],
-				},
-				abortSignal,
-			});
-			for await (const row of iter) {
-				if (Number(row.claimedUntil ?? 0) < now) found.add(row.partitionKey);
-				if (found.size >= 1000) break;
-			}
-			return [...found];
+		const page = await this.call("find pending events", async (abortSignal) => {
+			const result = await this.client
+				.listEntities<OutboxEntity>({
+					queryOptions: {
+						filter: odata`RowKey ge ${OUTBOX_PREFIX} and RowKey lt ${`${OUTBOX_PREFIX}~`}`,
+						select: ["PartitionKey", "claimedUntil"],
+					},
+					abortSignal,
+				})
+				.byPage({ maxPageSize: 1000, continuationToken: this.sweepToken })
+				.next();
+			return (result.value ?? []) as OutboxEntity[] & { continuationToken?: string };
 		});
+		this.sweepToken = page.continuationToken;
+		return [...new Set(page.filter((r) => Number(r.claimedUntil ?? 0) < now).map((r) => r.partitionKey))];
 	}
 
 	async ping(): Promise<void> {
