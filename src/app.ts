@@ -62,13 +62,8 @@ export interface AppDeps {
 const RETRY_AFTER_SECONDS = "5";
 
 async function hubHealth(hub: HubStatsSource): Promise<Record<string, unknown>> {
-	const { subscribers, maxSubscribers, historySize, historyCapacity, receiver } = await hub.stats();
-	if (receiver && !receiver.healthy) {
-		throw new QueueUnavailableError("the Service Bus receiver in the hub object is failing", {
-			reason: receiver.lastErrorReason ?? "unreachable",
-		});
-	}
-	return { subscribers, maxSubscribers, historySize, historyCapacity, ...(receiver ? { receiver } : {}) };
+	const { subscribers, maxSubscribers, historySize, historyCapacity } = await hub.stats();
+	return { subscribers, maxSubscribers, historySize, historyCapacity };
 }
 
 /**

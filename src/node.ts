@@ -18,7 +18,20 @@ import { createAzureTablesStore } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
 import { swaggerAssetsFromPackage } from "./swagger-assets.js";
 
-const PURGE_INTERVAL_MS = 3600_000;
+/**
+ * Runs `job` every hour, the first time a random few minutes after start: a process that restarts
+ * more often than hourly still purges, and instances started together do not purge at once.
+ */
+function everyHour(job: () => void): void {
+	const first = setTimeout(
+		() => {
+			job();
+			setInterval(job, 3600_000).unref();
+		},
+		60_000 + Math.random() * 240_000,
+	);
+	first.unref();
+}
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
 function loadConfig(): Config {
@@ -70,13 +83,12 @@ async function main(): Promise<void> {
 		eventLeaseMs: leaseMs,
 	});
 	// Expired Idempotency-Key records are taken over when their key comes back; this removes the rest.
-	const purge = setInterval(() => {
+	everyHour(() =>
 		store.purgeExpiredIdempotencyKeys().then(
 			(n) => n > 0 && log(`purged ${n} expired Idempotency-Key record(s)`),
 			(err) => log(`purging expired Idempotency-Key records failed: ${(err as Error).message}`),
-		);
-	}, PURGE_INTERVAL_MS);
-	purge.unref();
+		),
+	);
 
 	const queue: StatusQueue = config.ServiceBus.ConnectionString
 		? new ServiceBusStatusQueue({
@@ -126,13 +138,12 @@ async function main(): Promise<void> {
 	});
 	const { hub } = fanOut;
 	const retentionMs = config.Events.RetentionHours * 3600_000;
-	const purgeLog = setInterval(() => {
+	everyHour(() =>
 		eventLog.purge(retentionMs).then(
 			(n) => n > 0 && log(`purged ${n} event(s) older than Events:RetentionHours from the event log`),
 			(err) => log(`purging the event log failed: ${(err as Error).message}`),
-		);
-	}, PURGE_INTERVAL_MS);
-	purgeLog.unref();
+		),
+	);
 
 	const stopping = new AbortController();
 	const app = createNodeService({

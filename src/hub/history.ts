@@ -14,18 +14,16 @@ export class ReplayHistory {
 		return this.count;
 	}
 
-	/** Keeps `event` as the newest; answers the event it pushed out, if any. */
-	remember(event: StoredEvent): StoredEvent | undefined {
-		if (this.capacity === 0) return event;
+	/** Keeps `event` as the newest, forgetting the oldest when full. */
+	remember(event: StoredEvent): void {
+		if (this.capacity === 0) return;
 		if (this.count === this.capacity) {
-			const evicted = this.ring[this.head];
 			this.ring[this.head] = event;
 			this.head = (this.head + 1) % this.capacity;
-			return evicted;
+			return;
 		}
 		this.ring[(this.head + this.count) % this.capacity] = event;
 		this.count++;
-		return undefined;
 	}
 
 	/** The oldest position kept; undefined when empty. */

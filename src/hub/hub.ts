@@ -9,6 +9,7 @@
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
 import type { EventLog } from "../events/port.js";
 import { BoundedMap } from "../util/bounded-map.js";
+import { Coalescer } from "./coalescer.js";
 import { ReplayHistory } from "./history.js";
 import { replayFromLog } from "./log-replay.js";
 import { concat, type StoredEvent, toSseEvent } from "./sse-event.js";
@@ -107,9 +108,7 @@ export class OrderHub implements OrderEvents {
 	private readonly recentMessageIds: BoundedMap<string, true>;
 	private readonly staleFilter = new StaleFilter();
 	private heartbeat: ReturnType<typeof setInterval> | undefined;
-	private pending: StoredEvent[] = [];
-	private flushTimer: ReturnType<typeof setTimeout> | undefined;
-	private lastFlush = Number.NEGATIVE_INFINITY;
+	private readonly coalescer: Coalescer<StoredEvent>;
 	private published = 0;
 	private slowDisconnects = 0;
 	private closed = false;
@@ -126,6 +125,7 @@ export class OrderHub implements OrderEvents {
 		this.instanceId = options.instanceId ?? randomInstanceId();
 		this.history = new ReplayHistory(this.opts.historySize);
 		this.recentMessageIds = new BoundedMap(Math.max(this.opts.historySize, 1000));
+		this.coalescer = new Coalescer(this.opts.coalesceMs, (batch) => this.fanOut(batch));
 		if (options.eventLog) this.eventLog = options.eventLog;
 		this.seq = options.startSeq ?? 0;
 	}
@@ -144,7 +144,7 @@ export class OrderHub implements OrderEvents {
 
 	/** True while the hub runs a timer: heartbeat (only while someone is subscribed) or a pending flush. */
 	get hasTimers(): boolean {
-		return this.heartbeat !== undefined || this.flushTimer !== undefined;
+		return this.heartbeat !== undefined || this.coalescer.scheduled;
 	}
 
 	stats(): HubStats {
@@ -186,16 +186,7 @@ export class OrderHub implements OrderEvents {
 		this.history.remember(stored);
 		if (stored.messageId !== undefined) this.recentMessageIds.set(stored.messageId, true);
 		this.published++;
-		this.pending.push(stored);
-		if (this.flushTimer !== undefined) return;
-		const wait = this.lastFlush + this.opts.coalesceMs - Date.now();
-		if (wait <= 0) this.flush();
-		else {
-			this.flushTimer = setTimeout(() => {
-				this.flushTimer = undefined;
-				this.flush();
-			}, wait);
-		}
+		this.coalescer.push(stored);
 	}
 
 	/** The event as SSE bytes, once: the same bytes go to every subscriber and into the history. */
@@ -203,12 +194,8 @@ export class OrderHub implements OrderEvents {
 		return toSseEvent(`${this.instanceId}-${seq}`, seq, event);
 	}
 
-	/** Writes the pending events: one write per subscriber, the same bytes for all unfiltered ones. */
-	private flush(): void {
-		const batch = this.pending;
-		this.pending = [];
-		this.lastFlush = Date.now();
-		if (batch.length === 0) return;
+	/** Writes a batch of events: one write per subscriber, the same bytes for all unfiltered ones. */
+	private fanOut(batch: StoredEvent[]): void {
 		const first = (batch[0] as StoredEvent).seq;
 		const all = batch.length === 1 ? (batch[0] as StoredEvent).bytes : concat(batch.map((e) => e.bytes));
 		for (const s of this.subscribers) {
@@ -358,9 +345,7 @@ export class OrderHub implements OrderEvents {
 	/** Ends every stream and refuses new subscribers (graceful shutdown). */
 	close(): void {
 		this.closed = true;
-		clearTimeout(this.flushTimer);
-		this.flushTimer = undefined;
-		this.flush(); // what was published still goes out before the streams end
+		this.coalescer.flushNow(); // what was published still goes out before the streams end
 		for (const s of [...this.subscribers]) {
 			this.unsubscribe(s);
 			s.sink.close();

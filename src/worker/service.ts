@@ -7,7 +7,7 @@ import { createApp } from "../app.js";
 import { type Config, storeOptions } from "../config.js";
 import type { OrderEvents } from "../domain/events.js";
 import { InIsolateStatusQueue } from "../queue/in-isolate.js";
-import type { StatusQueue } from "../queue/port.js";
+import { QueueUnavailableError, type StatusQueue } from "../queue/port.js";
 import { createStatusMessageHandler } from "../queue/receiver.js";
 import { ServiceBusRestQueue } from "../queue/service-bus-rest.js";
 import { MemoryOrderStore } from "../storage/memory.js";
@@ -106,8 +106,23 @@ export async function createWorkerService(
 		swaggerAssets: swaggerAssetsFromBundle,
 		boardFiles: boardFilesFromBundle,
 		log,
+		// Workers only: the hub object's Service Bus receiver (it runs beside the hub, not in the app).
+		...(config.ServiceBus.ConnectionString
+			? { readiness: [{ name: "receiver", check: () => receiverHealth(hub) }] }
+			: {}),
 	});
 	return { app, queue };
+}
+
+/** The hub object's receiver: failing while Service Bus refuses it (a fixed reason; detail in its log). */
+async function receiverHealth(hub: DurableObjectHubClient): Promise<Record<string, unknown> | undefined> {
+	const { receiver } = await hub.stats();
+	if (receiver && !receiver.healthy) {
+		throw new QueueUnavailableError("the Service Bus receiver in the hub object is failing", {
+			reason: receiver.lastErrorReason ?? "unreachable",
+		});
+	}
+	return receiver ? { received: receiver.received } : undefined;
 }
 
 /** Serves one request, with its ExecutionContext available to work that outlives the response. */
