@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, sessionHandlers } from "./auth/http.js";
 import type { JwtVerifier } from "./auth/jwt.js";
+import { registerSecuritySchemes } from "./auth/openapi.js";
 import type { OrderEvents } from "./domain/events.js";
 import { type HealthCheck, registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
@@ -152,6 +153,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 	);
 	deps.extend?.(app);
 
+	registerSecuritySchemes(app);
 	app.doc31("/doc", {
 		openapi: "3.1.0",
 		info: {
@@ -159,11 +161,12 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 			version: "1.0.0",
 			description:
 				"Real-time order tracking: REST over Azure Table Storage, status changes through a queue, events over SSE at /orderHub. " +
-				"Errors are application/problem+json (RFC 9457).",
+				"Errors are application/problem+json (RFC 9457). " +
+				"The security requirements hold when the service runs with Auth:Mode Jwt; with Auth:Mode None (the default, loopback only) no credentials are needed.",
 		},
 		// Relative: the host that serves this document serves the API (`npm start`: http://127.0.0.1:5080).
 		servers: [{ url: "/", description: "The server this document came from" }],
-		// Nothing is authenticated: no operation requires credentials.
+		// Each operation states its own requirement (with Auth:Mode Jwt); the rest are open.
 		security: [],
 		tags: [
 			{ name: "Orders", description: "Create, list and read orders; request status changes" },

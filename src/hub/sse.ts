@@ -4,6 +4,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requirePermission } from "../auth/http.js";
+import { BEARER, SESSION } from "../auth/openapi.js";
 import { ownerScope } from "../auth/principal.js";
 import type { CorsPolicy } from "../http/cors.js";
 import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
@@ -142,6 +143,7 @@ const orderHubRoute = createRoute({
 	path: "/orderHub",
 	operationId: "subscribeOrderEvents",
 	tags: ["Events"],
+	security: [BEARER, SESSION],
 	summary: "Server-Sent Events stream of order events",
 	description:
 		"`event: OrderCreated` and `event: ReceiveOrderUpdate`, data = the order as JSON, every event with an `id`. " +
@@ -151,6 +153,18 @@ const orderHubRoute = createRoute({
 	responses: {
 		200: { description: "The event stream", content: { "text/event-stream": { schema: z.string() } } },
 		400: { description: "A bad filter", content: { "application/problem+json": { schema: ProblemSchema } } },
+		401: {
+			description: "No or a refused token (with Auth:Mode Jwt)",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
+		403: {
+			description: "Without Orders.Read or Orders.ReadAll",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
+		429: {
+			description: "The caller holds Hub:MaxSubscribersPerPrincipal streams already",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
 		503: {
 			description: "At the subscriber cap, or shutting down",
 			content: { "application/problem+json": { schema: ProblemSchema } },
@@ -163,9 +177,18 @@ const statsRoute = createRoute({
 	path: "/orderHub/stats",
 	operationId: "getHubStats",
 	tags: ["Events"],
+	security: [BEARER],
 	summary: "Subscribers and replay history of the event hub",
 	responses: {
 		200: { description: "Hub statistics", content: { "application/json": { schema: HubStatsSchema } } },
+		401: {
+			description: "No or a refused token (with Auth:Mode Jwt)",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
+		403: {
+			description: "Without Orders.ReadAll",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
 	},
 });
 

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { requirePermission } from "../auth/http.js";
+import { BEARER } from "../auth/openapi.js";
 import { mayRead, ownerScope } from "../auth/principal.js";
 import { createdEvent, type OrderEvents } from "../domain/events.js";
 import { changeMessageId } from "../domain/ids.js";
@@ -43,11 +44,12 @@ const createOrder = createRoute({
 	path: "/api/orders/create",
 	operationId: "createOrder",
 	tags: ["Orders"],
+	security: [BEARER],
 	summary: "Create an order",
 	request: { headers: IdempotencyHeader, body: { required: true, content: json(CreateOrderBody) } },
 	responses: {
 		201: { description: "Created; Location points at the order", content: json(Order) },
-		...problems(400, 413, 415, 422, 503),
+		...problems(400, 401, 403, 413, 415, 422, 503),
 	},
 });
 
@@ -56,6 +58,7 @@ const listOrders = createRoute({
 	path: "/api/orders",
 	operationId: "listOrders",
 	tags: ["Orders"],
+	security: [BEARER],
 	summary: "List orders, a page at a time",
 	description:
 		"Follow the X-Continuation-Token response header (as continuationToken) for the next page; it is absent on the last page.",
@@ -66,7 +69,7 @@ const listOrders = createRoute({
 			headers: z.object({ "X-Continuation-Token": z.string().optional() }),
 			content: json(z.array(Order)),
 		},
-		...problems(400, 503),
+		...problems(400, 401, 403, 503),
 	},
 });
 
@@ -75,9 +78,13 @@ const getOrder = createRoute({
 	path: "/api/orders/{orderId}",
 	operationId: "getOrder",
 	tags: ["Orders"],
+	security: [BEARER],
 	summary: "Get one order",
 	request: { params: OrderIdParam },
-	responses: { 200: { description: "The order", content: json(Order) }, ...problems(400, 404, 503) },
+	responses: {
+		200: { description: "The order", content: json(Order) },
+		...problems(400, 401, 403, 404, 503),
+	},
 });
 
 const getHistory = createRoute({
@@ -85,11 +92,12 @@ const getHistory = createRoute({
 	path: "/api/orders/{orderId}/history",
 	operationId: "getOrderHistory",
 	tags: ["Orders"],
+	security: [BEARER],
 	summary: "An order's status timeline, oldest first, creation first",
 	request: { params: OrderIdParam },
 	responses: {
 		200: { description: "The timeline", content: json(z.array(HistoryEntry)) },
-		...problems(400, 404, 503),
+		...problems(400, 401, 403, 404, 503),
 	},
 });
 
@@ -98,6 +106,7 @@ const updateStatus = createRoute({
 	path: "/api/orders/update-status/{orderId}",
 	operationId: "updateOrderStatus",
 	tags: ["Orders"],
+	security: [BEARER],
 	summary: "Request a status change",
 	description:
 		"Checks the order, the status and the transition, then puts the change on the status queue. The change is applied and broadcast on /orderHub when the receiver takes it. Asking for the current status again changes nothing (202 without messageId).",
@@ -108,7 +117,7 @@ const updateStatus = createRoute({
 	},
 	responses: {
 		202: { description: "Accepted: queued for the receiver loop", content: json(StatusAccepted) },
-		...problems(400, 404, 409, 413, 415, 503),
+		...problems(400, 401, 403, 404, 409, 413, 415, 503),
 	},
 });
 

@@ -82,7 +82,26 @@ describe("the served OpenAPI document", () => {
 		for (const { key, op } of withInput) expect(Object.keys(op.responses), key).toContain("400");
 	});
 
-	it("states what holds for any deployment: a relative server, no authentication, described tags", () => {
+	it("declares the bearer and cookie schemes and each operation's requirement (open: health, docs)", () => {
+		const schemes = (doc.components as { securitySchemes?: Record<string, Record<string, string>> })
+			.securitySchemes;
+		expect(schemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
+		expect(schemes?.sessionCookie).toMatchObject({
+			type: "apiKey",
+			in: "cookie",
+			name: "order_tracker_session",
+		});
+		const security = Object.fromEntries(
+			operations(doc).map(({ key, op }) => [key, (op as { security?: unknown }).security ?? "open"]),
+		);
+		expect(security["POST /api/orders/create"]).toEqual([{ bearerAuth: [] }]);
+		expect(security["PUT /api/orders/update-status/{orderId}"]).toEqual([{ bearerAuth: [] }]);
+		expect(security["GET /orderHub"]).toEqual([{ bearerAuth: [] }, { sessionCookie: [] }]);
+		expect(security["GET /health/live"]).toBe("open");
+		expect(security["GET /health/ready"]).toBe("open");
+	});
+
+	it("states what holds for any deployment: a relative server, described tags", () => {
 		expect(doc.servers).toEqual([{ url: "/", description: expect.any(String) }]);
 		expect(doc.security).toEqual([]);
 		const tags = doc.tags as { name: string; description: string }[];
