@@ -48,6 +48,10 @@ export const median = (xs: number[]) => {
 
 export const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
 
+/** BENCH_TOKEN (a bearer token, for a server with Auth:Mode Jwt) as a header, or nothing. */
+export const authHeader = (): Record<string, string> =>
+	process.env.BENCH_TOKEN ? { authorization: `Bearer ${process.env.BENCH_TOKEN}` } : {};
+
 /** Creates `n` orders through the API, 20 requests in flight; answers their ids. */
 export async function seedOrders(
 	baseUrl: string,
@@ -63,7 +67,7 @@ export async function seedOrders(
 				next++;
 				const res = await fetch(`${baseUrl}/api/orders/create`, {
 					method: "POST",
-					headers: { "content-type": "application/json" },
+					headers: { "content-type": "application/json", ...authHeader() },
 					body,
 				});
 				ids.push(((await res.json()) as { orderId: string }).orderId);

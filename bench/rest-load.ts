@@ -2,13 +2,13 @@
 //   rest-load.ts <baseUrl> <scenario: create|get|list|update> <seconds> <connections> <updateCount>
 // Seeds what the scenario needs through the API first, then prints one JSON line.
 import autocannon from "autocannon";
-import { seedOrders } from "./lib.js";
+import { authHeader, seedOrders } from "./lib.js";
 
 const [baseUrl = "", scenario = "get", secondsArg = "5", connectionsArg = "20", updatesArg = "2000"] =
 	process.argv.slice(2);
 const seconds = Number(secondsArg);
 const connections = Number(connectionsArg);
-const json = { "content-type": "application/json" };
+const json = { "content-type": "application/json", ...authHeader() };
 const body = JSON.stringify({ customerName: "Bench Customer", productName: "Bench Product" });
 
 async function main() {
@@ -26,7 +26,11 @@ async function main() {
 			url: baseUrl,
 			duration: seconds,
 			requests: [
-				{ method: "GET", setupRequest: (req) => ({ ...req, path: `/api/orders/${ids[i++ % ids.length]}` }) },
+				{
+					method: "GET",
+					headers: authHeader(),
+					setupRequest: (req) => ({ ...req, path: `/api/orders/${ids[i++ % ids.length]}` }),
+				},
 			],
 		};
 	} else if (scenario === "list") {
@@ -34,7 +38,7 @@ async function main() {
 		options = {
 			url: baseUrl,
 			duration: seconds,
-			requests: [{ method: "GET", path: "/api/orders?limit=100" }],
+			requests: [{ method: "GET", path: "/api/orders?limit=100", headers: authHeader() }],
 		};
 	} else {
 		// Every request is a real change (Pending -> Processing) on its own order, so none is a no-op.

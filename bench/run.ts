@@ -4,6 +4,7 @@
 // Every server, broker and load generator is its own process; all share this 2-core machine.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { authTable, benchAuth } from "./auth.js";
 import { benchE2e, e2eTable } from "./e2e.js";
 import { benchHub, hubTable } from "./hub.js";
 import { benchRest, restTable } from "./rest.js";
@@ -27,6 +28,11 @@ if (run("rest")) {
 	const rest = await benchRest(quick);
 	results.rest = rest;
 	console.log(`\n${restTable(rest)}\n`);
+}
+if (run("auth")) {
+	const auth = await benchAuth(quick);
+	results.auth = auth;
+	console.log(`\n${authTable(auth)}\n`);
 }
 if (run("scale")) {
 	const scale = await benchStorageScale(quick);

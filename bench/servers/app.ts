@@ -4,6 +4,7 @@
 // (BENCH_SERVICE_BUS_CONNECTION_STRING), plus GET /__bench/memory for the harness.
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import { JwtVerifier } from "../../src/auth/jwt.js";
 import { createAzureTablesEventLog } from "../../src/events/azure-log.js";
 import { InProcessEventFeed } from "../../src/events/in-process-feed.js";
 import { MemoryEventLog } from "../../src/events/memory-log.js";
@@ -43,10 +44,23 @@ if (trace) {
 		),
 	);
 }
+// BENCH_AUTH_AUTHORITY: Auth:Mode Jwt against that OpenID provider (bench/servers/oidc.ts).
+const authority = process.env.BENCH_AUTH_AUTHORITY;
+const auth = authority
+	? {
+			verifier: new JwtVerifier({
+				authority,
+				audience: process.env.BENCH_AUTH_AUDIENCE as string,
+				algorithms: ["RS256"],
+				ownerClaim: "sub",
+			}),
+		}
+	: undefined;
 const app = createNodeService({
 	store,
 	queue,
 	hub,
+	...(auth ? { auth } : {}),
 	events: fanOut.publisher,
 	corsOrigins: ["*"],
 	// BENCH_TRACE=1: where a status change spends its time between PUT (occurredAt) and publish.
