@@ -33,6 +33,59 @@ let pages = 0; // pages read since the list was last cleared
 let loaded = false;
 let listVersion = 0; // bumped when the list is cleared: answers for an older list are dropped
 let events; // the current EventSource
+
+// Auth (when the service runs with Auth:Mode Jwt): a bearer token for the API calls, and a session
+// cookie (POST /api/auth/session) for the EventSource, which cannot send headers. The token comes
+// from the sign-in form or from the address's #token= fragment (never the query: a fragment is not
+// sent to servers or kept in their logs); it stays in this tab's sessionStorage.
+const TOKEN_KEY = "order-tracker-token";
+let token = sessionStorage.getItem(TOKEN_KEY);
+const fromFragment = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromFragment) {
+	token = fromFragment;
+	sessionStorage.setItem(TOKEN_KEY, token);
+	history.replaceState(null, "", location.pathname + location.search);
+}
+const signin = $("#signin");
+
+/** fetch() with the bearer token when there is one; a 401 asks for a (new) token. */
+async function api(path, init = {}) {
+	const res = await fetch(path, {
+		...init,
+		headers: { ...(init.headers ?? {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+	});
+	if (res.status === 401) askForToken(token ? "The token was refused (expired?): sign in again." : "");
+	return res;
+}
+
+function askForToken(message) {
+	signin.hidden = false;
+	showError($("#signin-error"), message);
+	setState("reconnecting", "Sign in to see orders");
+}
+
+/** Exchanges the token for the stream's session cookie (a 404 means auth is off: nothing to do). */
+async function startSession() {
+	if (!token) return;
+	const res = await api("/api/auth/session", { method: "POST" });
+	if (!res.ok && res.status !== 404) throw new Error(`POST /api/auth/session answered ${res.status}`);
+}
+
+signin.addEventListener("submit", async (event) => {
+	event.preventDefault();
+	token = String(new FormData(signin).get("token") ?? "").trim();
+	sessionStorage.setItem(TOKEN_KEY, token);
+	signin.reset();
+	try {
+		await startSession();
+		if (token) {
+			signin.hidden = true;
+			startSession().then(connect, (err) => setState("reconnecting", err.message));
+		}
+	} catch (err) {
+		showError($("#signin-error"), err.message);
+	}
+});
 let shown = null; // the orderId in the details dialog
 
 // UUIDv7 ids begin with their creation time, the same for orders made together; the tail is random.
@@ -156,7 +209,7 @@ async function loadPage() {
 	if (filter.status) query.set("status", filter.status);
 	if (filter.customerName) query.set("customerName", filter.customerName);
 	if (nextToken) query.set("continuationToken", nextToken);
-	const res = await fetch(`/api/orders?${query}`);
+	const res = await api(`/api/orders?${query}`);
 	if (!res.ok) throw new Error(`GET /api/orders answered ${res.status}`);
 	const page = await res.json();
 	if (version !== listVersion) return; // the list was cleared meanwhile (new filter, reset)
@@ -192,7 +245,7 @@ more.addEventListener("click", async () => {
 
 async function requestStatus(orderId, status, button) {
 	button.disabled = true;
-	const res = await fetch(`/api/orders/update-status/${encodeURIComponent(orderId)}`, {
+	const res = await api(`/api/orders/update-status/${encodeURIComponent(orderId)}`, {
 		method: "PUT",
 		headers: { "content-type": "application/json" },
 		body: JSON.stringify(status),
@@ -211,7 +264,7 @@ $("#create").addEventListener("submit", async (event) => {
 	const error = $("#form-error");
 	const data = Object.fromEntries(new FormData(form));
 	if (!data.partitionKey) delete data.partitionKey;
-	const res = await fetch("/api/orders/create", {
+	const res = await api("/api/orders/create", {
 		method: "POST",
 		headers: { "content-type": "application/json", "Idempotency-Key": crypto.randomUUID() },
 		body: JSON.stringify(data),
@@ -259,7 +312,7 @@ async function showDetails(orderId) {
 	list.setAttribute("aria-busy", "true");
 	let items;
 	try {
-		const res = await fetch(`/api/orders/${encodeURIComponent(orderId)}/history`);
+		const res = await api(`/api/orders/${encodeURIComponent(orderId)}/history`);
 		if (!res.ok) throw new Error(`it answered ${res.status}`);
 		items = (await res.json()).map((entry) => {
 			const li = document.createElement("li");
@@ -314,7 +367,7 @@ function applyFilters(next) {
 	}
 	const query = url.toString();
 	history.replaceState(null, "", query ? `?${query}` : location.pathname);
-	connect();
+	startSession().then(connect, (err) => setState("reconnecting", err.message));
 }
 const statusField = filtersForm.elements.namedItem("status");
 statusField.value = filter.status;
@@ -334,7 +387,8 @@ function connect() {
 	const hub = filter.customerName
 		? `/orderHub?customerName=${encodeURIComponent(filter.customerName)}`
 		: "/orderHub";
-	const source = new EventSource(hub);
+	// withCredentials: the session cookie goes along (also to another origin the service allows).
+	const source = new EventSource(hub, { withCredentials: true });
 	events = source;
 	let droppedOnce = false;
 	source.addEventListener("open", async () => {
@@ -352,6 +406,17 @@ function connect() {
 	source.addEventListener("error", () => {
 		droppedOnce = true;
 		setState("reconnecting", "Reconnecting…");
+		// A browser does not retry a refused stream (401: no or an expired session): ask the API why.
+		if (source.readyState === EventSource.CLOSED && events === source) {
+			api("/api/orders?limit=1").then(
+				(res) => {
+					if (res.ok && events === source) setTimeout(connect, 2000);
+				},
+				() => {
+					if (events === source) setTimeout(connect, 2000);
+				},
+			);
+		}
 	});
 	const onEvent = (e) => render(JSON.parse(e.data), { highlight: true });
 	source.addEventListener("OrderCreated", onEvent);
@@ -367,4 +432,4 @@ function connect() {
 	});
 }
 
-connect();
+startSession().then(connect, (err) => setState("reconnecting", err.message));
