@@ -74,6 +74,39 @@ export function requirePermission(c: Context, ...anyOf: Permission[]): Principal
 	return principal;
 }
 
+/**
+ * The header that carries the caller from the Worker to the hub's Durable Object, which serves
+ * /orderHub for every isolate. Always set by the Worker (a client's own is overwritten), and the
+ * object is reachable only through the Worker, so the object may trust it.
+ */
+export const FORWARDED_CALLER = "x-order-tracker-caller";
+
+export function forwardedCaller(principal: Principal | undefined): string {
+	const p = principal ?? { permissions: new Set<Permission>() };
+	return JSON.stringify({
+		...(p.id !== undefined ? { id: p.id } : {}),
+		permissions: [...p.permissions],
+		...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}),
+	});
+}
+
+/** In the hub object: the caller the Worker forwarded (none: the Worker has auth off). */
+export function trustForwardedCaller(): MiddlewareHandler {
+	return async (c, next) => {
+		const header = c.req.header(FORWARDED_CALLER);
+		if (header === undefined) c.set("principal", ANONYMOUS);
+		else {
+			const p = JSON.parse(header) as { id?: string; permissions: Permission[]; expiresAt?: number };
+			c.set("principal", {
+				...(p.id !== undefined ? { id: p.id } : {}),
+				permissions: new Set(p.permissions),
+				...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}),
+			});
+		}
+		return next();
+	};
+}
+
 /** POST /api/auth/session (bearer token -> HttpOnly cookie for EventSource) and DELETE (ends it). */
 export function sessionHandlers() {
 	return {

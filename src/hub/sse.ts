@@ -3,9 +3,9 @@
 // socket directly (src/hub/node-transport.ts), chosen by the runtime entry.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requirePermission } from "../auth/http.js";
+import { FORWARDED_CALLER, forwardedCaller, requirePermission } from "../auth/http.js";
 import { BEARER, SESSION } from "../auth/openapi.js";
-import { ownerScope } from "../auth/principal.js";
+import { ownerScope, type Permission } from "../auth/principal.js";
 import type { CorsPolicy } from "../http/cors.js";
 import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
@@ -281,7 +281,15 @@ export function registerHubRoutes(
 export function registerRemoteHubRoutes(app: OpenAPIHono, hub: RemoteHub): void {
 	// The handler answers with the hub's own response (stream, stats or problem), which the typed
 	// route signature cannot express.
-	const forward = ((c: Context) => hub.fetch(c.req.raw)) as never;
-	app.openapi(orderHubRoute, forward);
-	app.openapi(statsRoute, forward);
+	// Who may call is decided here (401/403 at once); the object applies the caller's scope.
+	const forward =
+		(...anyOf: Permission[]) =>
+		(c: Context) => {
+			const caller = requirePermission(c, ...anyOf);
+			const headers = new Headers(c.req.raw.headers);
+			headers.set(FORWARDED_CALLER, forwardedCaller(caller));
+			return hub.fetch(new Request(c.req.raw, { headers }));
+		};
+	app.openapi(orderHubRoute, forward("Orders.Read", "Orders.ReadAll") as never);
+	app.openapi(statsRoute, forward("Orders.ReadAll") as never);
 }

@@ -8,7 +8,7 @@
 // otherwise lack: an alarm receives status changes over the REST API (peek-lock), applies them
 // with the same receiver code as Node and publishes them into this hub, then re-arms itself.
 import { createProblemApp } from "../app.js";
-import { authenticate } from "../auth/http.js";
+import { trustForwardedCaller } from "../auth/http.js";
 import { type Config, hubOptions, storeOptions } from "../config.js";
 import type { OrderEvent } from "../domain/events.js";
 import { appCorsPolicy } from "../http/cors.js";
@@ -49,14 +49,17 @@ export class OrderHubObject {
 		this.config = configFromEnv(env);
 		this.hub = new OrderHub(hubOptions(this.config.Hub));
 		this.app = createProblemApp(log);
-		// The Worker in front decided who may call; the object serves what it forwards.
-		this.app.use("*", authenticate(undefined));
+		// The Worker in front decided who is calling; the object applies that caller's scope.
+		this.app.use("*", trustForwardedCaller());
 		registerHubRoutes(
 			this.app,
 			this.hub,
 			webStreamTransport(this.hub.maxBufferedBytes),
 			appCorsPolicy(this.config.Cors.AllowedOrigins),
-			{ receiverStatus: () => (this.receives ? this.receiverStatus : undefined) },
+			{
+				receiverStatus: () => (this.receives ? this.receiverStatus : undefined),
+				maxPerPrincipal: this.config.Hub.MaxSubscribersPerPrincipal,
+			},
 		);
 		this.app.post(PUBLISH_PATH, async (c) => {
 			for (const event of (await c.req.json()) as OrderEvent[]) this.hub.publish(event);

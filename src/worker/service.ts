@@ -4,7 +4,8 @@
 // the same app as on Node.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../app.js";
-import { type Config, storeOptions } from "../config.js";
+import { JwtVerifier } from "../auth/jwt.js";
+import { type Config, jwtOptions, storeOptions } from "../config.js";
 import type { OrderEvents } from "../domain/events.js";
 import { InIsolateStatusQueue } from "../queue/in-isolate.js";
 import { QueueUnavailableError, type StatusQueue } from "../queue/port.js";
@@ -49,11 +50,6 @@ export async function createWorkerService(
 			"The HUB Durable Object binding is missing: bind class OrderHubObject as HUB (see wrangler.example.toml).",
 		);
 	}
-	if (config.Auth.Mode === "Jwt") {
-		// The hub object would have to apply each caller's scope to the events it streams; until it
-		// does, a Worker with auth would stream every order to every reader. Refused, not half-done.
-		throw new WorkerConfigError("Auth:Mode Jwt is not supported on Workers yet; run it on Node.");
-	}
 	if (config.ServiceBus.ConnectionString && !config.TableStorage.ConnectionString) {
 		throw new WorkerConfigError(
 			"ServiceBus:ConnectionString on Workers needs TableStorage:ConnectionString too: the changes are applied by the hub object's receiver, which cannot reach a Worker isolate's in-memory store.",
@@ -96,6 +92,8 @@ export async function createWorkerService(
 				: "in-isolate (applied by the request that sent it)"
 		}; hub in the OrderHubObject Durable Object`,
 	);
+	// One verifier per isolate: its JWKS and verified tokens are cached for the isolate's life.
+	const jwt = jwtOptions(config.Auth);
 	const app = createApp({
 		store,
 		queue,
@@ -106,6 +104,14 @@ export async function createWorkerService(
 		swaggerAssets: swaggerAssetsFromBundle,
 		boardFiles: boardFilesFromBundle,
 		log,
+		...(jwt
+			? {
+					auth: {
+						verifier: new JwtVerifier(jwt),
+						maxSubscribersPerPrincipal: config.Hub.MaxSubscribersPerPrincipal,
+					},
+				}
+			: {}),
 		// Workers only: the hub object's Service Bus receiver (it runs beside the hub, not in the app).
 		...(config.ServiceBus.ConnectionString
 			? { readiness: [{ name: "receiver", check: () => receiverHealth(hub) }] }
