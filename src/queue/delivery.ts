@@ -1,7 +1,7 @@
 // What the in-memory queues (in-process on Node, in-isolate on Workers) share: duplicate detection
 // by messageId and the Service Bus-like rules for what happens after one delivery.
 import { BoundedMap } from "../util/bounded-map.js";
-import type { ReceivedStatusMessage, StatusMessageHandler } from "./port.js";
+import type { QueueStats, ReceivedStatusMessage, StatusMessageHandler } from "./port.js";
 
 export interface DeadLetter {
 	messageId: string;
@@ -34,6 +34,11 @@ export class DeadLetterShelf {
 	/** Every message dead-lettered since start, kept or not. */
 	get total(): number {
 		return this.count;
+	}
+
+	/** What an in-memory queue reports (readiness detail). */
+	stats(): QueueStats {
+		return { deadLettered: this.count, deadLettersKept: this.kept.length };
 	}
 }
 

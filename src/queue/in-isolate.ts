@@ -77,7 +77,7 @@ export class InIsolateStatusQueue implements StatusQueue {
 	}
 
 	stats(): QueueStats {
-		return { deadLettered: this.deadLetterShelf.total, deadLettersKept: this.deadLetterShelf.letters.length };
+		return this.deadLetterShelf.stats();
 	}
 
 	async ping(): Promise<void> {

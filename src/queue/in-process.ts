@@ -111,7 +111,7 @@ export class InProcessStatusQueue implements StatusQueue {
 	}
 
 	stats(): QueueStats {
-		return { deadLettered: this.deadLetterShelf.total, deadLettersKept: this.deadLetterShelf.letters.length };
+		return this.deadLetterShelf.stats();
 	}
 
 	async ping(): Promise<void> {

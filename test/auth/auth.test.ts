@@ -3,11 +3,10 @@
 // (REST and /orderHub, live and replayed), the session cookie, key rotation, expiry mid-stream.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { JwtVerifier } from "../../src/auth/jwt.js";
-import type { Order } from "../../src/domain/order.js";
 import { AUDIENCE, TestOidcProvider } from "../support/oidc-provider.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { RecordingEventSource } from "../support/sse-client.js";
-import { authContract, CUSTOMER, OPERATOR } from "./contract.js";
+import { authClient, authContract, bearer, CUSTOMER, OPERATOR } from "./contract.js";
 
 let idp: TestOidcProvider;
 let server: RunningServer;
@@ -30,23 +29,7 @@ afterAll(async () => {
 	await idp?.close();
 });
 
-const url = (path: string) => `${server.baseUrl}${path}`;
-const bearer = (token?: string): Record<string, string> =>
-	token ? { authorization: `Bearer ${token}` } : {};
-
-async function call(method: string, path: string, token?: string, body?: unknown) {
-	return fetch(url(path), {
-		method,
-		headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-		...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-	});
-}
-
-async function createAs(token: string, customerName: string): Promise<Order> {
-	const res = await call("POST", "/api/orders/create", token, { customerName, productName: "P" });
-	expect(res.status).toBe(201);
-	return res.json();
-}
+const { call, createAs, url } = authClient(() => server.baseUrl);
 
 function stream(token: string | undefined, path = "/orderHub", headers: Record<string, string> = {}) {
 	const c = new RecordingEventSource(url(path), { headers: { ...bearer(token), ...headers } });

@@ -13,12 +13,13 @@ export interface AuthTarget {
 	idp: TestOidcProvider;
 }
 
-export function authContract(target: () => AuthTarget): void {
-	const url = (path: string) => `${target().baseUrl}${path}`;
-	const bearer = (token?: string): Record<string, string> =>
-		token ? { authorization: `Bearer ${token}` } : {};
+export const bearer = (token?: string): Record<string, string> =>
+	token ? { authorization: `Bearer ${token}` } : {};
+
+/** A client of the service at `baseUrl()`: any call with a token, and a create that must succeed. */
+export function authClient(baseUrl: () => string) {
 	const call = (method: string, path: string, token?: string, body?: unknown) =>
-		fetch(url(path), {
+		fetch(`${baseUrl()}${path}`, {
 			method,
 			headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
 			...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -28,6 +29,11 @@ export function authContract(target: () => AuthTarget): void {
 		expect(res.status).toBe(201);
 		return res.json();
 	}
+	return { call, createAs, url: (path: string) => `${baseUrl()}${path}` };
+}
+
+export function authContract(target: () => AuthTarget): void {
+	const { call, createAs, url } = authClient(() => target().baseUrl);
 
 	it("answers every route by the token: 401 without or with a bad one, 403 without the permission, else 2xx", async () => {
 		const { idp } = target();

@@ -4,7 +4,8 @@ import { createdEvent } from "../../src/domain/events.js";
 import type { Order } from "../../src/domain/order.js";
 import type { EventLog } from "../../src/events/port.js";
 
-const order = (n: number): Order => ({
+/** A Pending order `o-<n>` for event fixtures. */
+export const order = (n: number): Order => ({
 	orderId: `o-${n}`,
 	partitionKey: "Orders",
 	customerName: "C",

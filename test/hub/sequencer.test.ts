@@ -3,20 +3,10 @@
 // is in test/events/).
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createdEvent } from "../../src/domain/events.js";
-import type { Order } from "../../src/domain/order.js";
 import { MemoryEventLog } from "../../src/events/memory-log.js";
 import type { LoggedEvent } from "../../src/events/port.js";
 import { EventSequencer } from "../../src/hub/sequencer.js";
-
-const order = (n: number): Order => ({
-	orderId: `o-${n}`,
-	partitionKey: "Orders",
-	customerName: "C",
-	productName: "P",
-	status: "Pending",
-	createdAt: "2026-01-01T00:00:00.000Z",
-	updatedAt: "2026-01-01T00:00:00.000Z",
-});
+import { order } from "../events/log-contract.js";
 
 let sequencer: EventSequencer | undefined;
 afterEach(() => sequencer?.stop());
