@@ -2,8 +2,7 @@
 // real HTTP server with real EventSource clients: who may call which route, whose orders they see
 // (REST and /orderHub, live and replayed), the session cookie, key rotation, expiry mid-stream.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { JwtVerifier } from "../../src/auth/jwt.js";
-import { AUDIENCE, TestOidcProvider } from "../support/oidc-provider.js";
+import { TestOidcProvider } from "../support/oidc-provider.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { RecordingEventSource } from "../support/sse-client.js";
 import { authClient, authContract, bearer, CUSTOMER, OPERATOR } from "./contract.js";
@@ -14,13 +13,7 @@ const clients: RecordingEventSource[] = [];
 
 beforeAll(async () => {
 	idp = await TestOidcProvider.start();
-	const verifier = new JwtVerifier({
-		authority: idp.issuer,
-		audience: AUDIENCE,
-		algorithms: ["RS256"],
-		ownerClaim: "sub",
-		jwksCooldownMs: 0,
-	});
+	const verifier = idp.verifier({ jwksCooldownMs: 0 });
 	server = await startServer({ auth: { verifier, maxSubscribersPerPrincipal: 2 }, hub: { coalesceMs: 0 } });
 });
 afterAll(async () => {

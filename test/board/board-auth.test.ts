@@ -3,10 +3,9 @@
 // cookie, and a customer never sees another customer's order, live or listed.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JwtVerifier } from "../../src/auth/jwt.js";
 import { boardFilesFromDisk } from "../../src/board/files.js";
 import { launchBrowser } from "../support/browser.js";
-import { AUDIENCE, TestOidcProvider } from "../support/oidc-provider.js";
+import { TestOidcProvider } from "../support/oidc-provider.js";
 import { type RunningServer, startServer } from "../support/server.js";
 
 const CUSTOMER = ["Orders.Create", "Orders.Read"];
@@ -17,12 +16,7 @@ let idp: TestOidcProvider;
 beforeAll(async () => {
 	browser = await launchBrowser();
 	idp = await TestOidcProvider.start();
-	const verifier = new JwtVerifier({
-		authority: idp.issuer,
-		audience: AUDIENCE,
-		algorithms: ["RS256"],
-		ownerClaim: "sub",
-	});
+	const verifier = idp.verifier();
 	server = await startServer({ boardFiles: boardFilesFromDisk(), hub: { retryMs: 300 }, auth: { verifier } });
 });
 afterAll(async () => {

@@ -19,6 +19,28 @@ import { uniqueTableName } from "../support/tables.js";
 const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-faults-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
+/** Every orders route answers 503 problem+json with Retry-After, each within `withinMs`. */
+async function expectEveryRouteUnavailable(
+	app: ReturnType<typeof makeTestApp>,
+	order: Order,
+	withinMs: number,
+) {
+	for (const [path, init] of [
+		[`/api/orders/${order.orderId}`, {}],
+		["/api/orders", {}],
+		[`/api/orders/${order.orderId}/history`, {}],
+		["/api/orders/create", { method: "POST", json: { customerName: "C", productName: "D" } }],
+		[`/api/orders/update-status/${order.orderId}`, { method: "PUT", json: "Shipped" }],
+	] as const) {
+		const started = Date.now();
+		const res = await app.request(path, init);
+		expect(res.status, path).toBe(503);
+		expect(res.headers.get("retry-after")).toBe("5");
+		expect(res.headers.get("content-type")).toBe("application/problem+json");
+		expect(Date.now() - started, path).toBeLessThan(withinMs);
+	}
+}
+
 describe("Table Storage faults", () => {
 	let azurite: EmbeddedAzurite | undefined;
 	let t: ReturnType<typeof makeTestApp> | undefined;
@@ -38,20 +60,7 @@ describe("Table Storage faults", () => {
 		const order = (await created.json()) as Order;
 
 		await azurite.close();
-		for (const [path, init] of [
-			[`/api/orders/${order.orderId}`, {}],
-			["/api/orders", {}],
-			[`/api/orders/${order.orderId}/history`, {}],
-			["/api/orders/create", { method: "POST", json: { customerName: "C", productName: "D" } }],
-			[`/api/orders/update-status/${order.orderId}`, { method: "PUT", json: "Shipped" }],
-		] as const) {
-			const started = Date.now();
-			const res = await t.request(path, init);
-			expect(res.status, path).toBe(503);
-			expect(res.headers.get("retry-after")).toBe("5");
-			expect(res.headers.get("content-type")).toBe("application/problem+json");
-			expect(Date.now() - started).toBeLessThan(3000);
-		}
+		await expectEveryRouteUnavailable(t, order, 3000);
 		const ready = await t.request("/health/ready");
 		expect(ready.status).toBe(503);
 		const readyText = await ready.text();
@@ -154,19 +163,7 @@ describe("Table Storage faults", () => {
 		it("answers every route with 503 + Retry-After within the timeout, and /health/ready says timeout", async () => {
 			const { store, order } = await frozenStore(400);
 			t = makeTestApp(store);
-			for (const [path, init] of [
-				[`/api/orders/${order.orderId}`, {}],
-				["/api/orders", {}],
-				[`/api/orders/${order.orderId}/history`, {}],
-				["/api/orders/create", { method: "POST", json: { customerName: "C", productName: "D" } }],
-				[`/api/orders/update-status/${order.orderId}`, { method: "PUT", json: "Shipped" }],
-			] as const) {
-				const started = Date.now();
-				const res = await t.request(path, init);
-				expect(res.status, path).toBe(503);
-				expect(res.headers.get("retry-after")).toBe("5");
-				expect(Date.now() - started, path).toBeLessThan(1500);
-			}
+			await expectEveryRouteUnavailable(t, order, 1500);
 			const ready = await t.request("/health/ready");
 			expect(ready.status).toBe(503);
 			expect(await ready.json()).toMatchObject({

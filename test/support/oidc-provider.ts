@@ -4,6 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from "jose";
+import { JwtVerifier } from "../../src/auth/jwt.js";
 
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>> & { kid: string; jwk: JWK };
 
@@ -85,6 +86,17 @@ export class TestOidcProvider {
 			.setAudience(AUDIENCE)
 			.setExpirationTime(now + 300)
 			.sign(secret);
+	}
+
+	/** The service's verifier for this provider's tokens (by discovery, as Auth:Authority does). */
+	verifier(options: { jwksCooldownMs?: number } = {}): JwtVerifier {
+		return new JwtVerifier({
+			authority: this.issuer,
+			audience: AUDIENCE,
+			algorithms: ["RS256"],
+			ownerClaim: "sub",
+			...options,
+		});
 	}
 
 	/** Replaces the signing key (a new kid); the JWKS publishes only the new one. */
