@@ -1,6 +1,8 @@
-// Builds the Hono app from its ports. Runtime-neutral on purpose: Web Standards only, no `node:`
-// imports, no I/O at import time — the same app runs on Node and on Cloudflare Workers.
+// Builds the Hono app from its ports. Runtime-neutral on purpose: Web Standards only (and
+// node:async_hooks, which workerd has with nodejs_compat, for the log context), no I/O at import
+// time — the same app runs on Node and on Cloudflare Workers.
 
+import { httpInstrumentationMiddleware } from "@hono/otel";
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -12,6 +14,7 @@ import type { OrderEvents } from "./domain/events.js";
 import { type HealthCheck, registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
 import { jsonBody } from "./http/json-body.js";
+import { requestTelemetry } from "./http/request-telemetry.js";
 import { validationHook } from "./http/validation.js";
 import type { OrderHub } from "./hub/hub.js";
 import {
@@ -22,6 +25,9 @@ import {
 	type SseTransport,
 	webStreamTransport,
 } from "./hub/sse.js";
+import { type MetricsEndpoint, registerMetricsRoute } from "./metrics-route.js";
+import { errorFields, type Logger, silentLogger } from "./observability/log.js";
+import { type Metrics, noMetrics } from "./observability/metrics.js";
 import { orderRoutes } from "./orders/routes.js";
 
 /** The typed API for hono/client: `hc<AppType>(baseUrl).api.orders.create.$post(...)`. */
@@ -57,7 +63,13 @@ export interface AppDeps {
 	readiness?: HealthCheck[];
 	/** Extra routes mounted by the runtime entry before the 404 handler. */
 	extend?: (app: OpenAPIHono) => void;
-	log?: (line: string) => void;
+	log?: Logger;
+	/** Where the app's counts go (request durations here; the runtime entry gives the rest theirs). */
+	metrics?: Metrics;
+	/** Serves GET /metrics; absent, the route is not there. */
+	metricsEndpoint?: MetricsEndpoint;
+	/** Makes a server span of each request (OpenTelemetry); off, the middleware is not mounted at all. */
+	tracing?: boolean;
 }
 
 const RETRY_AFTER_SECONDS = "5";
@@ -71,7 +83,7 @@ async function hubHealth(hub: HubStatsSource): Promise<Record<string, unknown>> 
  * An OpenAPIHono that answers validation failures, unknown routes and errors as problem+json.
  * The app is built on it; so is the Workers hub object (src/worker/hub-object.ts).
  */
-export function createProblemApp(log: (line: string) => void = () => {}): OpenAPIHono {
+export function createProblemApp(log: Logger = silentLogger): OpenAPIHono {
 	const app = new OpenAPIHono({
 		// A route whose body is a bare value names its field with its own hook (see the orders routes).
 		defaultHook: validationHook("body"),
@@ -83,7 +95,7 @@ export function createProblemApp(log: (line: string) => void = () => {}): OpenAP
 			return problemResponse(validationProblem({ continuationToken: [err.message] }));
 		}
 		if (err instanceof StoreUnavailableError || err instanceof QueueUnavailableError) {
-			log(`${c.req.method} ${c.req.path}: ${err.message}`);
+			log.warn(`${c.req.method} ${c.req.path}: ${err.message}`, { reason: err.reason });
 			const what = err instanceof StoreUnavailableError ? "Order storage" : "The status queue";
 			return problemResponse(problem(503, `${what} is unavailable right now; retry shortly.`), {
 				"Retry-After": RETRY_AFTER_SECONDS,
@@ -92,15 +104,19 @@ export function createProblemApp(log: (line: string) => void = () => {}): OpenAP
 		if (err instanceof HTTPException) {
 			return problemResponse(problem(err.status, err.message || "The request could not be processed."));
 		}
-		log(`${c.req.method} ${c.req.path}: unexpected ${(err as Error).stack ?? err}`);
+		log.error(`${c.req.method} ${c.req.path}: unexpected error`, errorFields(err, true));
 		return problemResponse(problem(500, "An unexpected error occurred."));
 	});
 	return app;
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono {
-	const log = deps.log ?? (() => {});
+	const log = deps.log ?? silentLogger;
 	const app = createProblemApp(log);
+
+	// First: the request's span (when tracing), then its id, log line and duration around all else.
+	if (deps.tracing) app.use("*", httpInstrumentationMiddleware());
+	app.use("*", requestTelemetry(log, deps.metrics ?? noMetrics));
 
 	// With auth, the session cookie may come from the configured origins (never "*").
 	const cors = appCorsPolicy(deps.corsOrigins, deps.auth !== undefined);
@@ -151,6 +167,8 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 		// Per-check detail only to operators when auth is on; the status to anyone.
 		(c) => !deps.auth || (c.get("principal")?.permissions.has("Orders.ReadAll") ?? false),
 	);
+	if (deps.metricsEndpoint)
+		registerMetricsRoute(app, deps.metricsEndpoint, authenticated, deps.auth !== undefined);
 	deps.extend?.(app);
 
 	registerSecuritySchemes(app);

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { JwtOptions } from "./auth/jwt.js";
 import type { HubOptions } from "./hub/hub.js";
+import { LOG_LEVELS, type LogLevel } from "./observability/log.js";
 
 const SECTIONS = [
 	"TableStorage",
@@ -14,6 +15,8 @@ const SECTIONS = [
 	"Idempotency",
 	"Events",
 	"Auth",
+	"Logging",
+	"Metrics",
 ] as const;
 
 /** `<Your Service Bus Connection String>` and friends count as empty. */
@@ -64,6 +67,21 @@ const intFromString = (min: number, max: number) =>
 			.min(min)
 			.max(max),
 	);
+
+const LEVEL_NAMES: Record<string, LogLevel> = {
+	trace: "debug",
+	debug: "debug",
+	information: "info",
+	info: "info",
+	warning: "warn",
+	warn: "warn",
+	error: "error",
+	critical: "error",
+};
+const logLevel = z.preprocess(
+	(v) => (typeof v === "string" ? (LEVEL_NAMES[v.trim().toLowerCase()] ?? v) : v),
+	z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]], { error: "must be debug, info, warn or error" }),
+);
 
 export const ConfigSchema = z
 	.object({
@@ -188,6 +206,33 @@ export const ConfigSchema = z
 				RetentionHours: intFromString(1, 24 * 366).default(24),
 			})
 			.prefault({}),
+		// Logging:Level, else the original's Logging:LogLevel:Default (appsettings.json has it).
+		Logging: z.preprocess(
+			(v) => {
+				if (typeof v !== "object" || v === null) return v;
+				const { Level, LogLevel } = v as { Level?: unknown; LogLevel?: { Default?: unknown } };
+				return Level === undefined && typeof LogLevel?.Default === "string"
+					? { ...v, Level: LogLevel.Default }
+					: v;
+			},
+			z
+				.object({
+					/** The lowest level written; .NET's names (Information, Warning, …) are understood too. */
+					Level: logLevel.default("info"),
+				})
+				.prefault({}),
+		),
+		Metrics: z
+			.object({
+				/**
+				 * With Auth:Mode Jwt, a scraper may present this as its bearer token instead of a token
+				 * with Orders.ReadAll (Prometheus cannot fetch tokens from an OpenID provider).
+				 */
+				Token: optionalSecret.refine((v) => v === undefined || v.length >= 32, {
+					message: "must be at least 32 characters (a random secret; anyone holding it reads /metrics)",
+				}),
+			})
+			.prefault({}),
 		PORT: intFromString(0, 65535).default(5080),
 	})
 	.refine((c) => c.Auth.Mode !== "Jwt" || !c.Cors.AllowedOrigins.includes("*"), {
@@ -240,6 +285,10 @@ const KNOWN_KEYS = [
 	"OwnerClaim",
 	"Algorithms",
 	"AllowAnonymous",
+	"Level",
+	"LogLevel",
+	"Default",
+	"Token",
 ];
 
 function findKey(obj: Json, key: string): string {

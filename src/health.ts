@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { withDeadline } from "./deadline.js";
+import { type Logger, silentLogger } from "./observability/log.js";
 import { UNAVAILABLE_REASONS, unavailableReasonOf } from "./unavailable.js";
 
 export interface HealthCheck {
@@ -11,12 +12,12 @@ export interface HealthCheck {
 const CHECK_TIMEOUT_MS = 2000;
 
 /** One check's answer: its own fields when ok; a fixed reason when not (the detail goes to the log). */
-async function run(check: HealthCheck, log: (line: string) => void): Promise<Record<string, unknown>> {
+async function run(check: HealthCheck, log: Logger): Promise<Record<string, unknown>> {
 	try {
 		return { status: "ok", ...(await withDeadline(CHECK_TIMEOUT_MS, check.name, () => check.check())) };
 	} catch (err) {
 		const reason = unavailableReasonOf(err);
-		log(`readiness check ${check.name} failed (${reason}): ${(err as Error)?.message ?? String(err)}`);
+		log.warn(`readiness check ${check.name} failed (${reason}): ${(err as Error)?.message ?? String(err)}`);
 		return { status: "unavailable", reason };
 	}
 }
@@ -36,7 +37,7 @@ const Health = z
 export function registerHealthRoutes(
 	app: OpenAPIHono,
 	checks: HealthCheck[],
-	log: (line: string) => void = () => {},
+	log: Logger = silentLogger,
 	/** Whether this caller sees each check's detail (else only the overall status). */
 	showDetail: (c: Context) => boolean = () => true,
 ): void {

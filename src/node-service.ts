@@ -11,6 +11,7 @@ import { type HubOptions, OrderHub } from "./hub/hub.js";
 import { nodeSseTransport } from "./hub/node-transport.js";
 import { EventSequencer } from "./hub/sequencer.js";
 import { webStreamTransport } from "./hub/sse.js";
+import { type Logger, silentLogger } from "./observability/log.js";
 import type { StatusMessageHandler } from "./queue/port.js";
 import { createStatusMessageHandler } from "./queue/receiver.js";
 import type { OrderStore } from "./storage/port.js";
@@ -34,6 +35,7 @@ export function createNodeService(options: NodeServiceOptions): OpenAPIHono {
 		store: deps.store,
 		events,
 		...(deps.log ? { log: deps.log } : {}),
+		...(deps.metrics ? { metrics: deps.metrics } : {}),
 		...(signal ? { signal } : {}),
 	});
 	deps.queue.start(wrapHandler ? wrapHandler(handler) : handler);
@@ -59,7 +61,7 @@ export interface EventFanOutOptions {
 	sweepMs?: number;
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
 	pollMs?: number;
-	say?: (line: string) => void;
+	logger?: Logger;
 }
 
 export interface EventFanOut {
@@ -79,7 +81,7 @@ export interface EventFanOut {
  */
 export async function startEventFanOut(options: EventFanOutOptions): Promise<EventFanOut> {
 	const { store, log, feed } = options;
-	const say = options.say ?? (() => {});
+	const say = options.logger ?? silentLogger;
 	const [epoch, head] = [await log.epoch(), await log.head()];
 	const hub = new OrderHub({ ...options.hub, instanceId: epoch, eventLog: log, startSeq: head });
 	const publisher = new EventPublisher(store, log, feed, {
@@ -98,8 +100,8 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 	sequencer.start();
 	const sweep = () =>
 		publisher.sweep().then(
-			(n) => n > 0 && say(`published the pending events of ${n} order(s) left by a stopped publisher`),
-			(err) => say(`looking for pending events failed: ${(err as Error).message}`),
+			(n) => n > 0 && say.info(`published the pending events of ${n} order(s) left by a stopped publisher`),
+			(err) => say.warn(`looking for pending events failed: ${(err as Error).message}`),
 		);
 	void sweep();
 	const sweeper = setInterval(sweep, options.sweepMs ?? 30_000);

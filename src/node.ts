@@ -11,11 +11,16 @@ import { createAzureTablesEventLog } from "./events/azure-log.js";
 import { InProcessEventFeed } from "./events/in-process-feed.js";
 import { ServiceBusTopicFeed } from "./events/service-bus-feed.js";
 import { createNodeService, startEventFanOut } from "./node-service.js";
+import { errorFields, type Logger } from "./observability/log.js";
+import { createNodeLogger } from "./observability/node-logger.js";
+import { startNodeTracing } from "./observability/node-tracing.js";
+import { createPrometheusMetrics } from "./observability/prometheus.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
 import type { StatusQueue } from "./queue/port.js";
 import { ServiceBusStatusQueue } from "./queue/service-bus.js";
 import { createAzureTablesStore } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
+import { instrumentStore } from "./storage/instrumented.js";
 import { swaggerAssetsFromPackage } from "./swagger-assets.js";
 
 /**
@@ -32,7 +37,8 @@ function everyHour(job: () => void): void {
 	);
 	first.unref();
 }
-const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+/** Until the configuration says the level: start-up problems are errors, always written. */
+let log: Logger = createNodeLogger("info");
 
 function loadConfig(): Config {
 	let settings: unknown = {};
@@ -51,6 +57,10 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 async function main(): Promise<void> {
 	const config = loadConfig();
+	log = createNodeLogger(config.Logging.Level);
+	const tracing = startNodeTracing(process.env);
+	log.info(tracing?.description ?? "traces: off (set OTEL_EXPORTER_OTLP_ENDPOINT to export them)");
+	const metrics = createPrometheusMetrics();
 	const host = process.env.HOST ?? "127.0.0.1";
 	const jwt = jwtOptions(config.Auth);
 	if (!jwt && !LOOPBACK.test(host)) {
@@ -59,8 +69,8 @@ async function main(): Promise<void> {
 				`HOST ${host} is reachable from other machines, and Auth:Mode is None: anyone could read and change every order. Set Auth:Mode Jwt (see the README), or Auth:AllowAnonymous=true to serve without auth anyway.`,
 			]);
 		}
-		log(
-			`WARNING: serving on ${host} without authentication (Auth:AllowAnonymous=true): anyone who reaches it may read and change every order`,
+		log.warn(
+			`serving on ${host} without authentication (Auth:AllowAnonymous=true): anyone who reaches it may read and change every order`,
 		);
 	}
 
@@ -69,24 +79,27 @@ async function main(): Promise<void> {
 	if (!connectionString) {
 		azurite = await startEmbeddedAzurite({ dataDir: config.Embedded.DataDir });
 		connectionString = azurite.connectionString;
-		log(`storage: embedded Azurite on 127.0.0.1:${azurite.port}, data in ${config.Embedded.DataDir}/`);
+		log.info(`storage: embedded Azurite on 127.0.0.1:${azurite.port}, data in ${config.Embedded.DataDir}/`);
 	} else {
-		log(`storage: Azure Table Storage (table ${config.TableStorage.TableName})`);
+		log.info(`storage: Azure Table Storage (table ${config.TableStorage.TableName})`);
 	}
 	// This instance's name in the claims on events it publishes.
 	const holder = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 	const leaseMs = config.Events.LeaseSeconds * 1000;
-	const store = createAzureTablesStore(connectionString, config.TableStorage.TableName, {
-		...storeOptions(config),
-		recordEvents: true, // the outbox: every event reaches the event log, whatever happens after the commit
-		eventHolder: holder,
-		eventLeaseMs: leaseMs,
-	});
+	const store = instrumentStore(
+		createAzureTablesStore(connectionString, config.TableStorage.TableName, {
+			...storeOptions(config),
+			recordEvents: true, // the outbox: every event reaches the event log, whatever happens after the commit
+			eventHolder: holder,
+			eventLeaseMs: leaseMs,
+		}),
+		metrics,
+	);
 	// Expired Idempotency-Key records are taken over when their key comes back; this removes the rest.
 	everyHour(() =>
 		store.purgeExpiredIdempotencyKeys().then(
-			(n) => n > 0 && log(`purged ${n} expired Idempotency-Key record(s)`),
-			(err) => log(`purging expired Idempotency-Key records failed: ${(err as Error).message}`),
+			(n) => n > 0 && log.info(`purged ${n} expired Idempotency-Key record(s)`),
+			(err) => log.warn(`purging expired Idempotency-Key records failed: ${(err as Error).message}`),
 		),
 	);
 
@@ -97,7 +110,7 @@ async function main(): Promise<void> {
 				log,
 			})
 		: new InProcessStatusQueue({ log });
-	log(
+	log.info(
 		queue.kind === "service-bus"
 			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}`
 			: "status queue: in-process (not durable across a crash; set ServiceBus:ConnectionString for Service Bus)",
@@ -113,11 +126,11 @@ async function main(): Promise<void> {
 				})
 			: new InProcessEventFeed();
 	if (feed.kind === "in-process" && queue.kind === "service-bus") {
-		log(
+		log.warn(
 			"events: ServiceBus:TopicName is not set, so live events reach only this instance's subscribers; with several instances set TopicName and SubscriptionName",
 		);
 	} else {
-		log(
+		log.info(
 			feed.kind === "in-process"
 				? "events: this instance alone"
 				: `events: fan-out through topic ${TopicName}, subscription ${SubscriptionName}`,
@@ -130,18 +143,18 @@ async function main(): Promise<void> {
 		store,
 		log: eventLog,
 		feed,
-		hub: hubOptions(config.Hub),
+		hub: { ...hubOptions(config.Hub), metrics },
 		holder,
 		leaseMs,
 		sweepMs: config.Events.SweepSeconds * 1000,
-		say: log,
+		logger: log,
 	});
 	const { hub } = fanOut;
 	const retentionMs = config.Events.RetentionHours * 3600_000;
 	everyHour(() =>
 		eventLog.purge(retentionMs).then(
-			(n) => n > 0 && log(`purged ${n} event(s) older than Events:RetentionHours from the event log`),
-			(err) => log(`purging the event log failed: ${(err as Error).message}`),
+			(n) => n > 0 && log.info(`purged ${n} event(s) older than Events:RetentionHours from the event log`),
+			(err) => log.warn(`purging the event log failed: ${(err as Error).message}`),
 		),
 	);
 
@@ -165,28 +178,36 @@ async function main(): Promise<void> {
 		swaggerAssets: swaggerAssetsFromPackage(),
 		boardFiles: boardFilesFromDisk(),
 		log,
+		metrics,
+		metricsEndpoint: {
+			render: metrics.render,
+			...(config.Metrics.Token ? { token: config.Metrics.Token } : {}),
+		},
+		tracing: tracing !== undefined,
 	});
+	metrics.observeSubscribers(() => hub.subscriberCount);
+	metrics.observeReceiver(() => queue.receiverState?.() ?? "stopped");
 
 	const server = serve({ fetch: app.fetch, port: config.PORT, hostname: host }, (info) => {
 		const base = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${info.port}`;
-		log(
+		log.info(
 			`order-tracker listening on ${base}  board ${base}/  API ${base}/api/orders  OpenAPI ${base}/doc  Swagger UI ${base}/swagger`,
 		);
 	});
 	server.on("error", (err) => {
-		console.error(`cannot listen on ${host}:${config.PORT}: ${err.message}`);
+		log.error(`cannot listen on ${host}:${config.PORT}: ${err.message}`);
 		process.exit(1);
 	});
 
 	let shuttingDown: Promise<void> | undefined;
 	const shutdown = (signal: string) => {
 		if (shuttingDown) {
-			log(`${signal} again: already shutting down, still settling in-flight work`);
+			log.info(`${signal} again: already shutting down, still settling in-flight work`);
 			return;
 		}
-		log(`${signal}: shutting down`);
+		log.info(`${signal}: shutting down`);
 		const force = setTimeout(() => {
-			console.error("shutdown took over 15 s; exiting");
+			log.error("shutdown took over 15 s; exiting");
 			process.exit(1);
 		}, 15_000);
 		force.unref();
@@ -202,7 +223,8 @@ async function main(): Promise<void> {
 			await queue.close(); // settles in-flight and queued status changes
 			await fanOut.close(); // publishes what those requests and changes committed
 			await azurite?.close(); // flushes embedded storage to disk
-			log("stopped");
+			await tracing?.shutdown().catch(() => {}); // exports the last spans
+			log.info("stopped");
 			process.exit(0);
 		})();
 	};
@@ -211,6 +233,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-	console.error(err instanceof ConfigError ? err.message : err);
+	if (err instanceof ConfigError) log.error(err.message, { problems: err.problems });
+	else log.error(`cannot start: ${(err as Error)?.message ?? String(err)}`, errorFields(err, true));
 	process.exit(1);
 });

@@ -47,6 +47,8 @@ describe("configuration", () => {
 				AllowAnonymous: false,
 			},
 			Idempotency: { RetentionHours: 24 },
+			Logging: { Level: "info" },
+			Metrics: { Token: undefined },
 			PORT: 5080,
 		});
 	});
@@ -77,6 +79,23 @@ describe("configuration", () => {
 		expect(problemsOf(() => resolveConfig(appsettings, { Auth__Mode: "Basic" }))).toEqual([
 			'Auth:Mode: must be "None" or "Jwt"',
 		]);
+	});
+
+	it("takes Logging:Level in its own names or .NET's, and a Metrics:Token long enough to be a secret", () => {
+		expect(resolveConfig(appsettings, { Logging__Level: "Warning" }).Logging.Level).toBe("warn");
+		expect(resolveConfig({ logging: { level: "Information" } }, {}).Logging.Level).toBe("info");
+		expect(resolveConfig(appsettings, { LOGGING__LEVEL: "debug" }).Logging.Level).toBe("debug");
+		// The original's setting, when Logging:Level is not given.
+		expect(resolveConfig({ Logging: { LogLevel: { Default: "Warning" } } }, {}).Logging.Level).toBe("warn");
+		expect(resolveConfig({}, { logging__loglevel__default: "Error" }).Logging.Level).toBe("error");
+		expect(problemsOf(() => resolveConfig(appsettings, { Logging__Level: "loud" }))).toEqual([
+			"Logging:Level: must be debug, info, warn or error",
+		]);
+		expect(problemsOf(() => resolveConfig(appsettings, { Metrics__Token: "short" }))).toEqual([
+			"Metrics:Token: must be at least 32 characters (a random secret; anyone holding it reads /metrics)",
+		]);
+		const token = "a".repeat(32);
+		expect(resolveConfig(appsettings, { Metrics__Token: token }).Metrics.Token).toBe(token);
 	});
 
 	it("refuses an event lease shorter than twice the storage timeout", () => {

@@ -27,7 +27,8 @@ function unauthorized(reason?: string): ProblemError {
 	);
 }
 
-function bearerOf(c: Context): string | undefined {
+/** The bearer token of the Authorization header; 401 when the header is not `Bearer <token>`. */
+export function bearerOf(c: Context): string | undefined {
 	const header = c.req.header("authorization");
 	if (header === undefined) return undefined;
 	const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
@@ -60,6 +61,13 @@ export function authenticate(verifier: JwtVerifier | undefined): MiddlewareHandl
 		}
 		return next();
 	};
+}
+
+/** Compares two secrets in time independent of where they differ (a timing side channel reveals nothing). */
+export function sameSecret(given: string, expected: string): boolean {
+	let diff = given.length ^ expected.length;
+	for (let i = 0; i < expected.length; i++) diff |= (given.charCodeAt(i) | 0) ^ expected.charCodeAt(i);
+	return diff === 0;
 }
 
 /** The caller, who must hold one of `anyOf`: 401 without credentials, 403 without the permission. */

@@ -14,6 +14,8 @@ export interface LoggedEvent {
 	event: OrderEvent;
 	/** The log's epoch, on the feed: a hub drops positions of another log (a shared or old topic). */
 	epoch?: string;
+	/** The trace of the change that made it (W3C traceparent), on the feed when tracing. */
+	traceparent?: string;
 }
 
 export interface EventLog {

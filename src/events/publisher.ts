@@ -6,7 +6,10 @@
 //
 // It is the app's OrderEvents: publish(event) means "an event of this order was committed" — the
 // event itself is already in the outbox. A sweep picks up what a stopped instance left behind.
+import { SpanKind } from "@opentelemetry/api";
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
+import { type Logger, silentLogger } from "../observability/log.js";
+import { activeTraceparent, inSpan } from "../observability/tracing.js";
 import type { OrderStore, PendingEvent } from "../storage/port.js";
 import { BoundedMap } from "../util/bounded-map.js";
 import type { EventFeed, EventLog } from "./port.js";
@@ -19,13 +22,13 @@ export interface EventPublisherOptions {
 	holder: string;
 	/** How long a claim holds; another instance takes over a pending event after it. Default 10 s. */
 	leaseMs?: number;
-	log?: (line: string) => void;
+	log?: Logger;
 	now?: () => number;
 }
 
 export class EventPublisher implements OrderEvents {
 	private readonly leaseMs: number;
-	private readonly logLine: (line: string) => void;
+	private readonly logger: Logger;
 	private readonly now: () => number;
 	/** One relay per order at a time in this process; a request during one runs once more after it. */
 	private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
@@ -40,7 +43,7 @@ export class EventPublisher implements OrderEvents {
 		private readonly options: EventPublisherOptions,
 	) {
 		this.leaseMs = options.leaseMs ?? 10_000;
-		this.logLine = options.log ?? (() => {});
+		this.logger = options.log ?? silentLogger;
 		this.now = options.now ?? Date.now;
 	}
 
@@ -76,7 +79,7 @@ export class EventPublisher implements OrderEvents {
 				}
 			} catch (err) {
 				// Left in the outbox: the next change of this order, a redelivery or the sweep moves it.
-				this.logLine(
+				this.logger.warn(
 					`publishing the events of order ${orderId} failed, left for a retry: ${(err as Error).message}`,
 				);
 			} finally {
@@ -108,15 +111,31 @@ export class EventPublisher implements OrderEvents {
 		this.lastCleared.set(pending.orderId, pending.version);
 	}
 
-	private async logAndSend(event: OrderEvent): Promise<void> {
-		const seq = await this.log.append(event);
-		this.published++;
-		try {
-			await this.feed.send({ seq, event, epoch: await this.log.epoch() });
-		} catch (err) {
-			// Logged is what counts: hubs read what the feed did not bring from the log.
-			this.logLine(`sending event ${seq} on the ${this.feed.kind} feed failed: ${(err as Error).message}`);
-		}
+	private logAndSend(event: OrderEvent): Promise<void> {
+		return inSpan(
+			"publish order event",
+			SpanKind.PRODUCER,
+			{ "order.id": event.order.orderId, "order.event.type": event.type },
+			async (span) => {
+				const seq = await this.log.append(event);
+				span?.setAttribute("order.event.position", seq);
+				this.published++;
+				try {
+					const traceparent = activeTraceparent();
+					await this.feed.send({
+						seq,
+						event,
+						epoch: await this.log.epoch(),
+						...(traceparent ? { traceparent } : {}),
+					});
+				} catch (err) {
+					// Logged is what counts: hubs read what the feed did not bring from the log.
+					this.logger.warn(
+						`sending event ${seq} on the ${this.feed.kind} feed failed: ${(err as Error).message}`,
+					);
+				}
+			},
+		);
 	}
 
 	/**

@@ -4,6 +4,7 @@
 // read from the event log by the sequencer, so receiving completes at once and never retries.
 import { ServiceBusClient, type ServiceBusReceiver, type ServiceBusSender } from "@azure/service-bus";
 import type { OrderEvent } from "../domain/events.js";
+import { type Logger, silentLogger } from "../observability/log.js";
 import type { EventFeed, LoggedEvent } from "./port.js";
 
 export interface ServiceBusTopicFeedOptions {
@@ -12,7 +13,7 @@ export interface ServiceBusTopicFeedOptions {
 	subscriptionName: string;
 	/** Upper bound for one send. Default 3 s. */
 	sendTimeoutMs?: number;
-	log?: (line: string) => void;
+	log?: Logger;
 }
 
 /** The message's subject, so a subscription rule could select order events. */
@@ -25,10 +26,10 @@ export class ServiceBusTopicFeed implements EventFeed {
 	private receiver?: ServiceBusReceiver;
 	private peeker?: ServiceBusReceiver;
 	private subscription?: { close(): Promise<void> };
-	private readonly log: (line: string) => void;
+	private readonly log: Logger;
 
 	constructor(private readonly options: ServiceBusTopicFeedOptions) {
-		this.log = options.log ?? (() => {});
+		this.log = options.log ?? silentLogger;
 		// Short, explicit retries (docs/facts.md): a receiver resumes within about a second.
 		this.client = new ServiceBusClient(options.connectionString, {
 			retryOptions: { retryDelayInMs: 500, maxRetryDelayInMs: 2000, maxRetries: 3, timeoutInMs: 10_000 },
@@ -36,13 +37,14 @@ export class ServiceBusTopicFeed implements EventFeed {
 		this.sender = this.client.createSender(options.topicName);
 	}
 
-	async send({ seq, event, epoch }: LoggedEvent): Promise<void> {
+	async send({ seq, event, epoch, traceparent }: LoggedEvent): Promise<void> {
 		await this.sender.sendMessages(
 			{
 				body: { seq, event, epoch },
 				contentType: "application/json",
 				messageId: `${event.order.orderId}:${event.version ?? seq}:${seq}`,
 				subject: ORDER_EVENT_SUBJECT,
+				...(traceparent ? { applicationProperties: { traceparent, "Diagnostic-Id": traceparent } } : {}),
 			},
 			{ abortSignal: AbortSignal.timeout(this.options.sendTimeoutMs ?? 3000) },
 		);
@@ -59,17 +61,20 @@ export class ServiceBusTopicFeed implements EventFeed {
 				processMessage: async (message) => {
 					const body = message.body as { seq?: unknown; event?: unknown; epoch?: unknown } | undefined;
 					if (typeof body?.seq !== "number" || typeof body.event !== "object" || body.event === null) {
-						this.log(`ignoring a message on ${this.options.topicName} that is not an order event`);
+						this.log.warn(`ignoring a message on ${this.options.topicName} that is not an order event`);
 						return;
 					}
 					onEvent({
 						seq: body.seq,
 						event: body.event as OrderEvent,
 						...(typeof body.epoch === "string" ? { epoch: body.epoch } : {}),
+						...(typeof message.applicationProperties?.traceparent === "string"
+							? { traceparent: message.applicationProperties.traceparent }
+							: {}),
 					});
 				},
 				processError: async ({ error, errorSource }) => {
-					this.log(`service bus topic ${errorSource}: ${error.message.split("\n")[0]}`);
+					this.log.warn(`service bus topic ${errorSource}: ${error.message.split("\n")[0]}`);
 				},
 			},
 			// Many at once: order does not matter here, the sequencer restores it.

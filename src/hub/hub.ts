@@ -6,8 +6,11 @@
 // from the event log (src/hub/sequencer.ts), the epoch is the log's and seq its position: the same
 // ids on every instance and across restarts, and a replay reads what memory no longer holds from
 // the log.
+import { SpanKind } from "@opentelemetry/api";
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
 import type { EventLog } from "../events/port.js";
+import { type DisconnectReason, type Metrics, noMetrics } from "../observability/metrics.js";
+import { contextOfMessage, recordSpan, tracingEnabled } from "../observability/tracing.js";
 import { BoundedMap } from "../util/bounded-map.js";
 import { Coalescer } from "./coalescer.js";
 import { ReplayHistory } from "./history.js";
@@ -38,6 +41,8 @@ export interface HubOptions {
 	/** Fed from this event log: positions start after `startSeq`, and old replays read it. */
 	eventLog?: EventLog;
 	startSeq?: number;
+	/** Counts deliveries, replays and disconnects (the subscriber gauge reads subscriberCount). */
+	metrics?: Metrics;
 }
 
 export interface SubscriberFilter {
@@ -99,7 +104,8 @@ function randomInstanceId(): string {
 
 export class OrderHub implements OrderEvents {
 	readonly instanceId: string;
-	private readonly opts: Required<Omit<HubOptions, "instanceId" | "eventLog" | "startSeq">>;
+	private readonly opts: Required<Omit<HubOptions, "instanceId" | "eventLog" | "startSeq" | "metrics">>;
+	private readonly metrics: Metrics;
 	private readonly eventLog?: EventLog;
 	private readonly subscribers = new Set<Subscriber>();
 	private readonly history: ReplayHistory;
@@ -128,6 +134,7 @@ export class OrderHub implements OrderEvents {
 		this.coalescer = new Coalescer(this.opts.coalesceMs, (batch) => this.fanOut(batch));
 		if (options.eventLog) this.eventLog = options.eventLog;
 		this.seq = options.startSeq ?? 0;
+		this.metrics = options.metrics ?? noMetrics;
 	}
 
 	get newestEventId(): string {
@@ -171,7 +178,7 @@ export class OrderHub implements OrderEvents {
 	 * sequencer hands them over in order). A repeated or outdated event moves the position on and
 	 * reaches nobody.
 	 */
-	deliver({ seq, event }: { seq: number; event: OrderEvent }): void {
+	deliver({ seq, event, traceparent }: { seq: number; event: OrderEvent; traceparent?: string }): void {
 		if (seq <= this.seq && this.eventLog) return;
 		// Alone, a republished update (a redelivery) comes with the same message id; fed from the log,
 		// the order's version tells a repeat (and one message id may change several orders).
@@ -186,7 +193,25 @@ export class OrderHub implements OrderEvents {
 		this.history.remember(stored);
 		if (stored.messageId !== undefined) this.recentMessageIds.set(stored.messageId, true);
 		this.published++;
+		this.metrics.eventPublished(event.type);
+		if (tracingEnabled()) this.traceDelivery(stored, traceparent);
 		this.coalescer.push(stored);
+	}
+
+	/** A span in the change's trace: the event reached this hub and this many subscribers. */
+	private traceDelivery(stored: StoredEvent, traceparent: string | undefined): void {
+		let reached = 0;
+		for (const s of this.subscribers) if (matches(s, stored)) reached++;
+		recordSpan(
+			"orderhub publish",
+			SpanKind.PRODUCER,
+			{
+				"orderhub.event.position": stored.seq,
+				"order.id": stored.orderId,
+				"orderhub.subscribers_reached": reached,
+			},
+			traceparent ? contextOfMessage({ traceparent }) : undefined,
+		);
 	}
 
 	/** The event as SSE bytes, once: the same bytes go to every subscriber and into the history. */
@@ -198,19 +223,22 @@ export class OrderHub implements OrderEvents {
 	private fanOut(batch: StoredEvent[]): void {
 		const first = (batch[0] as StoredEvent).seq;
 		const all = batch.length === 1 ? (batch[0] as StoredEvent).bytes : concat(batch.map((e) => e.bytes));
+		let delivered = 0;
 		for (const s of this.subscribers) {
 			if (s.held) {
 				for (const e of batch) if (e.seq > s.afterSeq && matches(s, e)) s.held.push(e);
 				continue;
 			}
 			if (isUnfiltered(s) && s.afterSeq < first) {
-				this.send(s, all);
+				if (this.send(s, all)) delivered += batch.length;
 				continue;
 			}
 			const mine = batch.filter((e) => e.seq > s.afterSeq && matches(s, e));
-			if (mine.length === batch.length) this.send(s, all);
-			else if (mine.length > 0) this.send(s, concat(mine.map((e) => e.bytes)));
+			if (mine.length === batch.length) {
+				if (this.send(s, all)) delivered += batch.length;
+			} else if (mine.length > 0 && this.send(s, concat(mine.map((e) => e.bytes)))) delivered += mine.length;
 		}
+		if (delivered > 0) this.metrics.eventsDelivered(delivered);
 	}
 
 	/**
@@ -218,22 +246,27 @@ export class OrderHub implements OrderEvents {
 	 * too slow and is cut off (it reconnects and replays). Checked before writing, so one large
 	 * batch does not cut off a client that keeps up; memory stays under the bound plus one batch.
 	 */
-	private send(s: Subscriber, bytes: Uint8Array): void {
+	private send(s: Subscriber, bytes: Uint8Array): boolean {
 		if (s.sink.buffered() > this.opts.maxBufferedBytes) {
 			this.slowDisconnects++;
-			this.unsubscribe(s);
+			this.unsubscribe(s, "too_slow");
 			s.sink.close("abort");
-			return;
+			return false;
 		}
 		s.sink.write(bytes);
+		return true;
 	}
 
 	/**
 	 * Registers a subscriber: writes the retry hint, replays what it missed since `lastEventId`
 	 * (or sends `reset` when that is impossible), then it receives live events.
-	 * Returns the function to call when the client goes away.
+	 * Returns the function to call when the stream ends (the client went away, unless told otherwise).
 	 */
-	subscribe(sink: SseSink, filter: SubscriberFilter = {}, lastEventId?: string): () => void {
+	subscribe(
+		sink: SseSink,
+		filter: SubscriberFilter = {},
+		lastEventId?: string,
+	): (reason?: DisconnectReason) => void {
 		this.assertCanSubscribe();
 		const s: Subscriber = {
 			sink,
@@ -247,7 +280,14 @@ export class OrderHub implements OrderEvents {
 		if (lastEventId !== undefined && lastEventId !== "") {
 			const replay = this.eventsAfter(lastEventId);
 			if (replay.ok) {
-				for (const e of replay.events) if (matches(s, e)) sink.write(e.bytes);
+				let replayed = 0;
+				for (const e of replay.events) {
+					if (!matches(s, e)) continue;
+					sink.write(e.bytes);
+					replayed++;
+				}
+				this.metrics.replay("replayed");
+				if (replayed > 0) this.metrics.eventsDelivered(replayed);
 			} else if (replay.reason === "in-log" || replay.reason === "ahead") {
 				// Older than memory holds, or past what this hub has seen yet: the log decides. Live
 				// events are held meanwhile and follow the replay.
@@ -259,10 +299,11 @@ export class OrderHub implements OrderEvents {
 		}
 		this.subscribers.add(s);
 		this.startHeartbeat();
-		return () => this.unsubscribe(s);
+		return (reason = "client_gone") => this.unsubscribe(s, reason);
 	}
 
 	private sendReset(sink: SseSink, reason: string, lastEventId: string): void {
+		this.metrics.replay("reset");
 		const data = JSON.stringify({ reason, lastEventId: lastEventId.slice(0, 200) });
 		sink.write(encoder.encode(`id: ${this.newestEventId}\nevent: reset\ndata: ${data}\n\n`));
 	}
@@ -284,7 +325,12 @@ export class OrderHub implements OrderEvents {
 			if (!this.subscribers.has(s)) return;
 			if (replay.kind === "reset") this.sendReset(s.sink, replay.reason, lastEventId);
 			else if (replay.kind === "ahead") s.afterSeq = last;
-			else if (replay.events.length > 0) this.send(s, concat(replay.events.map((e) => e.bytes)));
+			else {
+				this.metrics.replay("replayed");
+				if (replay.events.length > 0 && this.send(s, concat(replay.events.map((e) => e.bytes)))) {
+					this.metrics.eventsDelivered(replay.events.length);
+				}
+			}
 		} catch {
 			// The log cannot be read now: the client refetches instead of missing events silently.
 			if (this.subscribers.has(s)) this.sendReset(s.sink, "replay-unavailable", lastEventId);
@@ -302,14 +348,21 @@ export class OrderHub implements OrderEvents {
 	assertCanSubscribe(): void {
 		if (this.closed) throw new HubUnavailableError("The event hub is shutting down; reconnect shortly.");
 		if (this.subscribers.size >= this.opts.maxSubscribers) {
+			this.refusedOverCap();
 			throw new HubUnavailableError(
 				`The event hub is at its limit of ${this.opts.maxSubscribers} subscribers; retry shortly.`,
 			);
 		}
 	}
 
-	private unsubscribe(s: Subscriber): void {
-		this.subscribers.delete(s);
+	/** Counts a stream refused at a cap (this hub's, or the route's per caller). */
+	refusedOverCap(): void {
+		this.metrics.subscriberDisconnected("over_cap");
+	}
+
+	private unsubscribe(s: Subscriber, reason: DisconnectReason): void {
+		if (!this.subscribers.delete(s)) return;
+		this.metrics.subscriberDisconnected(reason);
 		if (this.subscribers.size === 0) this.stopHeartbeat();
 	}
 
@@ -347,7 +400,7 @@ export class OrderHub implements OrderEvents {
 		this.closed = true;
 		this.coalescer.flushNow(); // what was published still goes out before the streams end
 		for (const s of [...this.subscribers]) {
-			this.unsubscribe(s);
+			this.unsubscribe(s, "shutdown");
 			s.sink.close();
 		}
 		this.stopHeartbeat();

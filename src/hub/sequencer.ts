@@ -3,6 +3,7 @@
 // a connection drops). The log has no gaps, so a position missing from the feed is read from the
 // log at once; a poll of the log's tail catches what the feed lost when nothing follows it.
 import { type EventLog, LOG_PAGE, type LoggedEvent } from "../events/port.js";
+import { type Logger, silentLogger } from "../observability/log.js";
 
 /**
  * How long a hub waits for a missing position to arrive on the feed before reading it from the
@@ -17,7 +18,7 @@ const MAX_EARLY = 10_000;
 export interface SequencerOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
 	pollMs?: number;
-	log?: (line: string) => void;
+	log?: Logger;
 }
 
 export class EventSequencer {
@@ -26,7 +27,7 @@ export class EventSequencer {
 	private catchingUp?: Promise<void>;
 	private again = false;
 	private timer?: ReturnType<typeof setInterval>;
-	private readonly logLine: (line: string) => void;
+	private readonly logger: Logger;
 	private lastFailure = 0;
 	private gapTimer?: ReturnType<typeof setTimeout>;
 
@@ -40,7 +41,7 @@ export class EventSequencer {
 		private readonly epoch?: string,
 	) {
 		this.delivered = startSeq;
-		this.logLine = options.log ?? (() => {});
+		this.logger = options.log ?? silentLogger;
 	}
 
 	get position(): number {
@@ -116,7 +117,7 @@ export class EventSequencer {
 				// The next poll tries again; say so once a minute at most.
 				if (Date.now() - this.lastFailure > 60_000) {
 					this.lastFailure = Date.now();
-					this.logLine(`reading the event log failed: ${(err as Error).message}`);
+					this.logger.warn(`reading the event log failed: ${(err as Error).message}`);
 				}
 			} finally {
 				this.catchingUp = undefined;

@@ -7,6 +7,9 @@ import { FORWARDED_CALLER, forwardedCaller, requirePermission } from "../auth/ht
 import { BEARER, SESSION } from "../auth/openapi.js";
 import { ownerScope, type Permission } from "../auth/principal.js";
 import type { CorsPolicy } from "../http/cors.js";
+import { REQUEST_ID_HEADER } from "../http/request-telemetry.js";
+import { currentLogContext } from "../observability/context.js";
+import type { DisconnectReason } from "../observability/metrics.js";
 import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
 import { UNAVAILABLE_REASONS, type UnavailableReason } from "../unavailable.js";
@@ -226,6 +229,7 @@ export function registerHubRoutes(
 			throw err;
 		}
 		if (caller.id !== undefined && (streamsOf.get(caller.id) ?? 0) >= maxPerPrincipal) {
+			hub.refusedOverCap();
 			throw new ProblemError(
 				problem(429, `At most ${maxPerPrincipal} event streams per caller; close one first.`),
 				{ "Retry-After": "5" },
@@ -233,7 +237,10 @@ export function registerHubRoutes(
 		}
 		// Do not touch c.res here (see registerHubRoutes).
 		const headers = new Headers({ ...SSE_HEADERS, ...cors.headersFor(c.req.header("origin")) });
-		let unsubscribe: (() => void) | undefined;
+		// The Node transport writes the headers itself, past the request middleware: the id goes here.
+		const requestId = currentLogContext()?.requestId;
+		if (requestId) headers.set(REQUEST_ID_HEADER, requestId);
+		let unsubscribe: ((reason?: DisconnectReason) => void) | undefined;
 		let gone = false;
 		const id = caller.id;
 		if (id !== undefined) streamsOf.set(id, (streamsOf.get(id) ?? 0) + 1);
@@ -250,7 +257,13 @@ export function registerHubRoutes(
 		});
 		// The stream ends with its token: the client reconnects with a fresh one and resumes.
 		if (caller.expiresAt !== undefined) {
-			expiry = setTimeout(() => sink.close(), Math.max(0, caller.expiresAt - Date.now()));
+			expiry = setTimeout(
+				() => {
+					unsubscribe?.("token_expired");
+					sink.close();
+				},
+				Math.max(0, caller.expiresAt - Date.now()),
+			);
 		}
 		unsubscribe = hub.subscribe(
 			sink,
@@ -288,6 +301,9 @@ export function registerRemoteHubRoutes(app: OpenAPIHono, hub: RemoteHub): void 
 			const caller = requirePermission(c, ...anyOf);
 			const headers = new Headers(c.req.raw.headers);
 			headers.set(FORWARDED_CALLER, forwardedCaller(caller));
+			// The hub's lines for this request carry its id too.
+			const requestId = currentLogContext()?.requestId;
+			if (requestId) headers.set(REQUEST_ID_HEADER, requestId);
 			return hub.fetch(new Request(c.req.raw, { headers }));
 		};
 	app.openapi(orderHubRoute, forward("Orders.Read", "Orders.ReadAll") as never);

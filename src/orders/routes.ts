@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { SpanKind } from "@opentelemetry/api";
 import { requirePermission } from "../auth/http.js";
 import { BEARER } from "../auth/openapi.js";
 import { mayRead, ownerScope } from "../auth/principal.js";
@@ -6,6 +7,7 @@ import { createdEvent, type OrderEvents } from "../domain/events.js";
 import { changeMessageId } from "../domain/ids.js";
 import { checkTransition, describeIllegal } from "../domain/status.js";
 import { validationHook } from "../http/validation.js";
+import { inSpan } from "../observability/tracing.js";
 import { ProblemError, problem } from "../problem.js";
 import type { StatusQueue } from "../queue/port.js";
 import type { OrderStore } from "../storage/port.js";
@@ -209,7 +211,18 @@ export function orderRoutes({ store, queue, events }: OrderRouteDeps) {
 				const messageId =
 					key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key, status);
 				const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
-				await queue.send(change); // the adapter owns its short, bounded retry; failing that, 503
+				// The adapter owns its short, bounded retry; failing that, 503. The send's span is the parent
+				// of the receiver's work (its context travels in the message).
+				await inSpan(
+					`send ${queue.kind}`,
+					SpanKind.PRODUCER,
+					{
+						"messaging.operation.type": "send",
+						"messaging.message.id": change.messageId,
+						"order.id": change.orderId,
+					},
+					() => queue.send(change),
+				);
 
 				return c.json({ orderId, status, messageId }, 202);
 			},

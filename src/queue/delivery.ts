@@ -1,5 +1,7 @@
 // What the in-memory queues (in-process on Node, in-isolate on Workers) share: duplicate detection
 // by messageId and the Service Bus-like rules for what happens after one delivery.
+
+import type { Logger } from "../observability/log.js";
 import { BoundedMap } from "../util/bounded-map.js";
 import type { QueueStats, ReceivedStatusMessage, StatusMessageHandler } from "./port.js";
 
@@ -51,7 +53,7 @@ export interface InMemoryQueueOptions {
 	retryDelayMs?: number;
 	/** How many recent message ids are remembered for duplicate detection. */
 	duplicateWindow?: number;
-	log?: (line: string) => void;
+	log?: Logger;
 }
 
 export interface RedeliveryPolicy {

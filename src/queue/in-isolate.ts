@@ -5,6 +5,8 @@
 // redelivery with back-off, dead-letter after maxDeliveryCount, duplicate detection by messageId.
 // Memory is per isolate and nothing survives an eviction: development only.
 import type { StatusChange } from "../domain/order.js";
+import { type Logger, silentLogger } from "../observability/log.js";
+import { originProperties } from "../observability/tracing.js";
 import {
 	type DeadLetter,
 	DeadLetterShelf,
@@ -33,7 +35,7 @@ export class InIsolateStatusQueue implements StatusQueue {
 	private closed = false;
 	private readonly recentIds: RecentMessageIds;
 	private readonly policy: { maxDeliveryCount: number; retryDelayMs: number };
-	private readonly log: (line: string) => void;
+	private readonly log: Logger;
 
 	constructor(private readonly options: InIsolateQueueOptions) {
 		this.policy = {
@@ -42,14 +44,20 @@ export class InIsolateStatusQueue implements StatusQueue {
 		};
 		this.recentIds = new RecentMessageIds(options.duplicateWindow ?? 10_000);
 		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000);
-		this.log = options.log ?? (() => {});
+		this.log = options.log ?? silentLogger;
 	}
 
 	async send(change: StatusChange): Promise<void> {
 		if (this.closed) throw new QueueUnavailableError("the status queue is closed");
 		if (!this.handler) throw new QueueUnavailableError("the status queue has no receiver");
 		if (this.recentIds.seenBefore(change.messageId)) return;
-		const message = { messageId: change.messageId, body: statusMessageBody(change), deliveryCount: 0 };
+		const message = {
+			messageId: change.messageId,
+			body: statusMessageBody(change),
+			deliveryCount: 0,
+			properties: originProperties(),
+			enqueuedAt: Date.now(),
+		};
 		this.options.defer(this.deliver(this.handler, message));
 	}
 
@@ -61,7 +69,9 @@ export class InIsolateStatusQueue implements StatusQueue {
 			next = await deliverOnce(handler, again, this.policy);
 		}
 		if (next.kind === "dead-letter") {
-			this.log(`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`);
+			this.log.warn(
+				`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`,
+			);
 			this.deadLetterShelf.add(next.letter);
 		}
 	}

@@ -5,6 +5,9 @@
 
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../domain/order.js";
+import { type Logger, silentLogger } from "../observability/log.js";
+import type { ReceiverState } from "../observability/metrics.js";
+import { originProperties } from "../observability/tracing.js";
 import {
 	type DeadLetter,
 	DeadLetterShelf,
@@ -38,7 +41,7 @@ export class InProcessStatusQueue implements StatusQueue {
 	private loop?: Promise<void>;
 	private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 	private readonly opts: Required<Omit<InProcessQueueOptions, "log" | "deadLettersKept">>;
-	private readonly log: (line: string) => void;
+	private readonly log: Logger;
 
 	constructor(options: InProcessQueueOptions = {}) {
 		this.opts = {
@@ -47,18 +50,30 @@ export class InProcessStatusQueue implements StatusQueue {
 			drainTimeoutMs: options.drainTimeoutMs ?? 5000,
 			duplicateWindow: options.duplicateWindow ?? 10_000,
 		};
-		this.log = options.log ?? (() => {});
+		this.log = options.log ?? silentLogger;
 		this.recentIds = new RecentMessageIds(this.opts.duplicateWindow);
 		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000);
 	}
 
 	async send(change: StatusChange): Promise<void> {
-		this.enqueue({ messageId: change.messageId, body: statusMessageBody(change), deliveryCount: 0 });
+		this.enqueue({
+			messageId: change.messageId,
+			body: statusMessageBody(change),
+			deliveryCount: 0,
+			properties: originProperties(),
+			enqueuedAt: Date.now(),
+		});
 	}
 
 	/** What another producer would do: put any body on the queue (JSON object or string). */
-	sendRaw(messageId: string, body: unknown): void {
-		this.enqueue({ messageId, body, deliveryCount: 0 });
+	sendRaw(messageId: string, body: unknown, properties?: Record<string, unknown>): void {
+		this.enqueue({
+			messageId,
+			body,
+			deliveryCount: 0,
+			enqueuedAt: Date.now(),
+			...(properties ? { properties } : {}),
+		});
 	}
 
 	private enqueue(message: ReceivedStatusMessage): void {
@@ -66,6 +81,10 @@ export class InProcessStatusQueue implements StatusQueue {
 		if (this.recentIds.seenBefore(message.messageId)) return; // duplicate detection, as Service Bus offers
 		this.pending.push(message);
 		this.wake?.();
+	}
+
+	receiverState(): ReceiverState {
+		return this.handler && !this.closed ? "receiving" : "stopped";
 	}
 
 	start(handler: StatusMessageHandler): void {
@@ -93,7 +112,9 @@ export class InProcessStatusQueue implements StatusQueue {
 	private async deliver(message: ReceivedStatusMessage): Promise<void> {
 		const next = await deliverOnce(this.handler as StatusMessageHandler, message, this.opts);
 		if (next.kind === "dead-letter") {
-			this.log(`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`);
+			this.log.warn(
+				`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`,
+			);
 			this.deadLetterShelf.add(next.letter);
 		} else if (next.kind === "retry") {
 			const timer = setTimeout(() => {
@@ -139,7 +160,7 @@ export class InProcessStatusQueue implements StatusQueue {
 			this.timers.clear();
 			this.wake?.();
 			await this.loop; // the message in hand settles (storage calls are bounded by their timeouts)
-			this.log(`status queue closed with ${this.pending.length} undelivered message(s)`);
+			this.log.warn(`status queue closed with ${this.pending.length} undelivered message(s)`);
 		}
 	}
 }

@@ -1,4 +1,5 @@
 import type { StatusChange } from "../domain/order.js";
+import type { ReceiverState } from "../observability/metrics.js";
 import { type UnavailableReason, unavailableReasonOf } from "../unavailable.js";
 
 /** A message as the receiver loop sees it, whoever produced it. */
@@ -7,6 +8,13 @@ export interface ReceivedStatusMessage {
 	/** A parsed JSON object, or a string (JSON text or the original's `Order:{id},Status:{status}`). */
 	body: unknown;
 	deliveryCount: number;
+	/**
+	 * The message's application properties: where the change came from (`requestId`) and the trace
+	 * it belongs to (`traceparent`, or `Diagnostic-Id` as the Azure SDKs write it).
+	 */
+	properties?: Record<string, unknown>;
+	/** When the queue took the message (ms since the epoch), for the queue lag metric. */
+	enqueuedAt?: number;
 }
 
 export type Settlement =
@@ -32,6 +40,8 @@ export interface StatusQueue {
 	close(): Promise<void>;
 	/** Counters for operators (readiness detail), where the adapter keeps any. */
 	stats?(): QueueStats;
+	/** Whether the receiver loop is receiving, reconnecting after an error, or stopped. */
+	receiverState?(): ReceiverState;
 }
 
 export interface QueueStats {

@@ -1,9 +1,14 @@
 // The receiver loop's logic, independent of which queue delivers the message:
 // parse -> apply to the store (idempotent, ETag-checked) -> publish -> tell the queue how to settle.
+import { SpanKind } from "@opentelemetry/api";
 import type { OrderEvents } from "../domain/events.js";
 import { keyProblem } from "../domain/keys.js";
 import type { StatusChange } from "../domain/order.js";
 import { parseStatus } from "../domain/status.js";
+import { withLogContext } from "../observability/context.js";
+import { errorFields, type Logger, silentLogger } from "../observability/log.js";
+import { type Metrics, noMetrics, type StatusChangeOutcome } from "../observability/metrics.js";
+import { contextOfMessage, inSpan, REQUEST_ID_PROPERTY } from "../observability/tracing.js";
 import { type OrderStore, StoreUnavailableError } from "../storage/port.js";
 import { applyStatusChange } from "../usecases/apply-status-change.js";
 import type { ReceivedStatusMessage, Settlement, StatusMessageHandler } from "./port.js";
@@ -86,7 +91,7 @@ export function parseStatusMessage(message: ReceivedStatusMessage): ParsedMessag
 export interface ReceiverDeps {
 	store: OrderStore;
 	events: OrderEvents;
-	log?: (line: string) => void;
+	log?: Logger;
 	/**
 	 * While storage is unavailable, keep retrying the message in hand for this long before
 	 * abandoning it. An abandoned message comes straight back and each delivery counts towards the
@@ -95,6 +100,9 @@ export interface ReceiverDeps {
 	transientRetryWindowMs?: number;
 	/** Aborted on shutdown: stop waiting for storage and abandon at once. */
 	signal?: AbortSignal;
+	metrics?: Metrics;
+	/** The queue's name, for span names. */
+	queueName?: string;
 }
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
@@ -109,12 +117,26 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 	});
 }
 
+/** What became of a message: how the queue settles it, and what the metrics count. */
+interface Handled {
+	settlement: Settlement;
+	outcome: StatusChangeOutcome;
+	metricReason?: string;
+}
+const deadLetter = (reason: string, description: string): Handled => ({
+	settlement: { kind: "dead-letter", reason, description },
+	outcome: "dead_lettered",
+	metricReason: reason,
+});
+
 export function createStatusMessageHandler({
 	store,
 	events,
-	log = () => {},
+	log = silentLogger,
 	transientRetryWindowMs = 10_000,
 	signal,
+	metrics = noMetrics,
+	queueName = "status queue",
 }: ReceiverDeps): StatusMessageHandler {
 	/** Applies, retrying with back-off while storage is unavailable, within the window. */
 	async function apply(change: StatusChange) {
@@ -126,7 +148,7 @@ export function createStatusMessageHandler({
 				const retry =
 					err instanceof StoreUnavailableError && Date.now() + delay <= giveUpAt && !signal?.aborted;
 				if (!retry) throw err;
-				log(`status message ${change.messageId} waits for storage: ${(err as Error).message}`);
+				log.warn(`status message ${change.messageId} waits for storage: ${(err as Error).message}`);
 				await pause(delay, signal);
 			}
 		}
@@ -146,43 +168,105 @@ export function createStatusMessageHandler({
 		return next;
 	}
 
-	return async (message): Promise<Settlement> => {
-		const parsed = parseStatusMessage(message);
-		if (!parsed.ok) return { kind: "dead-letter", reason: parsed.reason, description: parsed.description };
-		return inOrder(parsed.change.orderId, () => handle(message, parsed.change));
+	// Each message in the context of the request that queued it (its log lines carry its request id)
+	// and, when tracing, in a span joined to the sender's trace.
+	return (message): Promise<Settlement> => {
+		const requestId = message.properties?.[REQUEST_ID_PROPERTY];
+		return withLogContext(
+			{ messageId: message.messageId, ...(typeof requestId === "string" ? { requestId } : {}) },
+			() =>
+				inSpan(
+					`process ${queueName}`,
+					SpanKind.CONSUMER,
+					{ "messaging.operation.type": "process", "messaging.message.id": message.messageId },
+					async (span) => {
+						const settlement = await receive(message);
+						span?.setAttribute("order.settlement", settlement.kind);
+						return settlement;
+					},
+					contextOfMessage(message.properties),
+				),
+		);
 	};
 
-	async function handle(message: ReceivedStatusMessage, change: StatusChange): Promise<Settlement> {
+	async function receive(message: ReceivedStatusMessage): Promise<Settlement> {
+		const parsed = parseStatusMessage(message);
+		if (!parsed.ok) {
+			settled("dead_lettered", parsed.reason, { description: parsed.description });
+			return { kind: "dead-letter", reason: parsed.reason, description: parsed.description };
+		}
+		const { orderId, status } = parsed.change;
+		return withLogContext({ orderId }, () =>
+			inOrder(orderId, async () => {
+				const settlement = await handle(message, parsed.change);
+				if (settlement.outcome === "applied" && message.enqueuedAt !== undefined) {
+					metrics.changeLag((Date.now() - message.enqueuedAt) / 1000);
+				}
+				settled(settlement.outcome, settlement.metricReason, {
+					status,
+					deliveryCount: message.deliveryCount,
+				});
+				return settlement.settlement;
+			}),
+		);
+	}
+
+	/** One line and one count per message taken, whatever became of it. */
+	function settled(
+		outcome: StatusChangeOutcome,
+		reason: string | undefined,
+		fields: Record<string, unknown>,
+	) {
+		metrics.statusChange(outcome, reason);
+		const line = { outcome, ...(reason ? { reason } : {}), ...fields };
+		if (outcome === "dead_lettered" || outcome === "abandoned") log.warn("status message not applied", line);
+		else log.info(`status message ${outcome}`, line);
+	}
+
+	async function handle(message: ReceivedStatusMessage, change: StatusChange): Promise<Handled> {
+		const complete = (outcome: StatusChangeOutcome): Handled => ({
+			settlement: { kind: "complete" },
+			outcome,
+		});
 		try {
 			const result = await apply(change);
 			switch (result.kind) {
 				case "applied":
 					events.publish(result.event);
-					return { kind: "complete" };
+					return complete("applied");
 				case "duplicate":
 					// Applied before, but we may have stopped before publishing: publish again while it
 					// is still the latest state (the hub drops an event it has already sent).
 					if (result.order.status === change.status)
 						events.publish({ type: "ReceiveOrderUpdate", order: result.order, messageId: change.messageId });
-					return { kind: "complete" };
+					return complete("duplicate");
 				case "noop":
-					return { kind: "complete" };
+					return complete("noop");
 				case "not-found":
-					return { kind: "dead-letter", reason: "OrderNotFound", description: `No order ${change.orderId}` };
+					return deadLetter("OrderNotFound", `No order ${change.orderId}`);
 				case "rejected":
-					return { kind: "dead-letter", reason: "IllegalTransition", description: result.reason };
+					return deadLetter("IllegalTransition", result.reason);
 			}
 		} catch (err) {
 			if (err instanceof StoreUnavailableError) {
-				log(`status message ${message.messageId} abandoned for a retry: ${err.message}`);
-				return { kind: "abandon", reason: err.message };
+				log.warn(`status message ${message.messageId} abandoned for a retry: ${err.message}`);
+				return {
+					settlement: { kind: "abandon", reason: err.message },
+					outcome: "abandoned",
+					metricReason: "storage",
+				};
 			}
 			// Not an outage: a defect. Said loudly, with its stack; the message goes back to the queue,
 			// whose max delivery count dead-letters it if the defect repeats, so it is kept, not lost.
-			log(
-				`DEFECT applying status message ${message.messageId} (delivery ${message.deliveryCount}): ${(err as Error)?.stack ?? String(err)}`,
+			log.error(
+				`DEFECT applying status message ${message.messageId} (delivery ${message.deliveryCount})`,
+				errorFields(err, true),
 			);
-			return { kind: "abandon", reason: `defect: ${(err as Error)?.message ?? String(err)}` };
+			return {
+				settlement: { kind: "abandon", reason: `defect: ${(err as Error)?.message ?? String(err)}` },
+				outcome: "abandoned",
+				metricReason: "defect",
+			};
 		}
 	}
 }

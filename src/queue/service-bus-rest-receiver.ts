@@ -4,6 +4,8 @@
 // that REST has no dead-letter operation: a message that can never apply is unlocked each time,
 // and the queue's max delivery count moves it to the dead-letter queue (reason
 // MaxDeliveryCountExceeded; the real reason is logged).
+
+import { type Logger, silentLogger } from "../observability/log.js";
 import type { ReceivedStatusMessage, Settlement, StatusMessageHandler } from "./port.js";
 import type { ServiceBusRestEntity } from "./service-bus-rest-entity.js";
 
@@ -30,7 +32,7 @@ export interface ReceiveRoundOptions {
 export class ServiceBusRestReceiver {
 	constructor(
 		private readonly entity: ServiceBusRestEntity,
-		private readonly log: (line: string) => void = () => {},
+		private readonly log: Logger = silentLogger,
 	) {}
 
 	private async call(
@@ -76,7 +78,7 @@ export class ServiceBusRestReceiver {
 	/** complete -> DELETE; abandon and dead-letter -> PUT (unlock), see the file comment. */
 	async settle(message: LockedRestMessage, settlement: Settlement): Promise<void> {
 		if (settlement.kind === "dead-letter") {
-			this.log(
+			this.log.warn(
 				`status message ${message.messageId} can never apply (${settlement.reason}: ${settlement.description}); ` +
 					"unlocked for the queue's max delivery count to dead-letter it",
 			);

@@ -3,6 +3,7 @@
 // Receiving over REST: src/queue/service-bus-rest-receiver.ts (start() runs it as a resident loop).
 
 import type { StatusChange } from "../domain/order.js";
+import { type Logger, silentLogger } from "../observability/log.js";
 import { type UnavailableReason, unavailableReasonOf } from "../unavailable.js";
 import {
 	QueueUnavailableError,
@@ -30,7 +31,7 @@ export interface ServiceBusRestQueueOptions {
 	/** Long-poll wait of each receive in the resident loop (default 5 s). */
 	receiveWaitSeconds?: number;
 	fetch?: typeof fetch;
-	log?: (line: string) => void;
+	log?: Logger;
 }
 
 const UNHEALTHY_AFTER_FAILURE_MS = 30_000;
@@ -42,7 +43,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 	private closed = false;
 	private receiving?: Promise<void>;
 	private readonly stopReceiving = new AbortController();
-	private readonly log: (line: string) => void;
+	private readonly log: Logger;
 
 	constructor(private readonly options: ServiceBusRestQueueOptions) {
 		this.entity = new ServiceBusRestEntity(
@@ -51,7 +52,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 			options.tokenTtlSeconds,
 			options.fetch,
 		);
-		this.log = options.log ?? (() => {});
+		this.log = options.log ?? silentLogger;
 	}
 
 	async send(change: StatusChange): Promise<void> {
@@ -63,7 +64,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 		} catch (err) {
 			const message = (err as Error).message;
 			this.lastFailure = { at: Date.now(), message, reason: unavailableReasonOf(err) };
-			this.log(`Service Bus send of ${change.messageId} failed: ${message}`);
+			this.log.warn(`Service Bus send of ${change.messageId} failed: ${message}`);
 			throw err instanceof QueueUnavailableError ? err : new QueueUnavailableError(message, { cause: err });
 		}
 	}
@@ -124,7 +125,7 @@ export class ServiceBusRestQueue implements StatusQueue {
 						signal,
 					});
 				} catch (err) {
-					this.log(`receiving from Service Bus failed, retrying in 1 s: ${(err as Error).message}`);
+					this.log.warn(`receiving from Service Bus failed, retrying in 1 s: ${(err as Error).message}`);
 					await new Promise((resolve) => setTimeout(resolve, 1000));
 				}
 			}

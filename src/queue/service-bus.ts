@@ -8,6 +8,9 @@ import {
 } from "@azure/service-bus";
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../domain/order.js";
+import { type Logger, silentLogger } from "../observability/log.js";
+import type { ReceiverState } from "../observability/metrics.js";
+import { originProperties } from "../observability/tracing.js";
 import {
 	QueueUnavailableError,
 	type Settlement,
@@ -33,7 +36,7 @@ export interface ServiceBusQueueOptions {
 	settleTimeoutMs?: number;
 	/** Lock renewal while a message is being applied (the SDK renews automatically up to this). */
 	maxAutoLockRenewalDurationInMs?: number;
-	log?: (line: string) => void;
+	log?: Logger;
 }
 
 export class ServiceBusStatusQueue implements StatusQueue {
@@ -46,13 +49,15 @@ export class ServiceBusStatusQueue implements StatusQueue {
 	private readonly inFlight = new Set<Promise<void>>();
 	private readonly sendTimeoutMs: number;
 	private readonly settleTimeoutMs: number;
-	private readonly log: (line: string) => void;
+	private readonly log: Logger;
 	private closing?: Promise<void>;
+	/** When the receiver last reported an error, until a message arrives again. */
+	private lastErrorAt: number | undefined;
 
 	constructor(private readonly options: ServiceBusQueueOptions) {
 		this.sendTimeoutMs = options.sendTimeoutMs ?? 3000;
 		this.settleTimeoutMs = options.settleTimeoutMs ?? 5000;
-		this.log = options.log ?? (() => {});
+		this.log = options.log ?? silentLogger;
 		// The SDK's default retry waits 30 s between attempts: a receiver would resume ~27 s after the
 		// broker returns (docs/facts.md). 500 ms fixed resumes within about a second. timeoutInMs is
 		// explicit because settling a message received before a reconnect can otherwise hang.
@@ -71,12 +76,21 @@ export class ServiceBusStatusQueue implements StatusQueue {
 					contentType: "application/json",
 					messageId: change.messageId,
 					subject: STATUS_MESSAGE_SUBJECT,
+					applicationProperties: originProperties(),
 				},
 				{ abortSignal: AbortSignal.timeout(this.sendTimeoutMs) },
 			);
 		} catch (err) {
 			throw new QueueUnavailableError(`Service Bus send failed: ${(err as Error).message}`, { cause: err });
 		}
+	}
+
+	/** Reconnecting: an error within the SDK's retry window (about 10 s) and no message since. */
+	receiverState(): ReceiverState {
+		if (!this.receiver || this.closing) return "stopped";
+		return this.lastErrorAt !== undefined && Date.now() - this.lastErrorAt < 10_000
+			? "reconnecting"
+			: "receiving";
 	}
 
 	start(handler: StatusMessageHandler): void {
@@ -88,9 +102,13 @@ export class ServiceBusStatusQueue implements StatusQueue {
 		this.receiver = receiver;
 		this.subscription = receiver.subscribe(
 			{
-				processMessage: (message) => this.track(this.process(receiver, handler, message)),
+				processMessage: (message) => {
+					this.lastErrorAt = undefined;
+					return this.track(this.process(receiver, handler, message));
+				},
 				processError: async ({ error, errorSource }) => {
-					this.log(`service bus ${errorSource}: ${error.message.split("\n")[0]}`);
+					this.lastErrorAt = Date.now();
+					this.log.warn(`service bus ${errorSource}: ${error.message.split("\n")[0]}`);
 				},
 			},
 			// Several messages in flight; the handler keeps those for one order in arrival order.
@@ -113,10 +131,14 @@ export class ServiceBusStatusQueue implements StatusQueue {
 			body: message.body,
 			// The SDK counts earlier deliveries (0 on the first); the handler counts this one too.
 			deliveryCount: (message.deliveryCount ?? 0) + 1,
+			...(message.applicationProperties ? { properties: message.applicationProperties } : {}),
+			...(message.enqueuedTimeUtc ? { enqueuedAt: message.enqueuedTimeUtc.getTime() } : {}),
 		});
 		try {
 			if (settlement.kind === "dead-letter") {
-				this.log(`dead-lettering ${message.messageId}: ${settlement.reason} — ${settlement.description}`);
+				this.log.warn(
+					`dead-lettering ${message.messageId}: ${settlement.reason} — ${settlement.description}`,
+				);
 			}
 			await withDeadline(this.settleTimeoutMs, `settling ${message.messageId}`, () =>
 				settlement.kind === "complete"
@@ -131,7 +153,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 		} catch (err) {
 			// Typically the lock was lost with a dropped connection: the broker redelivers the message
 			// and the store's idempotency (by message id) makes the second delivery change nothing.
-			this.log(
+			this.log.warn(
 				`could not settle ${message.messageId} (${settlement.kind}): ${(err as Error).message.split("\n")[0]}`,
 			);
 		}
@@ -156,7 +178,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 			// In-flight work is bounded (storage timeouts, settleTimeoutMs); this is a last guard.
 			await withDeadline(this.settleTimeoutMs * 2, "in-flight messages", () =>
 				Promise.allSettled([...this.inFlight]),
-			).catch((err) => this.log(`closing with unsettled messages: ${(err as Error).message}`));
+			).catch((err) => this.log.warn(`closing with unsettled messages: ${(err as Error).message}`));
 			await this.client.close();
 		})();
 		return this.closing;

@@ -3,6 +3,7 @@
 // published by any isolate reaches every stream, wherever its request landed.
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
 import type { HubStatsReport, RemoteHub } from "../hub/sse.js";
+import { type Logger, silentLogger } from "../observability/log.js";
 import type { DurableObjectNamespaceLike } from "./cloudflare.js";
 import { defer } from "./request-scope.js";
 
@@ -14,7 +15,7 @@ const ATTEMPTS = 3;
 export class DurableObjectHubClient implements OrderEvents, RemoteHub {
 	constructor(
 		private readonly namespace: DurableObjectNamespaceLike,
-		private readonly log: (line: string) => void = () => {},
+		private readonly log: Logger = silentLogger,
 	) {}
 
 	private stub() {
@@ -42,7 +43,7 @@ export class DurableObjectHubClient implements OrderEvents, RemoteHub {
 			this.stub()
 				.fetch(`https://hub${WAKE_PATH}`, { method: "POST" })
 				.then((res) => res.body?.cancel())
-				.catch((err) => this.log(`could not wake the hub object: ${(err as Error).message}`)),
+				.catch((err) => this.log.warn(`could not wake the hub object: ${(err as Error).message}`)),
 		);
 	}
 
@@ -63,7 +64,7 @@ export class DurableObjectHubClient implements OrderEvents, RemoteHub {
 				throw new Error(`the hub object answered ${res.status}`);
 			} catch (err) {
 				if (attempt >= ATTEMPTS) {
-					this.log(
+					this.log.warn(
 						`event for order ${event.order.orderId} not delivered to the hub: ${(err as Error).message}`,
 					);
 					return;

@@ -14,6 +14,9 @@ import type { OrderEvent } from "../domain/events.js";
 import { appCorsPolicy } from "../http/cors.js";
 import { OrderHub } from "../hub/hub.js";
 import { type ReceiverStatus, registerHubRoutes, webStreamTransport } from "../hub/sse.js";
+import { REQUEST_ID_HEADER } from "../http/request-telemetry.js";
+import { currentLogContext, withLogContext } from "../observability/context.js";
+import { jsonLineLogger, type Logger } from "../observability/log.js";
 import type { StatusMessageHandler } from "../queue/port.js";
 import { createStatusMessageHandler } from "../queue/receiver.js";
 import { ServiceBusRestEntity } from "../queue/service-bus-rest.js";
@@ -33,12 +36,11 @@ const RECEIVE_ROUND_MS = 25_000;
 const CONCURRENT_RECEIVES = 4;
 const RETRY_AFTER_FAILURE_MS = 5_000;
 
-const log = (line: string) => console.log(`order-hub: ${line}`);
-
 export class OrderHubObject {
 	private readonly app;
 	private readonly hub: OrderHub;
 	private readonly config: Config;
+	private readonly log: Logger;
 	private receiving?: Promise<{ receiver: ServiceBusRestReceiver; handler: StatusMessageHandler }>;
 	private readonly receiverStatus: ReceiverStatus = { healthy: true, received: 0 };
 
@@ -48,7 +50,15 @@ export class OrderHubObject {
 	) {
 		this.config = configFromEnv(env);
 		this.hub = new OrderHub(hubOptions(this.config.Hub));
-		this.app = createProblemApp(log);
+		this.log = jsonLineLogger(
+			(line) => console.log(line),
+			this.config.Logging.Level,
+			() => ({
+				...currentLogContext(),
+				component: "order-hub",
+			}),
+		);
+		this.app = createProblemApp(this.log);
 		// The Worker in front decided who is calling; the object applies that caller's scope.
 		this.app.use("*", trustForwardedCaller());
 		registerHubRoutes(
@@ -84,8 +94,11 @@ export class OrderHubObject {
 		return Boolean(this.config.ServiceBus.ConnectionString && this.config.TableStorage.ConnectionString);
 	}
 
+	/** Requests come from the Worker in front, which set their X-Request-Id: the lines they cause carry it. */
 	fetch(request: Request): Promise<Response> | Response {
-		return this.app.fetch(request);
+		const requestId = request.headers.get(REQUEST_ID_HEADER);
+		if (!requestId) return this.app.fetch(request);
+		return withLogContext({ requestId }, () => this.app.fetch(request));
 	}
 
 	/** One round of the receiver loop; always sets the next alarm. */
@@ -109,7 +122,7 @@ export class OrderHubObject {
 			if (failed) throw failed.reason;
 		} catch (err) {
 			const message = (err as Error).message;
-			log(`receiving from Service Bus failed, retrying in 5 s: ${message}`);
+			this.log.warn(`receiving from Service Bus failed, retrying in 5 s: ${message}`);
 			Object.assign(this.receiverStatus, {
 				healthy: false,
 				lastErrorReason: unavailableReasonOf(err),
@@ -133,10 +146,10 @@ export class OrderHubObject {
 				storeOptions(this.config),
 			);
 			const entity = new ServiceBusRestEntity(ServiceBus.ConnectionString as string, ServiceBus.QueueName);
-			log(`receiving status changes from Service Bus ${ServiceBus.QueueName} over REST`);
+			this.log.info(`receiving status changes from Service Bus ${ServiceBus.QueueName} over REST`);
 			return {
-				receiver: new ServiceBusRestReceiver(entity, log),
-				handler: createStatusMessageHandler({ store, events: this.hub, log }),
+				receiver: new ServiceBusRestReceiver(entity, this.log),
+				handler: createStatusMessageHandler({ store, events: this.hub, log: this.log }),
 			};
 		})();
 		return this.receiving;

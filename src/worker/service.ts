@@ -7,6 +7,7 @@ import { createApp } from "../app.js";
 import { JwtVerifier } from "../auth/jwt.js";
 import { type Config, jwtOptions, storeOptions } from "../config.js";
 import type { OrderEvents } from "../domain/events.js";
+import { jsonLineLogger } from "../observability/log.js";
 import { InIsolateStatusQueue } from "../queue/in-isolate.js";
 import { QueueUnavailableError, type StatusQueue } from "../queue/port.js";
 import { createStatusMessageHandler } from "../queue/receiver.js";
@@ -34,8 +35,6 @@ export interface WorkerServiceOptions {
 
 export class WorkerConfigError extends Error {}
 
-const log = (line: string) => console.log(line);
-
 /**
  * Builds the service for this isolate. Async only because the Azure Tables SDK must be imported
  * inside a request: it calls crypto.randomUUID() while loading, which workerd forbids at startup.
@@ -55,6 +54,8 @@ export async function createWorkerService(
 			"ServiceBus:ConnectionString on Workers needs TableStorage:ConnectionString too: the changes are applied by the hub object's receiver, which cannot reach a Worker isolate's in-memory store.",
 		);
 	}
+	// JSON lines through console: what Workers Logs collects (and `wrangler tail` shows).
+	const log = jsonLineLogger((line) => console.log(line), config.Logging.Level);
 	const tableName = options.tableName ?? config.TableStorage.TableName;
 	let store: OrderStore;
 	if (config.TableStorage.ConnectionString) {
@@ -81,7 +82,7 @@ export async function createWorkerService(
 		// hub drops an update that reaches it after a newer one.
 		queue.start((message) => createStatusMessageHandler({ store, events, log })(message));
 	}
-	log(
+	log.info(
 		`order-tracker on Workers: storage ${
 			config.TableStorage.ConnectionString
 				? `Azure Tables (table ${tableName})`

@@ -8,6 +8,7 @@ import { MemoryOrderStore } from "../../src/storage/memory.js";
 import { type OrderStore, StoreUnavailableError } from "../../src/storage/port.js";
 import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 import { RecordingEvents } from "../support/app.js";
+import { linesLogger } from "../support/log.js";
 import { azuriteStore } from "../support/tables.js";
 
 const msg = (body: unknown, messageId = "m1") => ({ messageId, body, deliveryCount: 1 });
@@ -158,7 +159,7 @@ describe("receiver loop on the in-process queue", () => {
 		const handler = createStatusMessageHandler({
 			store: broken,
 			events,
-			log: (l) => lines.push(l),
+			log: linesLogger((l) => lines.push(l)),
 			transientRetryWindowMs: 60_000,
 		});
 		const started = Date.now();

@@ -14,6 +14,7 @@ import {
 } from "../../src/queue/service-bus-rest.js";
 import { type LockedRestMessage, ServiceBusRestReceiver } from "../../src/queue/service-bus-rest-receiver.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
+import { linesLogger } from "../support/log.js";
 import { type RestBroker, startRestBroker } from "../support/service-bus-rest-broker.js";
 
 const change = (messageId: string): StatusChange => ({
@@ -132,7 +133,10 @@ describe("ServiceBusRestReceiver (peek-lock over REST)", () => {
 		const handler = createStatusMessageHandler({ store, events });
 		const entity = new ServiceBusRestEntity(broker.connectionString(), "orders");
 		const logs: string[] = [];
-		const receiver = new ServiceBusRestReceiver(entity, (line) => logs.push(line));
+		const receiver = new ServiceBusRestReceiver(
+			entity,
+			linesLogger((line) => logs.push(line)),
+		);
 		const sender = new ServiceBusRestQueue({
 			connectionString: broker.connectionString(),
 			queueName: "orders",

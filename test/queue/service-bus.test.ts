@@ -10,6 +10,7 @@ import { ServiceBusStatusQueue } from "../../src/queue/service-bus.js";
 import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../../src/storage/embedded-azurite.js";
 import type { OrderStore } from "../../src/storage/port.js";
+import { linesLogger } from "../support/log.js";
 import { createOrder, putStatus } from "../support/orders-client.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { TestServiceBusBroker } from "../support/service-bus-broker.js";
@@ -40,7 +41,7 @@ async function start(store: OrderStore = azuriteStore()) {
 	const queue = new ServiceBusStatusQueue({
 		connectionString: broker.connectionString,
 		queueName,
-		...(process.env.DEBUG_SB ? { log: (l: string) => console.log(new Date().toISOString(), l) } : {}),
+		...(process.env.DEBUG_SB ? { log: linesLogger((l) => console.log(new Date().toISOString(), l)) } : {}),
 	});
 	server = await startServer({ store, queue });
 	return server;

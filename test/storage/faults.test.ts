@@ -14,6 +14,7 @@ import { type OrderStore, StoreUnavailableError } from "../../src/storage/port.j
 import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 import { makeTestApp } from "../support/app.js";
 import { type HangProxy, startHangProxy } from "../support/hang-proxy.js";
+import { linesLogger } from "../support/log.js";
 import { uniqueTableName } from "../support/tables.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-faults-"));
@@ -178,13 +179,13 @@ describe("Table Storage faults", () => {
 			throw new TypeError("x is not a function");
 		};
 		const lines: string[] = [];
-		t = makeTestApp(store, { log: (l) => lines.push(l) });
+		t = makeTestApp(store, { log: linesLogger((l) => lines.push(l)) });
 		const res = await t.request("/api/orders/some-id");
 		expect(res.status).toBe(500);
 		expect(res.headers.get("retry-after")).toBeNull();
 		expect(res.headers.get("content-type")).toBe("application/problem+json");
 		expect(await res.text()).not.toMatch(/x is not a function/);
-		expect(lines.join("\n")).toMatch(/TypeError: x is not a function\n\s+at /);
+		expect(lines.join("\n")).toMatch(/"stack":"TypeError: x is not a function\\n\s+at /);
 	});
 
 	it("tells an outage from a defect by the error the SDK gave", () => {

@@ -1,5 +1,6 @@
 import { createApp } from "../../src/app.js";
 import type { OrderEvent, OrderEvents } from "../../src/domain/events.js";
+import type { Logger } from "../../src/observability/log.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import { createStatusMessageHandler } from "../../src/queue/receiver.js";
 import type { OrderStore } from "../../src/storage/port.js";
@@ -22,10 +23,7 @@ export function withJsonBody(init: RequestInit & { json?: unknown } = {}): Reque
 }
 
 /** The real app over a real store and the in-process queue with its receiver loop running. */
-export function makeTestApp(
-	store: OrderStore,
-	options: { maxBodyBytes?: number; log?: (line: string) => void } = {},
-) {
+export function makeTestApp(store: OrderStore, options: { maxBodyBytes?: number; log?: Logger } = {}) {
 	const queue = new InProcessStatusQueue({ retryDelayMs: 20 });
 	const events = new RecordingEvents();
 	queue.start(createStatusMessageHandler({ store, events }));

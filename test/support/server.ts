@@ -6,8 +6,11 @@ import { serve } from "@hono/node-server";
 import type { JwtVerifier } from "../../src/auth/jwt.js";
 import { type HubOptions, OrderHub } from "../../src/hub/hub.js";
 import { createNodeService } from "../../src/node-service.js";
+import type { Logger } from "../../src/observability/log.js";
+import type { PrometheusMetrics } from "../../src/observability/prometheus.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import type { StatusQueue } from "../../src/queue/port.js";
+import { instrumentStore } from "../../src/storage/instrumented.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 import type { OrderStore } from "../../src/storage/port.js";
 
@@ -27,26 +30,43 @@ export async function startServer(
 		store?: OrderStore;
 		queue?: StatusQueue;
 		transport?: "node" | "web";
-		log?: (line: string) => void;
+		log?: Logger;
+		/** Counts into these (the store, the receiver, the hub, the requests) and serves them at /metrics. */
+		metrics?: PrometheusMetrics;
+		/** Metrics:Token. */
+		metricsToken?: string;
 		/** Listen on this port (to restart a server where clients expect it); default a free one. */
 		port?: number;
 		boardFiles?: (path: string) => Promise<Response | undefined>;
 		auth?: { verifier: JwtVerifier; maxSubscribersPerPrincipal?: number };
 	} = {},
 ): Promise<RunningServer> {
-	const store = options.store ?? new MemoryOrderStore();
+	const { metrics } = options;
+	const plainStore = options.store ?? new MemoryOrderStore();
+	const store = metrics ? instrumentStore(plainStore, metrics, "memory") : plainStore;
 	const queue = options.queue ?? new InProcessStatusQueue({ retryDelayMs: 20 });
-	const hub = new OrderHub(options.hub);
+	const hub = new OrderHub({ ...options.hub, ...(metrics ? { metrics } : {}) });
 	const app = createNodeService({
 		store,
 		queue,
 		hub,
 		...(options.transport ? { transport: options.transport } : {}),
 		...(options.log ? { log: options.log } : {}),
+		...(metrics
+			? {
+					metrics,
+					metricsEndpoint: {
+						render: metrics.render,
+						...(options.metricsToken ? { token: options.metricsToken } : {}),
+					},
+				}
+			: {}),
 		corsOrigins: ["http://localhost:3000"],
 		...(options.boardFiles ? { boardFiles: options.boardFiles } : {}),
 		...(options.auth ? { auth: options.auth } : {}),
 	});
+	metrics?.observeSubscribers(() => hub.subscriberCount);
+	metrics?.observeReceiver(() => queue.receiverState?.() ?? "stopped");
 	const sockets = new Set<Socket>();
 	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
 		const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: "127.0.0.1" }, () => resolve(s));
