@@ -78,7 +78,11 @@ export async function seedOrders(
 }
 
 /** The service as `npm start` runs it (src/node.ts), configured by `env`; resolves with its base URL. */
-export function startService(env: Record<string, string>): {
+export function startService(
+	env: Record<string, string>,
+	/** Run another build of the service (a directory holding its src/ and node_modules). */
+	cwd?: string,
+): {
 	child: ChildProcess;
 	url: Promise<string>;
 	stop(): Promise<void>;
@@ -88,6 +92,7 @@ export function startService(env: Record<string, string>): {
 	const proc = spawn(process.execPath, [...flags, "--import", "tsx", "src/node.ts"], {
 		env: { ...process.env, PORT: "0", ...env },
 		stdio: ["ignore", "pipe", "inherit"],
+		...(cwd ? { cwd } : {}),
 	});
 	const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
 	const url = new Promise<string>((resolve, reject) => {

@@ -10,6 +10,7 @@ import { benchHub, hubTable } from "./hub.js";
 import { benchRest, restTable } from "./rest.js";
 import { benchScaleout, scaleoutTable } from "./scaleout.js";
 import { benchStorageScale, scaleTable } from "./storage-scale.js";
+import { benchTelemetry, telemetryTable } from "./telemetry.js";
 import { benchWorkers, workersTable } from "./workers.js";
 
 const quick = process.argv.includes("--quick");
@@ -33,6 +34,11 @@ if (run("auth")) {
 	const auth = await benchAuth(quick);
 	results.auth = auth;
 	console.log(`\n${authTable(auth)}\n`);
+}
+if (run("telemetry")) {
+	const telemetry = await benchTelemetry(quick);
+	results.telemetry = telemetry;
+	console.log(`\n${telemetryTable(telemetry)}\n`);
 }
 if (run("scale")) {
 	const scale = await benchStorageScale(quick);

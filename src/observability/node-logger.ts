@@ -20,14 +20,18 @@ const REDACTED = [
 
 export function createNodeLogger(
 	level: LogLevel,
-	options: { pretty?: boolean; destination?: pino.DestinationStream } = {},
+	/** `pretty`: colour lines (default when stdout is a terminal); `destination`: default stdout. */
+	options: { pretty?: boolean; destination?: NodeJS.WritableStream } = {},
 ): Logger {
 	const usePretty = options.pretty ?? process.stdout.isTTY === true;
-	const destination =
-		options.destination ??
-		(usePretty
-			? pretty({ colorize: true, sync: true, translateTime: "SYS:HH:MM:ss.l" })
-			: pino.destination(1));
+	const destination = usePretty
+		? pretty({
+				colorize: options.destination === undefined,
+				sync: true,
+				translateTime: "SYS:HH:MM:ss.l",
+				...(options.destination ? { destination: options.destination } : {}),
+			})
+		: (options.destination ?? pino.destination(1));
 	const base = pino(
 		{
 			level,
