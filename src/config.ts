@@ -228,9 +228,13 @@ export const ConfigSchema = z
 				 * With Auth:Mode Jwt, a scraper may present this as its bearer token instead of a token
 				 * with Orders.ReadAll (Prometheus cannot fetch tokens from an OpenID provider).
 				 */
-				Token: optionalSecret.refine((v) => v === undefined || v.length >= 32, {
-					message: "must be at least 32 characters (a random secret; anyone holding it reads /metrics)",
-				}),
+				Token: optionalSecret
+					.refine((v) => v === undefined || v.length >= 32, {
+						message: "must be at least 32 characters (a random secret; anyone holding it reads /metrics)",
+					})
+					.refine((v) => v === undefined || /^[A-Za-z0-9\-._~+/]+=*$/.test(v), {
+						message: "must be a bearer token's characters: letters, digits and - . _ ~ + / (= at the end)",
+					}),
 			})
 			.prefault({}),
 		PORT: intFromString(0, 65535).default(5080),

@@ -58,7 +58,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 async function main(): Promise<void> {
 	const config = loadConfig();
 	log = createNodeLogger(config.Logging.Level);
-	const tracing = startNodeTracing(process.env);
+	const tracing = await startNodeTracing(process.env);
 	log.info(tracing?.description ?? "traces: off (set OTEL_EXPORTER_OTLP_ENDPOINT to export them)");
 	const metrics = createPrometheusMetrics();
 	const host = process.env.HOST ?? "127.0.0.1";

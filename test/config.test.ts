@@ -94,6 +94,9 @@ describe("configuration", () => {
 		expect(problemsOf(() => resolveConfig(appsettings, { Metrics__Token: "short" }))).toEqual([
 			"Metrics:Token: must be at least 32 characters (a random secret; anyone holding it reads /metrics)",
 		]);
+		expect(problemsOf(() => resolveConfig(appsettings, { Metrics__Token: `${"a".repeat(32)}!` }))).toEqual([
+			"Metrics:Token: must be a bearer token's characters: letters, digits and - . _ ~ + / (= at the end)",
+		]);
 		const token = "a".repeat(32);
 		expect(resolveConfig(appsettings, { Metrics__Token: token }).Metrics.Token).toBe(token);
 	});

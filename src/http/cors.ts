@@ -34,7 +34,16 @@ export interface CorsPolicy {
 export function appCorsPolicy(origins: string[], credentials = false): CorsPolicy {
 	return corsPolicy({
 		origins,
-		allowHeaders: ["Content-Type", "Idempotency-Key", "Last-Event-ID", "Cache-Control", "Authorization"],
+		allowHeaders: [
+			"Content-Type",
+			"Idempotency-Key",
+			"Last-Event-ID",
+			"Cache-Control",
+			"Authorization",
+			"X-Request-Id",
+			"traceparent",
+			"tracestate",
+		],
 		allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
 		exposeHeaders: [
 			"Location",
@@ -42,6 +51,7 @@ export function appCorsPolicy(origins: string[], credentials = false): CorsPolic
 			"Retry-After",
 			"Idempotent-Replayed",
 			"WWW-Authenticate",
+			"X-Request-Id",
 		],
 		maxAgeSeconds: 600,
 		credentials,

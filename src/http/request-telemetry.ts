@@ -3,19 +3,17 @@
 // every log line the request causes; one request line; the request duration metric.
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import { withLogContext } from "../observability/context.js";
+import { isRequestId, withLogContext } from "../observability/context.js";
 import type { Logger } from "../observability/log.js";
 import type { Metrics } from "../observability/metrics.js";
 
-/** An id a caller may choose: short, printable, nothing a log or header could be confused by. */
-const CALLER_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export const REQUEST_ID_HEADER = "X-Request-Id";
 
 export function requestIdOf(headers: Headers): string {
 	const given = headers.get("x-request-id")?.trim();
-	if (given && CALLER_REQUEST_ID.test(given)) return given;
+	if (isRequestId(given)) return given;
 	const traceId = TRACEPARENT.exec(headers.get("traceparent")?.trim() ?? "")?.[1];
 	if (traceId && !/^0+$/.test(traceId)) return traceId;
 	return crypto.randomUUID();
@@ -48,6 +46,8 @@ export function requestTelemetry(logger: Logger, metrics: Metrics): MiddlewareHa
 			if (status >= 500) logger.error("request", line);
 			else logger.info("request", line);
 		});
+		// A response whose head is already on the wire (the Node SSE transport) set the id itself.
+		if (c.res.headers.has("x-hono-already-sent")) return;
 		try {
 			c.res.headers.set(REQUEST_ID_HEADER, requestId);
 		} catch {

@@ -324,8 +324,10 @@ export class OrderHub implements OrderEvents {
 			);
 			if (!this.subscribers.has(s)) return;
 			if (replay.kind === "reset") this.sendReset(s.sink, replay.reason, lastEventId);
-			else if (replay.kind === "ahead") s.afterSeq = last;
-			else {
+			else if (replay.kind === "ahead") {
+				s.afterSeq = last; // nothing missed: this hub had not seen that far yet
+				this.metrics.replay("replayed");
+			} else {
 				this.metrics.replay("replayed");
 				if (replay.events.length > 0 && this.send(s, concat(replay.events.map((e) => e.bytes)))) {
 					this.metrics.eventsDelivered(replay.events.length);
@@ -340,7 +342,8 @@ export class OrderHub implements OrderEvents {
 		s.held = undefined;
 		if (!this.subscribers.has(s)) return;
 		const mine = held.filter((e) => e.seq > s.afterSeq);
-		if (mine.length > 0) this.send(s, concat(mine.map((e) => e.bytes)));
+		if (mine.length > 0 && this.send(s, concat(mine.map((e) => e.bytes))))
+			this.metrics.eventsDelivered(mine.length);
 		s.afterSeq = Math.max(s.afterSeq, held[held.length - 1]?.seq ?? 0);
 	}
 

@@ -14,9 +14,32 @@ export type LogContext = {
 
 const storage = new AsyncLocalStorage<LogContext>();
 
+/** An id a caller may choose: short, printable, nothing a log or header could be confused by. */
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** Whether a caller's (or another producer's message's) request id is one we keep. */
+export const isRequestId = (v: unknown): v is string => typeof v === "string" && CALLER_REQUEST_ID.test(v);
+
 /** Runs `fn` with `fields` added to the context of every line it logs. */
 export function withLogContext<T>(fields: LogContext, fn: () => T): T {
 	return storage.run({ ...storage.getStore(), ...fields }, fn);
+}
+
+/** The application property a queue message's request id travels in. */
+export const REQUEST_ID_PROPERTY = "requestId";
+
+/** The context of a queue message's work: its id, and the id of the request that queued it. */
+export function messageLogContext(messageId: string, properties?: Record<string, unknown>): LogContext {
+	const requestId = properties?.[REQUEST_ID_PROPERTY];
+	return { messageId, ...(isRequestId(requestId) ? { requestId } : {}) };
+}
+
+/**
+ * Runs `fn` in a context of its own: `fields` only, nothing of whatever was running when it started
+ * (a queue message's work must not carry the id of the request that happened to wake the loop).
+ */
+export function withOwnLogContext<T>(fields: LogContext, fn: () => T): T {
+	return storage.run({ ...fields }, fn);
 }
 
 /** The current context, with the active trace's id when a trace is being recorded. */

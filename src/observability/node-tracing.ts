@@ -4,11 +4,7 @@
 // OTEL_SERVICE_NAME names the service (default order-tracker); OTEL_TRACES_SAMPLER and
 // OTEL_TRACES_SAMPLER_ARG sample (read by the SDK); OTEL_EXPORTER_OTLP_HEADERS authenticate.
 // Versions pinned for Node 20 (docs/facts.md).
-import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as OtlpProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+// The SDK is imported only when tracing is on: with no endpoint none of it is loaded.
 import { enableTracing } from "./tracing.js";
 
 export interface NodeTracing {
@@ -19,7 +15,9 @@ export interface NodeTracing {
 }
 
 /** Registers the SDK when the environment asks for traces; undefined (and nothing loaded) when not. */
-export function startNodeTracing(env: Record<string, string | undefined>): NodeTracing | undefined {
+export async function startNodeTracing(
+	env: Record<string, string | undefined>,
+): Promise<NodeTracing | undefined> {
 	const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
 	if (!endpoint || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return undefined;
 	const protocol = (
@@ -34,8 +32,16 @@ export function startNodeTracing(env: Record<string, string | undefined>): NodeT
 			`OTEL_EXPORTER_OTLP_PROTOCOL ${protocol} is not supported here: use http/protobuf or http/json (grpc needs a collector in between)`,
 		);
 	}
+	const [{ resourceFromAttributes }, { BatchSpanProcessor }, { NodeTracerProvider }] = await Promise.all([
+		import("@opentelemetry/resources"),
+		import("@opentelemetry/sdk-trace-base"),
+		import("@opentelemetry/sdk-trace-node"),
+	]);
 	// The exporters read the endpoint (adding /v1/traces to OTEL_EXPORTER_OTLP_ENDPOINT) and headers.
-	const exporter = protocol === "http/json" ? new OtlpJsonExporter() : new OtlpProtobufExporter();
+	const exporter =
+		protocol === "http/json"
+			? new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter()
+			: new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter();
 	const serviceName = env.OTEL_SERVICE_NAME?.trim() || "order-tracker";
 	const provider = new NodeTracerProvider({
 		resource: resourceFromAttributes({ "service.name": serviceName }),

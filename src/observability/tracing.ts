@@ -12,7 +12,7 @@ import {
 	SpanStatusCode,
 	trace,
 } from "@opentelemetry/api";
-import { currentLogContext } from "./context.js";
+import { currentLogContext, REQUEST_ID_PROPERTY } from "./context.js";
 
 let enabled = false;
 
@@ -55,9 +55,6 @@ export function recordSpan(name: string, kind: SpanKind, attributes: Attributes,
 		.startSpan(name, { kind, attributes }, parent ?? context.active())
 		.end();
 }
-
-/** The application property a message's request id travels in. */
-export const REQUEST_ID_PROPERTY = "requestId";
 
 /**
  * Application properties for a message sent now: the request id that caused it, and the active

@@ -5,6 +5,7 @@
 // redelivery with back-off, dead-letter after maxDeliveryCount, duplicate detection by messageId.
 // Memory is per isolate and nothing survives an eviction: development only.
 import type { StatusChange } from "../domain/order.js";
+import { messageLogContext } from "../observability/context.js";
 import { type Logger, silentLogger } from "../observability/log.js";
 import { originProperties } from "../observability/tracing.js";
 import {
@@ -71,6 +72,7 @@ export class InIsolateStatusQueue implements StatusQueue {
 		if (next.kind === "dead-letter") {
 			this.log.warn(
 				`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`,
+				messageLogContext(message.messageId, message.properties),
 			);
 			this.deadLetterShelf.add(next.letter);
 		}

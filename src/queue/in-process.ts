@@ -5,6 +5,7 @@
 
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../domain/order.js";
+import { messageLogContext } from "../observability/context.js";
 import { type Logger, silentLogger } from "../observability/log.js";
 import type { ReceiverState } from "../observability/metrics.js";
 import { originProperties } from "../observability/tracing.js";
@@ -114,6 +115,7 @@ export class InProcessStatusQueue implements StatusQueue {
 		if (next.kind === "dead-letter") {
 			this.log.warn(
 				`dead-lettered ${next.letter.messageId}: ${next.letter.reason} — ${next.letter.description}`,
+				messageLogContext(message.messageId, message.properties),
 			);
 			this.deadLetterShelf.add(next.letter);
 		} else if (next.kind === "retry") {

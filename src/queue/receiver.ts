@@ -1,14 +1,14 @@
 // The receiver loop's logic, independent of which queue delivers the message:
 // parse -> apply to the store (idempotent, ETag-checked) -> publish -> tell the queue how to settle.
-import { SpanKind } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import type { OrderEvents } from "../domain/events.js";
 import { keyProblem } from "../domain/keys.js";
 import type { StatusChange } from "../domain/order.js";
 import { parseStatus } from "../domain/status.js";
-import { withLogContext } from "../observability/context.js";
+import { messageLogContext, withLogContext, withOwnLogContext } from "../observability/context.js";
 import { errorFields, type Logger, silentLogger } from "../observability/log.js";
 import { type Metrics, noMetrics, type StatusChangeOutcome } from "../observability/metrics.js";
-import { contextOfMessage, inSpan, REQUEST_ID_PROPERTY } from "../observability/tracing.js";
+import { contextOfMessage, inSpan } from "../observability/tracing.js";
 import { type OrderStore, StoreUnavailableError } from "../storage/port.js";
 import { applyStatusChange } from "../usecases/apply-status-change.js";
 import type { ReceivedStatusMessage, Settlement, StatusMessageHandler } from "./port.js";
@@ -171,21 +171,19 @@ export function createStatusMessageHandler({
 	// Each message in the context of the request that queued it (its log lines carry its request id)
 	// and, when tracing, in a span joined to the sender's trace.
 	return (message): Promise<Settlement> => {
-		const requestId = message.properties?.[REQUEST_ID_PROPERTY];
-		return withLogContext(
-			{ messageId: message.messageId, ...(typeof requestId === "string" ? { requestId } : {}) },
-			() =>
-				inSpan(
-					`process ${queueName}`,
-					SpanKind.CONSUMER,
-					{ "messaging.operation.type": "process", "messaging.message.id": message.messageId },
-					async (span) => {
-						const settlement = await receive(message);
-						span?.setAttribute("order.settlement", settlement.kind);
-						return settlement;
-					},
-					contextOfMessage(message.properties),
-				),
+		return withOwnLogContext(messageLogContext(message.messageId, message.properties), () =>
+			inSpan(
+				`process ${queueName}`,
+				SpanKind.CONSUMER,
+				{ "messaging.operation.type": "process", "messaging.message.id": message.messageId },
+				async (span) => {
+					const settlement = await receive(message);
+					span?.setAttribute("order.settlement", settlement.kind);
+					return settlement;
+				},
+				// A message without a trace starts its own, not whichever was active.
+				contextOfMessage(message.properties) ?? ROOT_CONTEXT,
+			),
 		);
 	};
 

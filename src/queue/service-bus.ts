@@ -8,6 +8,7 @@ import {
 } from "@azure/service-bus";
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../domain/order.js";
+import { messageLogContext, withOwnLogContext } from "../observability/context.js";
 import { type Logger, silentLogger } from "../observability/log.js";
 import type { ReceiverState } from "../observability/metrics.js";
 import { originProperties } from "../observability/tracing.js";
@@ -126,8 +127,21 @@ export class ServiceBusStatusQueue implements StatusQueue {
 		handler: StatusMessageHandler,
 		message: ServiceBusReceivedMessage,
 	): Promise<void> {
+		const messageId = String(message.messageId ?? `seq-${message.sequenceNumber?.toString()}`);
+		// The settling's lines too carry the message's (and its request's) id.
+		return withOwnLogContext(messageLogContext(messageId, message.applicationProperties), () =>
+			this.processInContext(receiver, handler, message, messageId),
+		);
+	}
+
+	private async processInContext(
+		receiver: ServiceBusReceiver,
+		handler: StatusMessageHandler,
+		message: ServiceBusReceivedMessage,
+		messageId: string,
+	): Promise<void> {
 		const settlement: Settlement = await handler({
-			messageId: String(message.messageId ?? `seq-${message.sequenceNumber?.toString()}`),
+			messageId,
 			body: message.body,
 			// The SDK counts earlier deliveries (0 on the first); the handler counts this one too.
 			deliveryCount: (message.deliveryCount ?? 0) + 1,

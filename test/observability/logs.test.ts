@@ -1,6 +1,7 @@
 // The log as `npm start` writes it (stdout, not a terminal): JSON lines, one per request with the
 // request id the response carries, the receiver's line for a change carrying the id of the request
 // that queued it, and nothing secret, whatever the requests carried.
+import { ServiceBusClient } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Order } from "../../src/domain/order.js";
 import { AUDIENCE, TestOidcProvider } from "../support/oidc-provider.js";
@@ -72,6 +73,28 @@ describe("logs", () => {
 			headers: { ...json, "x-request-id": "put-2" },
 			body: JSON.stringify("Shipped"),
 		});
+		// A second change, of another request, and a third from another system (no request id): each
+		// applied line must name its own request, not one that happened to run at the same time.
+		await call(`/api/orders/update-status/${order.orderId}`, {
+			method: "PUT",
+			headers: { ...json, "x-request-id": "put-3" },
+			body: JSON.stringify("Delivered"),
+		});
+		await vi.waitFor(
+			() => expect(lines().some((l) => l.requestId === "put-3" && l.status === "Delivered")).toBe(true),
+			{
+				timeout: 30_000,
+			},
+		);
+		const other = new ServiceBusClient(serviceBus());
+		try {
+			await other.createSender("status").sendMessages({
+				body: `Order:${order.orderId},Status:Cancelled`,
+				messageId: "warehouse-9",
+			});
+		} finally {
+			await other.close();
+		}
 		await call(`/api/orders/${order.orderId}`, { headers: auth });
 		await call("/nothing/here", { headers: { ...auth, "x-request-id": "has spaces and is not kept" } });
 		await call("/api/orders/create", { method: "POST", headers: json, body: "{" }); // 400
@@ -88,10 +111,10 @@ describe("logs", () => {
 		// A line may follow its answer by a moment (a stream's is written once its headers are out).
 		await vi.waitFor(
 			() => {
-				expect(lines().some((l) => l.msg === "status message applied")).toBe(true);
+				expect(lines().filter((l) => l.msg.startsWith("status message")).length).toBe(3);
 				expect(lines().filter((l) => l.msg === "request").length).toBeGreaterThanOrEqual(sent.length);
 			},
-			{ timeout: 10_000 },
+			{ timeout: 30_000 },
 		);
 		const all = lines();
 		for (const l of all) {
@@ -113,10 +136,22 @@ describe("logs", () => {
 		const put = requestLines.find((l) => l.requestId === "put-2");
 		expect(put).toMatchObject({ method: "PUT", route: "/api/orders/update-status/{orderId}", status: 202 });
 		expect(requestLines.find((l) => l.status === 404)?.route).toBe("unmatched");
-		// The receiver, on the other side of Service Bus, says which request queued the change.
-		const applied = all.find((l) => l.msg === "status message applied");
-		expect(applied).toMatchObject({ requestId: "put-2", orderId: order.orderId, status: "Shipped" });
-		expect(typeof applied?.messageId).toBe("string");
+		// The receiver, on the other side of Service Bus, says which request queued each change.
+		const received = all.filter((l) => l.msg.startsWith("status message"));
+		expect(received.find((l) => l.status === "Shipped")).toMatchObject({
+			msg: "status message applied",
+			requestId: "put-2",
+			orderId: order.orderId,
+		});
+		expect(received.find((l) => l.status === "Delivered")).toMatchObject({
+			msg: "status message applied",
+			requestId: "put-3",
+		});
+		// Delivered is final: the warehouse's Cancelled is dead-lettered, and names no request.
+		const warehouse = received.find((l) => l.messageId === "warehouse-9");
+		expect(warehouse).toMatchObject({ outcome: "dead_lettered", reason: "IllegalTransition" });
+		expect(warehouse?.requestId).toBeUndefined();
+		for (const l of received) expect(typeof l.messageId).toBe("string");
 
 		// Nothing secret: not the storage or Service Bus keys, not a token, not the metrics secret.
 		const text = service.output();
@@ -125,5 +160,5 @@ describe("logs", () => {
 			expect(secret.length).toBeGreaterThan(5);
 			expect(text).not.toContain(secret);
 		}
-	});
+	}, 90_000);
 });

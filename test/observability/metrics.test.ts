@@ -111,7 +111,11 @@ describe("/metrics", () => {
 
 		// Shutting down ends the rest, counted as such.
 		server.hub.close();
-		expect(sample(await scrape(base), "orderhub_disconnects_total{reason=shutdown}")).toBe(2);
+		m = await scrape(base);
+		expect(sample(m, "orderhub_disconnects_total{reason=shutdown}")).toBe(2);
+		// Each stream counted once, by the reason that ended it first.
+		expect(sample(m, "orderhub_disconnects_total{reason=client_gone}")).toBe(1);
+		expect(sample(m, "orderhub_disconnects_total{reason=too_slow}")).toBe(1);
 	});
 
 	it("with auth: 401 without a token, 403 without Orders.ReadAll, 200 for an operator or the Metrics:Token", async () => {

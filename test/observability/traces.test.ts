@@ -3,7 +3,7 @@
 // Azurite in between, and an EventSource subscribed.
 import { randomBytes } from "node:crypto";
 import { ServiceBusClient } from "@azure/service-bus";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, onTestFailed, vi } from "vitest";
 import { createOrder, putStatus } from "../support/orders-client.js";
 import { OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.js";
 import { type Service, startService } from "../support/process.js";
@@ -37,6 +37,8 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>): Promise<Service> {
+	// On a failure, the service's own account of it.
+	onTestFailed(() => console.error(`service output:\n${service?.output().slice(-6000)}`));
 	otlp = await OtlpReceiver.start();
 	service = await startService({
 		TableStorage__ConnectionString: inject("azuriteConnectionString"),
@@ -49,6 +51,11 @@ async function start(env: Record<string, string>): Promise<Service> {
 		OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
 		OTEL_BSP_SCHEDULE_DELAY: "100",
 		...env,
+	});
+	// Ready: the queue's receiver and the topic's subscription are attached (a user's probe waits so).
+	await vi.waitFor(async () => expect((await fetch(`${service?.baseUrl}/health/ready`)).status).toBe(200), {
+		timeout: 30_000,
+		interval: 200,
 	});
 	return service;
 }
@@ -89,7 +96,8 @@ describe("traces (OpenTelemetry, OTLP/HTTP)", () => {
 		});
 		expect(put.status).toBe(202);
 		expect(put.headers.get("x-request-id")).toBe(traceId); // no X-Request-Id given: the trace id
-		await vi.waitFor(() => expect(es.of("ReceiveOrderUpdate")).toHaveLength(1), { timeout: 10_000 });
+		// Generous: the whole suite shares two cores with this process, Azurite and the broker.
+		await vi.waitFor(() => expect(es.of("ReceiveOrderUpdate")).toHaveLength(1), { timeout: 30_000 });
 
 		await otlp.waitFor((s) => s.traceId === traceId && s.name === "orderhub publish");
 		const spans = otlp.spans.filter((s) => s.traceId === traceId);
@@ -114,7 +122,7 @@ describe("traces (OpenTelemetry, OTLP/HTTP)", () => {
 		expect(reached.parentSpanId).toBe(publish.spanId); // across the topic
 		expect(reached.attributes["orderhub.subscribers_reached"]).toBe(1);
 		expect(otlp.contentTypes).toEqual(new Set(["application/json"]));
-	});
+	}, 90_000);
 
 	it("exports http/protobuf by default, samples by OTEL_TRACES_SAMPLER, and joins a message another system sent with Diagnostic-Id", async () => {
 		// Parent-based at ratio 0: only what arrives already sampled is recorded.
@@ -144,5 +152,5 @@ describe("traces (OpenTelemetry, OTLP/HTTP)", () => {
 		expect(otlp.contentTypes).toEqual(new Set(["application/x-protobuf"]));
 		// The unsampled PUT (sent before, exported before if at all) left nothing.
 		expect(new Set(otlp.spans.map((s) => s.traceId))).toEqual(new Set([traceId]));
-	});
+	}, 90_000);
 });

@@ -524,6 +524,14 @@ export function describeOrderRoutes(name: string, makeTarget: MakeTarget): void 
 				const list = await t.request("/api/orders", { headers: { Origin: "http://localhost:3000" } });
 				expect(list.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
 				expect(list.headers.get("access-control-expose-headers")).toMatch(/X-Continuation-Token/);
+				// A browser may send its own request id and trace context, and read the id back.
+				expect(list.headers.get("access-control-expose-headers")).toMatch(/X-Request-Id/);
+				expect(list.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+				const allowed = (await preflight("http://localhost:3000")).headers.get(
+					"access-control-allow-headers",
+				);
+				expect(allowed).toMatch(/X-Request-Id/);
+				expect(allowed).toMatch(/traceparent/);
 				expect(list.headers.get("access-control-allow-credentials")).toBeNull();
 				const bad = await t.request("/api/orders?limit=0", { headers: { Origin: "http://localhost:3000" } });
 				expect(bad.status).toBe(400);

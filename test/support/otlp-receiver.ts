@@ -132,7 +132,7 @@ export class OtlpReceiver {
 	}
 
 	/** Waits until a span matches (the exporter sends in batches, every few seconds at most). */
-	async waitFor(match: (s: ReceivedSpan) => boolean, timeoutMs = 20_000): Promise<ReceivedSpan> {
+	async waitFor(match: (s: ReceivedSpan) => boolean, timeoutMs = 30_000): Promise<ReceivedSpan> {
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
 			const found = this.spans.find(match);

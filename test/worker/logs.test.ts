@@ -53,11 +53,11 @@ describe("logs on Workers", () => {
 					level: "info",
 				});
 			},
-			{ timeout: 10_000 },
+			{ timeout: 30_000 },
 		);
 		const requestLines = jsonLines().filter((l) => l.msg === "request");
 		expect(requestLines.filter((l) => l.requestId === "w-put-2")).toEqual([
 			expect.objectContaining({ method: "PUT", route: "/api/orders/update-status/{orderId}", status: 202 }),
 		]);
-	});
+	}, 90_000);
 });
