@@ -109,7 +109,7 @@ async function main(): Promise<void> {
 				queueName: config.ServiceBus.QueueName,
 				log,
 			})
-		: new InProcessStatusQueue({ log });
+		: new InProcessStatusQueue({ log, metrics });
 	log.info(
 		queue.kind === "service-bus"
 			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}`

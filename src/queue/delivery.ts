@@ -2,6 +2,7 @@
 // by messageId and the Service Bus-like rules for what happens after one delivery.
 
 import type { Logger } from "../observability/log.js";
+import { type Metrics, noMetrics } from "../observability/metrics.js";
 import { BoundedMap } from "../util/bounded-map.js";
 import type { QueueStats, ReceivedStatusMessage, StatusMessageHandler } from "./port.js";
 
@@ -17,13 +18,21 @@ export interface DeadLetter {
  * The dead letters an in-memory queue keeps for inspection: the newest `capacity` of them, and a
  * count of all (a process that runs for months must not keep every poison message it ever saw).
  */
+/** The dead-letter reason after too many deliveries, as Service Bus names it. */
+export const MAX_DELIVERIES_EXCEEDED = "MaxDeliveryCountExceeded";
+
 export class DeadLetterShelf {
 	private readonly kept: DeadLetter[] = [];
 	private count = 0;
-	constructor(private readonly capacity: number) {}
+	constructor(
+		private readonly capacity: number,
+		private readonly metrics: Metrics = noMetrics,
+	) {}
 
 	add(letter: DeadLetter): void {
 		this.count++;
+		// The receiver counts what it dead-letters itself; this one is the queue's own decision.
+		if (letter.reason === MAX_DELIVERIES_EXCEEDED) this.metrics.statusChange("dead_lettered", letter.reason);
 		this.kept.push(letter);
 		if (this.kept.length > this.capacity) this.kept.shift();
 	}
@@ -54,6 +63,8 @@ export interface InMemoryQueueOptions {
 	/** How many recent message ids are remembered for duplicate detection. */
 	duplicateWindow?: number;
 	log?: Logger;
+	/** Counts what the queue dead-letters after too many deliveries. */
+	metrics?: Metrics;
 }
 
 export interface RedeliveryPolicy {
@@ -108,7 +119,7 @@ export async function deliverOnce(
 	if (settlement.kind === "dead-letter") return letter(settlement.reason, settlement.description);
 	if (settlement.kind === "complete") return { kind: "done" };
 	if (delivery.deliveryCount >= policy.maxDeliveryCount) {
-		return letter("MaxDeliveryCountExceeded", settlement.reason);
+		return letter(MAX_DELIVERIES_EXCEEDED, settlement.reason);
 	}
 	const delayMs = Math.min(policy.retryDelayMs * 2 ** (delivery.deliveryCount - 1), 5000);
 	return { kind: "retry", message: delivery, delayMs };

@@ -44,7 +44,7 @@ export class InIsolateStatusQueue implements StatusQueue {
 			retryDelayMs: options.retryDelayMs ?? 100,
 		};
 		this.recentIds = new RecentMessageIds(options.duplicateWindow ?? 10_000);
-		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000);
+		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000, options.metrics);
 		this.log = options.log ?? silentLogger;
 	}
 

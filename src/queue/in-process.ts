@@ -41,7 +41,7 @@ export class InProcessStatusQueue implements StatusQueue {
 	private wake?: () => void;
 	private loop?: Promise<void>;
 	private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-	private readonly opts: Required<Omit<InProcessQueueOptions, "log" | "deadLettersKept">>;
+	private readonly opts: Required<Omit<InProcessQueueOptions, "log" | "deadLettersKept" | "metrics">>;
 	private readonly log: Logger;
 
 	constructor(options: InProcessQueueOptions = {}) {
@@ -53,7 +53,7 @@ export class InProcessStatusQueue implements StatusQueue {
 		};
 		this.log = options.log ?? silentLogger;
 		this.recentIds = new RecentMessageIds(this.opts.duplicateWindow);
-		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000);
+		this.deadLetterShelf = new DeadLetterShelf(options.deadLettersKept ?? 1000, options.metrics);
 	}
 
 	async send(change: StatusChange): Promise<void> {

@@ -5,7 +5,8 @@ import { connect } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { OrderEvent } from "../../src/domain/events.js";
 import { createPrometheusMetrics } from "../../src/observability/prometheus.js";
-import type { InProcessStatusQueue } from "../../src/queue/in-process.js";
+import { InProcessStatusQueue } from "../../src/queue/in-process.js";
+import { MemoryOrderStore } from "../../src/storage/memory.js";
 import { bearer, OPERATOR } from "../auth/contract.js";
 import { TestOidcProvider } from "../support/oidc-provider.js";
 import { createOrder, putStatus } from "../support/orders-client.js";
@@ -116,6 +117,27 @@ describe("/metrics", () => {
 		// Each stream counted once, by the reason that ended it first.
 		expect(sample(m, "orderhub_disconnects_total{reason=client_gone}")).toBe(1);
 		expect(sample(m, "orderhub_disconnects_total{reason=too_slow}")).toBe(1);
+	});
+
+	it("counts each abandoned delivery of a message that hits a defect, then its dead-lettering by the queue", async () => {
+		const metrics = createPrometheusMetrics({ processMetrics: false });
+		// A defect (not an outage) in storage code, for one order only.
+		class DefectiveStore extends MemoryOrderStore {
+			override load(orderId: string) {
+				if (orderId === "defective") throw new TypeError("x is not a function");
+				return super.load(orderId);
+			}
+		}
+		const queue = new InProcessStatusQueue({ retryDelayMs: 5, maxDeliveryCount: 3, metrics });
+		server = await startServer({ metrics, queue, store: new DefectiveStore() });
+		queue.sendRaw("defect-1", { orderId: "defective", status: "Shipped" });
+		await vi.waitFor(async () =>
+			expect(
+				await metric("order_status_changes_total{outcome=dead_lettered,reason=MaxDeliveryCountExceeded}"),
+			).toBe(1),
+		);
+		expect(await metric("order_status_changes_total{outcome=abandoned,reason=defect}")).toBe(3);
+		expect(queue.deadLetters.map((d) => d.messageId)).toEqual(["defect-1"]);
 	});
 
 	it("with auth: 401 without a token, 403 without Orders.ReadAll, 200 for an operator or the Metrics:Token", async () => {
