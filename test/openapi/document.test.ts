@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
+import { createPrometheusMetrics } from "../../src/observability/prometheus.js";
 import { InProcessStatusQueue } from "../../src/queue/in-process.js";
 import { MemoryOrderStore } from "../../src/storage/memory.js";
 import { repoRoot, runNode, tempDir } from "../support/openapi.js";
@@ -28,6 +29,7 @@ const OPERATION_IDS: Record<string, string> = {
 	"GET /orderHub/stats": "getHubStats",
 	"GET /health/live": "getLiveness",
 	"GET /health/ready": "getReadiness",
+	"GET /metrics": "getMetrics",
 };
 
 const operations = (doc: Document) =>
@@ -39,7 +41,8 @@ let server: RunningServer;
 let doc: Document;
 const dir = tempDir("openapi-lint");
 beforeAll(async () => {
-	server = await startServer();
+	// As `npm start` serves it: /metrics included.
+	server = await startServer({ metrics: createPrometheusMetrics({ processMetrics: false }) });
 	doc = (await (await fetch(`${server.baseUrl}/doc`)).json()) as Document;
 });
 afterAll(async () => {
@@ -76,7 +79,10 @@ describe("the served OpenAPI document", () => {
 		const withInput = operations(doc).filter(({ op }) => op.requestBody || op.parameters?.length);
 		expect(withInput.map(({ key }) => key).sort()).toEqual(
 			Object.keys(OPERATION_IDS)
-				.filter((k) => !["GET /health/live", "GET /health/ready", "GET /orderHub/stats"].includes(k))
+				.filter(
+					(k) =>
+						!["GET /health/live", "GET /health/ready", "GET /orderHub/stats", "GET /metrics"].includes(k),
+				)
 				.sort(),
 		);
 		for (const { key, op } of withInput) expect(Object.keys(op.responses), key).toContain("400");
@@ -99,6 +105,7 @@ describe("the served OpenAPI document", () => {
 		expect(security["GET /orderHub"]).toEqual([{ bearerAuth: [] }, { sessionCookie: [] }]);
 		expect(security["GET /health/live"]).toBe("open");
 		expect(security["GET /health/ready"]).toBe("open");
+		expect(security["GET /metrics"]).toEqual([{ bearerAuth: [] }]); // with auth: ReadAll or Metrics:Token
 	});
 
 	it("states what holds for any deployment: a relative server, described tags", () => {
@@ -124,7 +131,7 @@ describe("the served OpenAPI document", () => {
 		expect(Object.keys(hub.responses["200"]?.content ?? {})).toEqual(["text/event-stream"]);
 	});
 
-	it("is the same document when the hub is remote (the Workers build)", async () => {
+	it("is the same document when the hub is remote (the Workers build), but for /metrics (Node only)", async () => {
 		const app = createApp({
 			store: new MemoryOrderStore(),
 			queue: new InProcessStatusQueue(),
@@ -137,6 +144,8 @@ describe("the served OpenAPI document", () => {
 			},
 			corsOrigins: [],
 		});
-		expect(await (await app.request("/doc")).json()).toEqual(doc);
+		const { "/metrics": metrics, ...paths } = doc.paths;
+		expect(metrics).toBeDefined();
+		expect(await (await app.request("/doc")).json()).toEqual({ ...doc, paths });
 	});
 });

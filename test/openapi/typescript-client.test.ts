@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { generateTypes } from "@order-tracker/openapi-typescript";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiProblem, createOrdersClient } from "../../clients/typescript/orders.js";
+import { createPrometheusMetrics } from "../../src/observability/prometheus.js";
 import { repoRoot, runNode, tempDir } from "../support/openapi.js";
 import { type RunningServer, startServer } from "../support/server.js";
 
@@ -45,7 +46,8 @@ async function compileClient(types: string): Promise<{ code: number; output: str
 let server: RunningServer;
 let liveTypes: string;
 beforeAll(async () => {
-	server = await startServer();
+	// As `npm start` serves it: /metrics included.
+	server = await startServer({ metrics: createPrometheusMetrics({ processMetrics: false }) });
 	liveTypes = await generateTypes(new URL(`${server.baseUrl}/doc`));
 });
 afterAll(async () => {
