@@ -12,11 +12,13 @@ import { nodeSseTransport } from "./hub/node-transport.js";
 import { EventSequencer } from "./hub/sequencer.js";
 import { webStreamTransport } from "./hub/sse.js";
 import { type Logger, silentLogger } from "./observability/log.js";
+import type { PrometheusMetrics } from "./observability/prometheus.js";
 import type { StatusMessageHandler } from "./queue/port.js";
 import { createStatusMessageHandler } from "./queue/receiver.js";
 import type { OrderStore } from "./storage/port.js";
 
-export interface NodeServiceOptions extends Omit<AppDeps, "events" | "hub" | "sseTransport"> {
+export interface NodeServiceOptions
+	extends Omit<AppDeps, "events" | "hub" | "sseTransport" | "metrics" | "metricsEndpoint"> {
 	hub: OrderHub;
 	/** Where committed events go: the event publisher (see startEventFanOut); default the hub itself. */
 	events?: OrderEvents;
@@ -24,24 +26,36 @@ export interface NodeServiceOptions extends Omit<AppDeps, "events" | "hub" | "ss
 	signal?: AbortSignal;
 	/** "web" serves SSE through web streams instead of the socket transport (for comparison). */
 	transport?: "node" | "web";
+	/** Counts the requests and the receiver's work, reads the hub and the queue, serves /metrics. */
+	metrics?: PrometheusMetrics;
+	/** Metrics:Token (with auth on, a scraper's bearer secret for /metrics). */
+	metricsToken?: string;
 	/** Wraps the receiver's handler (the benchmark times it). */
 	wrapHandler?: (handler: StatusMessageHandler) => StatusMessageHandler;
 }
 
 /** Starts the receiver loop on `queue` and builds the app. */
 export function createNodeService(options: NodeServiceOptions): OpenAPIHono {
-	const { hub, signal, transport, wrapHandler, events = hub, ...deps } = options;
+	const { hub, signal, transport, wrapHandler, events = hub, metrics, metricsToken, ...deps } = options;
 	const handler = createStatusMessageHandler({
 		store: deps.store,
 		events,
 		...(deps.log ? { log: deps.log } : {}),
-		...(deps.metrics ? { metrics: deps.metrics } : {}),
+		...(metrics ? { metrics } : {}),
 		...(signal ? { signal } : {}),
 	});
 	deps.queue.start(wrapHandler ? wrapHandler(handler) : handler);
 	const web = webStreamTransport(hub.maxBufferedBytes);
+	metrics?.observeSubscribers(() => hub.subscriberCount);
+	metrics?.observeReceiver(() => deps.queue.receiverState?.() ?? "stopped");
 	return createApp({
 		...deps,
+		...(metrics
+			? {
+					metrics,
+					metricsEndpoint: { render: metrics.render, ...(metricsToken ? { token: metricsToken } : {}) },
+				}
+			: {}),
 		events,
 		hub,
 		sseTransport: transport === "web" ? web : nodeSseTransport(web),

@@ -179,14 +179,9 @@ async function main(): Promise<void> {
 		boardFiles: boardFilesFromDisk(),
 		log,
 		metrics,
-		metricsEndpoint: {
-			render: metrics.render,
-			...(config.Metrics.Token ? { token: config.Metrics.Token } : {}),
-		},
+		...(config.Metrics.Token ? { metricsToken: config.Metrics.Token } : {}),
 		tracing: tracing !== undefined,
 	});
-	metrics.observeSubscribers(() => hub.subscriberCount);
-	metrics.observeReceiver(() => queue.receiverState?.() ?? "stopped");
 
 	const server = serve({ fetch: app.fetch, port: config.PORT, hostname: host }, (info) => {
 		const base = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${info.port}`;

@@ -8,9 +8,9 @@
 // the log.
 import { SpanKind } from "@opentelemetry/api";
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
-import type { EventLog } from "../events/port.js";
+import type { EventLog, LoggedEvent } from "../events/port.js";
 import { type DisconnectReason, type Metrics, noMetrics } from "../observability/metrics.js";
-import { contextOfMessage, recordSpan, tracingEnabled } from "../observability/tracing.js";
+import { contextOfMessage, recordSpan } from "../observability/tracing.js";
 import { BoundedMap } from "../util/bounded-map.js";
 import { Coalescer } from "./coalescer.js";
 import { ReplayHistory } from "./history.js";
@@ -178,7 +178,7 @@ export class OrderHub implements OrderEvents {
 	 * sequencer hands them over in order). A repeated or outdated event moves the position on and
 	 * reaches nobody.
 	 */
-	deliver({ seq, event, traceparent }: { seq: number; event: OrderEvent; traceparent?: string }): void {
+	deliver({ seq, event, traceparent }: LoggedEvent): void {
 		if (seq <= this.seq && this.eventLog) return;
 		// Alone, a republished update (a redelivery) comes with the same message id; fed from the log,
 		// the order's version tells a repeat (and one message id may change several orders).
@@ -194,23 +194,25 @@ export class OrderHub implements OrderEvents {
 		if (stored.messageId !== undefined) this.recentMessageIds.set(stored.messageId, true);
 		this.published++;
 		this.metrics.eventPublished(event.type);
-		if (tracingEnabled()) this.traceDelivery(stored, traceparent);
+		this.traceDelivery(stored, traceparent);
 		this.coalescer.push(stored);
 	}
 
-	/** A span in the change's trace: the event reached this hub and this many subscribers. */
+	/**
+	 * A span in the change's trace: the event reached this hub and this many subscribers (counted
+	 * only for a sampled trace: it walks every subscriber).
+	 */
 	private traceDelivery(stored: StoredEvent, traceparent: string | undefined): void {
-		let reached = 0;
-		for (const s of this.subscribers) if (matches(s, stored)) reached++;
 		recordSpan(
 			"orderhub publish",
 			SpanKind.PRODUCER,
-			{
-				"orderhub.event.position": stored.seq,
-				"order.id": stored.orderId,
-				"orderhub.subscribers_reached": reached,
-			},
+			{ "orderhub.event.position": stored.seq, "order.id": stored.orderId },
 			traceparent ? contextOfMessage({ traceparent }) : undefined,
+			() => {
+				let reached = 0;
+				for (const s of this.subscribers) if (matches(s, stored)) reached++;
+				return { "orderhub.subscribers_reached": reached };
+			},
 		);
 	}
 

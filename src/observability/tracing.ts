@@ -48,12 +48,21 @@ export async function inSpan<T>(
 	});
 }
 
-/** A span that is over at once (something that happened, with what it reached). */
-export function recordSpan(name: string, kind: SpanKind, attributes: Attributes, parent?: Context): void {
+/**
+ * A span that is over at once (something that happened). `measure` adds what is costly to know,
+ * and runs only when the span is recorded (sampled).
+ */
+export function recordSpan(
+	name: string,
+	kind: SpanKind,
+	attributes: Attributes,
+	parent?: Context,
+	measure?: () => Attributes,
+): void {
 	if (!enabled) return;
-	tracer()
-		.startSpan(name, { kind, attributes }, parent ?? context.active())
-		.end();
+	const span = tracer().startSpan(name, { kind, attributes }, parent ?? context.active());
+	if (measure && span.isRecording()) span.setAttributes(measure());
+	span.end();
 }
 
 /**

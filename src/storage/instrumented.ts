@@ -4,7 +4,7 @@
 // instrumentation's module hooks need a loader flag, and this covers the in-memory store too.
 import { SpanKind } from "@opentelemetry/api";
 import type { Metrics } from "../observability/metrics.js";
-import { inSpan, tracingEnabled } from "../observability/tracing.js";
+import { inSpan } from "../observability/tracing.js";
 import { type OrderStore, StoreUnavailableError } from "./port.js";
 
 export function instrumentStore<S extends OrderStore>(
@@ -12,33 +12,36 @@ export function instrumentStore<S extends OrderStore>(
 	metrics: Metrics,
 	system = "azure.tables",
 ): S {
+	// Each method wrapped once, on first use (not a new closure on every call).
+	const wrapped = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+	const wrap = (operation: string, method: (...args: unknown[]) => Promise<unknown>) => {
+		const attributes = { "db.system": system, "db.operation.name": operation };
+		return (...args: unknown[]) => {
+			const started = performance.now();
+			return inSpan(`store ${operation}`, SpanKind.CLIENT, attributes, async () => {
+				try {
+					const result = await method.apply(store, args);
+					metrics.storeCall(operation, "ok", (performance.now() - started) / 1000);
+					return result;
+				} catch (err) {
+					const outcome = err instanceof StoreUnavailableError ? "unavailable" : "error";
+					metrics.storeCall(operation, outcome, (performance.now() - started) / 1000);
+					throw err;
+				}
+			});
+		};
+	};
 	return new Proxy(store, {
-		get(target, property, receiver) {
-			const value = Reflect.get(target, property, receiver);
+		get(target, property) {
+			const value = Reflect.get(target, property, target);
 			if (typeof value !== "function" || typeof property !== "string" || property === "constructor")
 				return value;
-			return (...args: unknown[]) => {
-				const started = performance.now();
-				const call = () => value.apply(target, args) as Promise<unknown>;
-				const timed = async () => {
-					try {
-						const result = await call();
-						metrics.storeCall(property, "ok", (performance.now() - started) / 1000);
-						return result;
-					} catch (err) {
-						const outcome = err instanceof StoreUnavailableError ? "unavailable" : "error";
-						metrics.storeCall(property, outcome, (performance.now() - started) / 1000);
-						throw err;
-					}
-				};
-				if (!tracingEnabled()) return timed();
-				return inSpan(
-					`store ${property}`,
-					SpanKind.CLIENT,
-					{ "db.system": system, "db.operation.name": property },
-					timed,
-				);
-			};
+			let method = wrapped.get(property);
+			if (!method) {
+				method = wrap(property, value as (...args: unknown[]) => Promise<unknown>);
+				wrapped.set(property, method);
+			}
+			return method;
 		},
 	});
 }

@@ -52,21 +52,12 @@ export async function startServer(
 		hub,
 		...(options.transport ? { transport: options.transport } : {}),
 		...(options.log ? { log: options.log } : {}),
-		...(metrics
-			? {
-					metrics,
-					metricsEndpoint: {
-						render: metrics.render,
-						...(options.metricsToken ? { token: options.metricsToken } : {}),
-					},
-				}
-			: {}),
+		...(metrics ? { metrics } : {}),
+		...(options.metricsToken ? { metricsToken: options.metricsToken } : {}),
 		corsOrigins: ["http://localhost:3000"],
 		...(options.boardFiles ? { boardFiles: options.boardFiles } : {}),
 		...(options.auth ? { auth: options.auth } : {}),
 	});
-	metrics?.observeSubscribers(() => hub.subscriberCount);
-	metrics?.observeReceiver(() => queue.receiverState?.() ?? "stopped");
 	const sockets = new Set<Socket>();
 	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
 		const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: "127.0.0.1" }, () => resolve(s));
