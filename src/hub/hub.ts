@@ -203,6 +203,9 @@ export class OrderHub implements OrderEvents {
 	 * only for a sampled trace: it walks every subscriber).
 	 */
 	private traceDelivery(stored: StoredEvent, traceparent: string | undefined): void {
+		// Fed from the log, an event read from the log itself (the feed was slower than a gap read or
+		// the tail poll) carries no trace: a span then would be an orphan in a trace of its own.
+		if (traceparent === undefined && this.eventLog) return;
 		recordSpan(
 			"orderhub publish",
 			SpanKind.PRODUCER,
