@@ -71,6 +71,8 @@ export interface EventFanOutOptions {
 	/** This instance's name in outbox claims. */
 	holder: string;
 	leaseMs?: number;
+	/** The store's TimeoutMs (the publisher's fence allows for a commit this slow). */
+	storageTimeoutMs?: number;
 	/** How often pending events left by a stopped instance are looked for. Default 30 s. */
 	sweepMs?: number;
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
@@ -101,15 +103,14 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 	const publisher = new EventPublisher(store, log, feed, {
 		holder: options.holder,
 		...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+		...(options.storageTimeoutMs !== undefined ? { storageTimeoutMs: options.storageTimeoutMs } : {}),
 		log: say,
 	});
-	const sequencer = new EventSequencer(
-		log,
-		(logged) => hub.deliver(logged),
-		head,
-		{ ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}), log: say },
-		epoch,
-	);
+	const sequencer = new EventSequencer(log, (logged) => hub.deliver(logged), head, epoch, {
+		...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+		log: say,
+		onRestart: (newEpoch, newHead, reason) => hub.restart(newEpoch, newHead, reason),
+	});
 	feed.start((logged) => sequencer.accept(logged));
 	sequencer.start();
 	const sweep = () =>

@@ -146,6 +146,7 @@ async function main(): Promise<void> {
 		hub: { ...hubOptions(config.Hub), metrics },
 		holder,
 		leaseMs,
+		storageTimeoutMs: config.TableStorage.TimeoutMs,
 		sweepMs: config.Events.SweepSeconds * 1000,
 		logger: log,
 	});

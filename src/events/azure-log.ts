@@ -4,19 +4,25 @@
 //   PartitionKey = "meta"  RowKey = "meta"                 epoch, firstRetained
 // A position is taken by creating its row: of two instances aiming at the same position one gets
 // 409 and tries the next, so the log is gapless and numbered alike for everyone.
-import { odata, RestError, type TableClient } from "@azure/data-tables";
+import { odata, RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { OrderEvent } from "../domain/events.js";
 import { tableClient, unavailableReason } from "../storage/azure-tables.js";
 import { StoreUnavailableError } from "../storage/port.js";
-import { type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
+import { ClaimExpiredError, type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
 
 const META = { partitionKey: "meta", rowKey: "meta" };
 /** Appends that meet this many taken positions in a row read the head instead of stepping by one. */
 const STEPS_BEFORE_RESYNC = 3;
 /** Reads of up to this many positions use point reads instead of a range query. */
 const POINT_READS = 8;
-/** Most events written in one transaction (Azure's limit is 100 operations). */
-const MAX_BATCH = 100;
+/** Most events written in one transaction (Azure's limit is 100 operations, one is the tail guard). */
+const MAX_BATCH = 99;
+/**
+ * A fenced append is written only while its claim outlasts the write's deadline by this part of
+ * the deadline more (clocks of instances differ a little; the instance that takes the event over
+ * judges by its own). Within Events:LeaseSeconds ≥ 2 × TimeoutMs, with room for the commit.
+ */
+const FENCE_MARGIN = 0.25;
 
 type EventRow = { partitionKey: string; rowKey: string; data: string; loggedAt: number };
 type MetaRow = { epoch: string; firstRetained?: number; etag?: string };
@@ -93,6 +99,31 @@ export class AzureTablesEventLog implements EventLog {
 		return (await this.loadMeta()).epoch;
 	}
 
+	async state(): Promise<{ epoch: string; firstRetained: number }> {
+		const read = () =>
+			this.call("read meta", async (abortSignal): Promise<MetaRow | undefined> => {
+				try {
+					return await this.client.getEntity<MetaRow>(META.partitionKey, META.rowKey, { abortSignal });
+				} catch (err) {
+					if (status(err) === 404) return undefined; // the table (or its meta row) is gone
+					throw err;
+				}
+			});
+		const current = await this.loadMeta();
+		let fresh: MetaRow | undefined = await read();
+		if (!fresh) {
+			this.meta = undefined; // made anew: a new epoch (or the one another instance made first)
+			fresh = await this.loadMeta();
+		}
+		if (fresh.epoch !== current.epoch) {
+			// Recreated: positions of the old log mean nothing here, appends aim at the new head.
+			this.meta = Promise.resolve(fresh);
+			this.known = 0;
+			this.knownLoaded = undefined;
+		}
+		return { epoch: fresh.epoch, firstRetained: Number(fresh.firstRetained ?? 1) };
+	}
+
 	async firstRetained(): Promise<number> {
 		await this.loadMeta();
 		const meta = await this.call("read meta", (abortSignal) =>
@@ -110,13 +141,17 @@ export class AzureTablesEventLog implements EventLog {
 	 * consecutive positions in one transaction (one partition), one batch at a time, so they neither
 	 * race each other for a position nor cost a request each.
 	 */
-	private readonly waiting: { event: OrderEvent; resolve(seq: number): void; reject(err: unknown): void }[] =
-		[];
+	private readonly waiting: {
+		event: OrderEvent;
+		validUntil?: number;
+		resolve(seq: number): void;
+		reject(err: unknown): void;
+	}[] = [];
 	private writing = false;
 
-	append(event: OrderEvent): Promise<number> {
+	append(event: OrderEvent, validUntil?: number): Promise<number> {
 		return new Promise((resolve, reject) => {
-			this.waiting.push({ event, resolve, reject });
+			this.waiting.push({ event, ...(validUntil !== undefined ? { validUntil } : {}), resolve, reject });
 			if (!this.writing) void this.writeWaiting();
 		});
 	}
@@ -128,7 +163,13 @@ export class AzureTablesEventLog implements EventLog {
 				const first = this.known + 1;
 				// A batch stays in one partition: it ends at the partition's last position.
 				const room = LOG_PAGE - (first % LOG_PAGE);
-				const batch = this.waiting.splice(0, Math.min(MAX_BATCH, room));
+				const taken = this.waiting.splice(0, Math.min(MAX_BATCH, room));
+				// The fence, judged now that the write is about to start (an append may have waited
+				// behind others): one that could land after its claim ran out is not written at all.
+				const latest = this.now() + this.timeoutMs * (1 + FENCE_MARGIN);
+				const batch = taken.filter((b) => b.validUntil === undefined || b.validUntil > latest);
+				for (const b of taken) if (!batch.includes(b)) b.reject(new ClaimExpiredError());
+				if (batch.length === 0) continue;
 				try {
 					const seqs = await this.appendBatch(batch.map((b) => b.event));
 					for (const [i, b] of batch.entries()) b.resolve(seqs[i] as number);
@@ -165,25 +206,54 @@ export class AzureTablesEventLog implements EventLog {
 				data: d,
 				loggedAt,
 			}));
+			// The tail guard: the position before `first` must exist, checked in the same transaction
+			// (a merge of nothing into it fails with 404 when it does not). An instance that still aims
+			// at the positions of a log that was deleted and recreated finds out here, instead of
+			// writing far past the new log's head, and appends at the new log's positions.
+			const guardInTransaction = first > 1 && partitionOf(first - 1) === partitionOf(first);
+			if (first > 1 && !guardInTransaction && !(await this.exists(first - 1))) {
+				await this.lostTheTail();
+				continue;
+			}
 			try {
-				await this.call("append", async (abortSignal) => {
-					if (rows.length === 1) await this.client.createEntity(rows[0] as EventRow, { abortSignal });
-					else
-						await this.client.submitTransaction(
-							rows.map((r) => ["create", r]),
-							{ abortSignal },
-						);
-				});
+				await this.call("append", (abortSignal) =>
+					this.client.submitTransaction(
+						[
+							...rows.map((r): TransactionAction => ["create", r]),
+							...(guardInTransaction
+								? [
+										[
+											"update",
+											{ partitionKey: partitionOf(first - 1), rowKey: rowKeyOf(first - 1) },
+											"Merge",
+										] as TransactionAction,
+									]
+								: []),
+						],
+						{ abortSignal },
+					),
+				);
 				this.observe(first + count - 1);
 				if (count === data.length) return rows.map((_, i) => first + i);
 				// The rest go into the next partition.
 				const rest = await this.appendBatch(events.slice(count));
 				return [...rows.map((_, i) => first + i), ...rest];
 			} catch (err) {
+				if (status(err) === 404) {
+					await this.lostTheTail();
+					continue;
+				}
 				if (status(err) !== 409) throw err;
 				this.observe(first); // a position was taken by another instance: aim past it
 			}
 		}
+	}
+
+	/** The position this handle aimed after does not exist: the log was recreated. Aim anew. */
+	private async lostTheTail(): Promise<void> {
+		await this.state(); // adopts a new epoch
+		this.known = 0;
+		this.observe(await this.head());
 	}
 
 	async read(after: number, limit: number): Promise<LoggedEvent[]> {

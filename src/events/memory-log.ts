@@ -1,13 +1,13 @@
 // The event log in memory: for tests and a Node process without Table Storage. Lost with the
 // process, so its epoch is new every start (a client's old ids get `reset`).
 import type { OrderEvent } from "../domain/events.js";
-import type { EventLog, LoggedEvent } from "./port.js";
+import { ClaimExpiredError, type EventLog, type LoggedEvent } from "./port.js";
 
 export class MemoryEventLog implements EventLog {
 	private readonly events: { event: OrderEvent; at: number }[] = [];
 	/** Position of events[0]. */
 	private first = 1;
-	private readonly id = crypto.randomUUID().slice(0, 8);
+	private id = crypto.randomUUID().slice(0, 8);
 
 	constructor(private readonly now: () => number = Date.now) {}
 
@@ -15,7 +15,9 @@ export class MemoryEventLog implements EventLog {
 		return this.id;
 	}
 
-	async append(event: OrderEvent): Promise<number> {
+	async append(event: OrderEvent, validUntil?: number): Promise<number> {
+		// In memory a write cannot outlive its claim; a claim already over is refused as on Azure.
+		if (validUntil !== undefined && validUntil <= this.now()) throw new ClaimExpiredError();
 		this.events.push({ event, at: this.now() });
 		return this.first + this.events.length - 1;
 	}
@@ -33,6 +35,17 @@ export class MemoryEventLog implements EventLog {
 
 	async firstRetained(): Promise<number> {
 		return this.first;
+	}
+
+	async state(): Promise<{ epoch: string; firstRetained: number }> {
+		return { epoch: this.id, firstRetained: this.first };
+	}
+
+	/** Loses every event and starts a new epoch, as a deleted and recreated table does (tests). */
+	recreate(): void {
+		this.events.length = 0;
+		this.first = 1;
+		this.id = crypto.randomUUID().slice(0, 8);
 	}
 
 	async purge(retentionMs: number): Promise<number> {

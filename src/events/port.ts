@@ -24,14 +24,24 @@ export interface EventLog {
 	/**
 	 * Writes `event` at the next free position and answers it. Positions are taken by creating them,
 	 * so the log has no gaps: every position below an existing one exists (or was purged).
+	 * `validUntil` (ms since the epoch) fences the write: when the caller's claim on the event would
+	 * run out before the write's deadline, it is refused with ClaimExpiredError and nothing is written
+	 * (another instance may take the event over once the claim ends: a late copy would land after
+	 * newer versions of the order).
 	 */
-	append(event: OrderEvent): Promise<number>;
+	append(event: OrderEvent, validUntil?: number): Promise<number>;
 	/** Up to `limit` events after position `after`, oldest first. */
 	read(after: number, limit: number): Promise<LoggedEvent[]>;
 	/** The newest position (0 for an empty log). */
 	head(): Promise<number>;
 	/** The oldest position still kept; replay from before it is impossible. */
 	firstRetained(): Promise<number>;
+	/**
+	 * The log's epoch and first kept position as storage has them now (read, not remembered). A
+	 * different epoch than before means the log was recreated: this handle adopts it, and its
+	 * appends aim at the new log's positions.
+	 */
+	state(): Promise<{ epoch: string; firstRetained: number }>;
 	/** Deletes events logged more than `retentionMs` ago; answers how many. */
 	purge(retentionMs: number): Promise<number>;
 	/** A position known to exist (seen on the feed): the next append aims past it. */
@@ -49,6 +59,14 @@ export interface EventFeed {
 	start(onEvent: (logged: LoggedEvent) => void): void;
 	ping(): Promise<void>;
 	close(): Promise<void>;
+}
+
+/** An append refused because the caller's claim on the event would run out while it is written. */
+export class ClaimExpiredError extends Error {
+	constructor(message = "the claim on this event runs out before it could be logged") {
+		super(message);
+		this.name = "ClaimExpiredError";
+	}
 }
 
 /** How far apart positions are stored per partition (Azure) and read per request. */

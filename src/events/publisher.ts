@@ -12,7 +12,7 @@ import { type Logger, silentLogger } from "../observability/log.js";
 import { activeTraceparent, inSpan } from "../observability/tracing.js";
 import type { OrderStore, PendingEvent } from "../storage/port.js";
 import { BoundedMap } from "../util/bounded-map.js";
-import type { EventFeed, EventLog } from "./port.js";
+import { ClaimExpiredError, type EventFeed, type EventLog } from "./port.js";
 
 /** How soon an instance looks again when an older event of the order is being published by another. */
 const WAIT_FOR_HOLDER_MS = 50;
@@ -22,12 +22,18 @@ export interface EventPublisherOptions {
 	holder: string;
 	/** How long a claim holds; another instance takes over a pending event after it. Default 10 s. */
 	leaseMs?: number;
+	/**
+	 * The store's TimeoutMs: a commit's claim was stamped at most this long before the commit
+	 * answered, so the claim of an event just committed ends no earlier than now + lease − this.
+	 */
+	storageTimeoutMs?: number;
 	log?: Logger;
 	now?: () => number;
 }
 
 export class EventPublisher implements OrderEvents {
 	private readonly leaseMs: number;
+	private readonly storageTimeoutMs: number;
 	private readonly logger: Logger;
 	private readonly now: () => number;
 	/** One relay per order at a time in this process; a request during one runs once more after it. */
@@ -43,6 +49,7 @@ export class EventPublisher implements OrderEvents {
 		private readonly options: EventPublisherOptions,
 	) {
 		this.leaseMs = options.leaseMs ?? 10_000;
+		this.storageTimeoutMs = options.storageTimeoutMs ?? 5000;
 		this.logger = options.log ?? silentLogger;
 		this.now = options.now ?? Date.now;
 	}
@@ -66,10 +73,13 @@ export class EventPublisher implements OrderEvents {
 			current.again = true;
 			return current.done;
 		}
-		const state = { again: true, done: Promise.resolve() };
+		// `again` is set by a relay of this order that joins while this one runs (a later change
+		// committed meanwhile): it must survive every await below, so it is only ever cleared right
+		// before the pending events are read.
+		const state = { again: committed === undefined, done: Promise.resolve() };
 		state.done = (async () => {
 			try {
-				if (committed && (await this.relayCommitted(orderId, committed))) state.again = false;
+				if (committed && !(await this.relayCommitted(orderId, committed))) state.again = true;
 				while (state.again) {
 					state.again = false;
 					if ((await this.relayOnce(orderId)) === "wait") {
@@ -98,10 +108,18 @@ export class EventPublisher implements OrderEvents {
 	private async relayCommitted(orderId: string, event: OrderEvent): Promise<boolean> {
 		const version = event.version;
 		if (version === undefined) return false;
+		// The claim's end as the store stamped it; unknown, the earliest it can be.
+		const claimedUntil =
+			this.store.claimStampedUntil?.(orderId, version) ?? this.now() + this.leaseMs - this.storageTimeoutMs;
 		// The one before was cleared by this instance (usual with one instance): no need to look.
 		const clearedHere = this.lastCleared.get(orderId) === version - 1;
 		if (version > 0 && !clearedHere && (await this.store.isPending(orderId, version - 1))) return false;
-		await this.logAndSend(event);
+		try {
+			await this.logAndSend(event, claimedUntil);
+		} catch (err) {
+			if (err instanceof ClaimExpiredError) return false; // the long way claims it afresh
+			throw err;
+		}
 		await this.clear({ orderId, version, event, etag: "" });
 		return true;
 	}
@@ -111,13 +129,14 @@ export class EventPublisher implements OrderEvents {
 		this.lastCleared.set(pending.orderId, pending.version);
 	}
 
-	private logAndSend(event: OrderEvent): Promise<void> {
+	/** Logs `event` while this instance's claim on it (until `claimedUntil`) holds, then sends it. */
+	private logAndSend(event: OrderEvent, claimedUntil: number): Promise<void> {
 		return inSpan(
 			"publish order event",
 			SpanKind.PRODUCER,
 			{ "order.id": event.order.orderId, "order.event.type": event.type },
 			async (span) => {
-				const seq = await this.log.append(event);
+				const seq = await this.log.append(event, claimedUntil);
 				span?.setAttribute("order.event.position", seq);
 				this.published++;
 				try {
@@ -152,9 +171,10 @@ export class EventPublisher implements OrderEvents {
 				const mineLater = pending.slice(i + 1).some((q) => q.claimedBy === this.options.holder);
 				return mineLater ? "wait" : "done"; // otherwise the holder goes on to the later ones
 			}
-			const mine = held ? p : await this.store.claimPendingEvent(p, this.options.holder, now + this.leaseMs);
+			// Claimed afresh even when this instance holds it: the append needs a whole lease ahead of it.
+			const mine = await this.store.claimPendingEvent(p, this.options.holder, now + this.leaseMs);
 			if (!mine) return "wait"; // taken or published by another just now: look again
-			await this.logAndSend(p.event);
+			await this.logAndSend(p.event, mine.claimedUntil ?? now + this.leaseMs);
 			await this.clear(mine);
 		}
 		return "done";

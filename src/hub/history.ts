@@ -26,6 +26,13 @@ export class ReplayHistory {
 		this.count++;
 	}
 
+	/** Forgets everything (the positions were of a log that is gone). */
+	clear(): void {
+		this.ring.fill(undefined);
+		this.head = 0;
+		this.count = 0;
+	}
+
 	/** The oldest position kept; undefined when empty. */
 	oldestSeq(): number | undefined {
 		return this.count === 0 ? undefined : (this.ring[this.head] as StoredEvent).seq;

@@ -103,7 +103,7 @@ function randomInstanceId(): string {
 }
 
 export class OrderHub implements OrderEvents {
-	readonly instanceId: string;
+	private id: string;
 	private readonly opts: Required<Omit<HubOptions, "instanceId" | "eventLog" | "startSeq" | "metrics">>;
 	private readonly metrics: Metrics;
 	private readonly eventLog?: EventLog;
@@ -113,6 +113,11 @@ export class OrderHub implements OrderEvents {
 	/** Queue message ids of recent updates: a republished update (a redelivery) is dropped. */
 	private readonly recentMessageIds: BoundedMap<string, true>;
 	private readonly staleFilter = new StaleFilter();
+	/**
+	 * Positions of the log this hub dropped as outdated (a version of the order at or below one
+	 * delivered before): a replay skips them too, however far back the newer version was logged.
+	 */
+	private readonly stalePositions = new BoundedMap<number, true>(10_000);
 	private heartbeat: ReturnType<typeof setInterval> | undefined;
 	private readonly coalescer: Coalescer<StoredEvent>;
 	private published = 0;
@@ -128,13 +133,18 @@ export class OrderHub implements OrderEvents {
 			maxBufferedBytes: options.maxBufferedBytes ?? 256 * 1024,
 			coalesceMs: options.coalesceMs ?? 25,
 		};
-		this.instanceId = options.instanceId ?? randomInstanceId();
+		this.id = options.instanceId ?? randomInstanceId();
 		this.history = new ReplayHistory(this.opts.historySize);
 		this.recentMessageIds = new BoundedMap(Math.max(this.opts.historySize, 1000));
 		this.coalescer = new Coalescer(this.opts.coalesceMs, (batch) => this.fanOut(batch));
 		if (options.eventLog) this.eventLog = options.eventLog;
 		this.seq = options.startSeq ?? 0;
 		this.metrics = options.metrics ?? noMetrics;
+	}
+
+	/** Names this hub's event ids (the event log's epoch when fed from it). */
+	get instanceId(): string {
+		return this.id;
 	}
 
 	get newestEventId(): string {
@@ -185,7 +195,10 @@ export class OrderHub implements OrderEvents {
 		const repeated =
 			!this.eventLog && event.messageId !== undefined && this.recentMessageIds.has(event.messageId);
 		if (repeated || this.staleFilter.isStale(event)) {
-			if (this.eventLog) this.seq = seq;
+			if (this.eventLog) {
+				this.seq = seq;
+				this.stalePositions.set(seq, true);
+			}
 			return;
 		}
 		this.seq = seq;
@@ -325,7 +338,7 @@ export class OrderHub implements OrderEvents {
 				last,
 				s.afterSeq,
 				(seq, event) => this.serialize(seq, event),
-				(e) => matches(s, e),
+				(e) => matches(s, e) && !this.stalePositions.has(e.seq),
 			);
 			if (!this.subscribers.has(s)) return;
 			if (replay.kind === "reset") this.sendReset(s.sink, replay.reason, lastEventId);
@@ -401,6 +414,25 @@ export class OrderHub implements OrderEvents {
 	private stopHeartbeat(): void {
 		if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
 		this.heartbeat = undefined;
+	}
+
+	/**
+	 * The event log this hub followed was recreated, or purged past its position: its ids mean
+	 * nothing any more. Goes on at `seq` of the log `epoch`, and tells every subscriber to refetch
+	 * (`reset` with the new newest id, so the next reconnect resumes from here).
+	 */
+	restart(epoch: string, seq: number, reason: string): void {
+		this.coalescer.flushNow();
+		const lastEventId = this.newestEventId;
+		this.id = epoch;
+		this.seq = seq;
+		this.history.clear();
+		this.stalePositions.clear();
+		for (const s of this.subscribers) {
+			s.afterSeq = seq;
+			if (s.held) s.held = [];
+			this.sendReset(s.sink, reason, lastEventId);
+		}
 	}
 
 	/** Ends every stream and refuses new subscribers (graceful shutdown). */

@@ -19,6 +19,12 @@ export interface SequencerOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
 	pollMs?: number;
 	log?: Logger;
+	/**
+	 * The log this sequencer followed is gone (recreated: a new epoch) or purged past its position:
+	 * what it delivered cannot be continued. It goes on from `head` of `epoch`; subscribers must be
+	 * told (their ids are of the old log, or they missed what was purged).
+	 */
+	onRestart?: (epoch: string, head: number, reason: "log-recreated" | "fell-behind-retention") => void;
 }
 
 export class EventSequencer {
@@ -30,16 +36,18 @@ export class EventSequencer {
 	private readonly logger: Logger;
 	private lastFailure = 0;
 	private gapTimer?: ReturnType<typeof setTimeout>;
+	private epoch: string;
 
 	constructor(
 		private readonly log: EventLog,
 		private readonly deliver: (logged: LoggedEvent) => void,
 		/** The position already delivered (the log's head when the hub started). */
 		startSeq: number,
+		/** The log's epoch: feed messages of another log, or of none, are dropped. */
+		epoch: string,
 		private readonly options: SequencerOptions = {},
-		/** The log's epoch: feed messages of another log are dropped. */
-		private readonly epoch?: string,
 	) {
+		this.epoch = epoch;
 		this.delivered = startSeq;
 		this.logger = options.log ?? silentLogger;
 	}
@@ -50,7 +58,7 @@ export class EventSequencer {
 
 	/** Starts the tail poll. */
 	start(): void {
-		this.timer ??= setInterval(() => void this.catchUp(), this.options.pollMs ?? 1000);
+		this.timer ??= setInterval(() => void this.poll(), this.options.pollMs ?? 1000);
 		(this.timer as { unref?: () => void }).unref?.();
 	}
 
@@ -63,7 +71,9 @@ export class EventSequencer {
 
 	/** An event from the feed. */
 	accept(logged: LoggedEvent): void {
-		if (logged.epoch !== undefined && this.epoch !== undefined && logged.epoch !== this.epoch) return;
+		// Only positions of this log: a message without an epoch (an older build, another producer
+		// on a shared topic) is no position of it, however well it fits.
+		if (logged.epoch !== this.epoch) return;
 		if (logged.seq <= this.delivered) return; // delivered already
 		if (logged.seq === this.delivered + 1) {
 			this.hand(logged);
@@ -92,6 +102,46 @@ export class EventSequencer {
 		for (const seq of this.early.keys()) if (seq <= this.delivered) this.early.delete(seq);
 	}
 
+	/**
+	 * The tail poll: first whether the log is still the one followed (one point read of its meta
+	 * row), then what the feed did not bring.
+	 */
+	async poll(): Promise<void> {
+		try {
+			const { epoch, firstRetained } = await this.log.state();
+			const reason =
+				epoch !== this.epoch
+					? "log-recreated"
+					: firstRetained > this.delivered + 1
+						? "fell-behind-retention"
+						: undefined;
+			if (reason) {
+				const head = await this.log.head();
+				this.logger.warn(
+					reason === "log-recreated"
+						? `the event log was recreated (epoch ${this.epoch} -> ${epoch}): subscribers reset, going on from its head ${head}`
+						: `the event log was purged past this hub's position ${this.delivered}: subscribers reset, going on from its head ${head}`,
+				);
+				this.epoch = epoch;
+				this.delivered = head;
+				this.early.clear();
+				this.options.onRestart?.(epoch, head, reason);
+			}
+		} catch (err) {
+			this.sayFailure(err);
+			return;
+		}
+		await this.catchUp();
+	}
+
+	private sayFailure(err: unknown): void {
+		// The next poll tries again; say so once a minute at most.
+		if (Date.now() - this.lastFailure > 60_000) {
+			this.lastFailure = Date.now();
+			this.logger.warn(`reading the event log failed: ${(err as Error).message}`);
+		}
+	}
+
 	/** Reads the log after the delivered position until it is exhausted; one reader at a time. */
 	catchUp(): Promise<void> {
 		if (this.catchingUp) {
@@ -114,11 +164,7 @@ export class EventSequencer {
 					}
 				} while (this.again);
 			} catch (err) {
-				// The next poll tries again; say so once a minute at most.
-				if (Date.now() - this.lastFailure > 60_000) {
-					this.lastFailure = Date.now();
-					this.logger.warn(`reading the event log failed: ${(err as Error).message}`);
-				}
+				this.sayFailure(err);
 			} finally {
 				this.catchingUp = undefined;
 			}

@@ -20,6 +20,7 @@ import { newOrderId } from "../domain/ids.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
+import { BoundedMap } from "../util/bounded-map.js";
 import {
 	base64url,
 	type ChangeToCommit,
@@ -173,6 +174,19 @@ export class AzureTablesOrderStore implements OrderStore {
 		this.recordEvents = options.recordEvents ?? false;
 	}
 
+	/** Claims this store stamped on outbox rows it wrote (see OrderStore.claimStampedUntil). */
+	private readonly stampedClaims = new BoundedMap<string, number>(10_000);
+
+	private stampClaim(orderId: string, version: number, leaseMs: number): number {
+		const until = this.now() + leaseMs;
+		this.stampedClaims.set(`${orderId}/${version}`, until);
+		return until;
+	}
+
+	claimStampedUntil(orderId: string, version: number): number | undefined {
+		return this.stampedClaims.get(`${orderId}/${version}`);
+	}
+
 	/** The outbox row recording `event` in its order's partition (in the change's transaction). */
 	private outboxRow(orderId: string, version: number, event: OrderEvent) {
 		const { eventHolder, eventLeaseMs = 10_000 } = this.options;
@@ -180,7 +194,9 @@ export class AzureTablesOrderStore implements OrderStore {
 			partitionKey: orderId,
 			rowKey: outboxRowKey(version),
 			event: JSON.stringify(event),
-			...(eventHolder ? { claimedBy: eventHolder, claimedUntil: this.now() + eventLeaseMs } : {}),
+			...(eventHolder
+				? { claimedBy: eventHolder, claimedUntil: this.stampClaim(orderId, version, eventLeaseMs) }
+				: {}),
 		};
 	}
 

@@ -1,6 +1,7 @@
 import { createdEvent, type OrderEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
+import { BoundedMap } from "../util/bounded-map.js";
 import {
 	type ChangeToCommit,
 	type CreateOptions,
@@ -164,13 +165,28 @@ export class MemoryOrderStore implements OrderStore {
 		return "committed";
 	}
 
+	/** Claims this store stamped on outbox rows it wrote (see OrderStore.claimStampedUntil). */
+	private readonly stampedClaims = new BoundedMap<string, number>(10_000);
+
+	private stampClaim(orderId: string, version: number, leaseMs: number): number {
+		const until = this.now() + leaseMs;
+		this.stampedClaims.set(`${orderId}/${version}`, until);
+		return until;
+	}
+
+	claimStampedUntil(orderId: string, version: number): number | undefined {
+		return this.stampedClaims.get(`${orderId}/${version}`);
+	}
+
 	private pendingOf(orderId: string, version: number, event: OrderEvent): PendingEvent {
 		const { eventHolder, eventLeaseMs = 10_000 } = this.options;
 		return {
 			orderId,
 			version,
 			event,
-			...(eventHolder ? { claimedBy: eventHolder, claimedUntil: this.now() + eventLeaseMs } : {}),
+			...(eventHolder
+				? { claimedBy: eventHolder, claimedUntil: this.stampClaim(orderId, version, eventLeaseMs) }
+				: {}),
 			etag: String(++this.etags),
 		};
 	}

@@ -121,6 +121,13 @@ export interface OrderStore {
 		holder: string,
 		untilMs: number,
 	): Promise<PendingEvent | undefined>;
+	/**
+	 * Until when this store stamped the claim on the outbox row of (orderId, version) it wrote for
+	 * its eventHolder: the stamp is taken before the commit's request, so the publisher's fence knows
+	 * the claim's true end, not a guess of how long the commit took. Remembered for recent writes
+	 * only; no I/O. Undefined when unknown.
+	 */
+	claimStampedUntil?(orderId: string, version: number): number | undefined;
 	/** Forgets a pending event once it is in the event log. */
 	clearPendingEvent(pending: PendingEvent): Promise<void>;
 	/** Orders with a pending event nobody holds (left behind by a stopped publisher). */

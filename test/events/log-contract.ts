@@ -2,7 +2,7 @@
 import { beforeEach, expect, it } from "vitest";
 import { createdEvent } from "../../src/domain/events.js";
 import type { Order } from "../../src/domain/order.js";
-import type { EventLog } from "../../src/events/port.js";
+import { ClaimExpiredError, type EventLog } from "../../src/events/port.js";
 
 /** A Pending order `o-<n>` for event fixtures. */
 export const order = (n: number): Order => ({
@@ -80,4 +80,17 @@ export function eventLogContract(makeLog: MakeLog): void {
 		expect(await log.head()).toBe(1101);
 		expect(await (logs[1] as EventLog).append(createdEvent(order(10_000)))).toBe(1102);
 	}, 60_000);
+
+	it("refuses an append whose claim is over, and writes nothing", async () => {
+		const [log] = logs as [EventLog];
+		await log.append(createdEvent(order(1)));
+		await expect(log.append(createdEvent(order(2)), now - 1)).rejects.toBeInstanceOf(ClaimExpiredError);
+		expect(await log.append(createdEvent(order(3)), now + 3600_000)).toBe(2);
+		expect((await log.read(0, 10)).map((e) => e.event.order.orderId)).toEqual(["o-1", "o-3"]);
+	});
+
+	it("tells its epoch and first kept position as stored now", async () => {
+		const [log] = logs as [EventLog];
+		expect(await log.state()).toEqual({ epoch: await log.epoch(), firstRetained: 1 });
+	});
 }

@@ -1,6 +1,8 @@
 // OrderHub's own logic, through its SseSink interface (pure: no network).
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { createdEvent, updatedEvent } from "../../src/domain/events.js";
 import type { Order } from "../../src/domain/order.js";
+import { MemoryEventLog } from "../../src/events/memory-log.js";
 import { OrderHub, type SseSink } from "../../src/hub/hub.js";
 
 class BufferSink implements SseSink {
@@ -135,5 +137,53 @@ describe("OrderHub", () => {
 		const hub = new OrderHub();
 		hub.close();
 		expect(() => hub.subscribe(new BufferSink())).toThrow(/shutting down/);
+	});
+});
+
+describe("OrderHub fed from the event log", () => {
+	const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+	it("replays no outdated copy of an order's event, however far back the newer version was logged", async () => {
+		const log = new MemoryEventLog();
+		const epoch = await log.epoch();
+		const hub = new OrderHub({
+			instanceId: epoch,
+			eventLog: log,
+			startSeq: 0,
+			coalesceMs: 0,
+			historySize: 10,
+		});
+		const events = [
+			updatedEvent(order("o1", "Processing"), 1, "m1", "Pending"),
+			updatedEvent(order("o1", "Shipped"), 2, "m2", "Processing"),
+			...Array.from({ length: 300 }, (_, i) => createdEvent(order(`f${i}`))),
+			updatedEvent(order("o1", "Processing"), 1, "m1", "Pending"), // logged late, by a slow publisher
+			updatedEvent(order("o1", "Delivered"), 3, "m3", "Shipped"),
+		];
+		for (const event of events) hub.deliver({ seq: await log.append(event), event, epoch });
+		const sink = new BufferSink();
+		hub.subscribe(sink, { orderIds: ["o1"] }, `${epoch}-280`); // older than memory: from the log
+		await vi.waitFor(() => expect(sink.text).toContain("Delivered"));
+		const statuses = [...sink.text.matchAll(/"status":"(\w+)"/g)].map((m) => m[1]);
+		expect(statuses).toEqual(["Delivered"]);
+	});
+
+	it("resets every subscriber when its log is gone, and goes on with the new log's ids", async () => {
+		const hub = new OrderHub({
+			instanceId: "old",
+			eventLog: new MemoryEventLog(),
+			startSeq: 7,
+			coalesceMs: 0,
+		});
+		const sink = new BufferSink();
+		hub.subscribe(sink);
+		hub.restart("new", 2, "log-recreated");
+		await tick();
+		expect(sink.text).toContain(
+			'id: new-2\nevent: reset\ndata: {"reason":"log-recreated","lastEventId":"old-7"}',
+		);
+		hub.deliver({ seq: 3, event: createdEvent(order("o9")), epoch: "new" });
+		expect(sink.text).toContain("id: new-3\nevent: OrderCreated");
+		expect(hub.eventsAfter("old-7")).toEqual({ ok: false, reason: "unknown-instance" });
 	});
 });

@@ -15,7 +15,11 @@ async function logWith(n: number) {
 	const log = new MemoryEventLog();
 	const logged: LoggedEvent[] = [];
 	for (let i = 1; i <= n; i++)
-		logged.push({ seq: await log.append(createdEvent(order(i))), event: createdEvent(order(i)) });
+		logged.push({
+			seq: await log.append(createdEvent(order(i))),
+			event: createdEvent(order(i)),
+			epoch: await log.epoch(),
+		});
 	return { log, logged };
 }
 
@@ -23,7 +27,7 @@ describe("EventSequencer", () => {
 	it("hands over in position order, once, whatever order and repeats the feed brings", async () => {
 		const { log, logged } = await logWith(5);
 		const out: number[] = [];
-		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0);
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0, await log.epoch());
 		for (const i of [0, 2, 1, 1, 0, 3]) sequencer.accept(logged[i] as LoggedEvent);
 		await vi.waitFor(() => expect(out).toEqual([1, 2, 3, 4]));
 		sequencer.accept(logged[4] as LoggedEvent);
@@ -34,7 +38,7 @@ describe("EventSequencer", () => {
 	it("reads a position the feed skipped from the log at once", async () => {
 		const { log, logged } = await logWith(3);
 		const out: number[] = [];
-		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0, { pollMs: 60_000 });
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0, await log.epoch(), { pollMs: 60_000 });
 		sequencer.accept(logged[2] as LoggedEvent); // 1 and 2 never come on the feed
 		await vi.waitFor(() => expect(out).toEqual([1, 2, 3]));
 	});
@@ -42,7 +46,7 @@ describe("EventSequencer", () => {
 	it("finds what the feed lost at the tail by polling the log", async () => {
 		const { log } = await logWith(2);
 		const out: number[] = [];
-		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0, { pollMs: 50 });
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0, await log.epoch(), { pollMs: 50 });
 		sequencer.start();
 		await vi.waitFor(() => expect(out).toEqual([1, 2]));
 		await log.append(createdEvent(order(3)));
@@ -52,9 +56,64 @@ describe("EventSequencer", () => {
 	it("starts after the position it is given (what came before is replay, not live)", async () => {
 		const { log, logged } = await logWith(3);
 		const out: number[] = [];
-		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 2);
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 2, await log.epoch());
 		sequencer.accept(logged[1] as LoggedEvent);
 		sequencer.accept(logged[2] as LoggedEvent);
 		expect(out).toEqual([3]);
+	});
+
+	it("takes no feed message without this log's epoch, and reads the log's real event at that position", async () => {
+		const { log, logged } = await logWith(2);
+		const out: string[] = [];
+		sequencer = new EventSequencer(log, (l) => out.push(l.event.order.orderId), 0, await log.epoch(), {
+			pollMs: 60_000,
+		});
+		// From an older build or another producer on a shared topic: no epoch, or another one.
+		const { epoch: _, ...noEpoch } = logged[0] as LoggedEvent;
+		sequencer.accept({ ...noEpoch, event: createdEvent(order(666)) });
+		sequencer.accept({ ...(logged[0] as LoggedEvent), event: createdEvent(order(667)), epoch: "other" });
+		expect(out).toEqual([]);
+		sequencer.accept(logged[1] as LoggedEvent); // position 2: position 1 is read from the log
+		await vi.waitFor(() => expect(out).toEqual(["o-1", "o-2"]));
+	});
+
+	it("goes on from the head of a recreated log, and says so", async () => {
+		const { log, logged } = await logWith(3);
+		const restarts: unknown[] = [];
+		const out: string[] = [];
+		sequencer = new EventSequencer(
+			log,
+			(l) => out.push(`${l.seq}:${l.event.order.orderId}`),
+			0,
+			await log.epoch(),
+			{
+				pollMs: 60_000,
+				onRestart: (epoch, head, reason) => restarts.push({ epoch, head, reason }),
+			},
+		);
+		for (const l of logged) sequencer.accept(l);
+		log.recreate();
+		await log.append(createdEvent(order(10)));
+		await sequencer.poll();
+		expect(restarts).toEqual([{ epoch: await log.epoch(), head: 1, reason: "log-recreated" }]);
+		const seq = await log.append(createdEvent(order(11)));
+		sequencer.accept({ seq, event: createdEvent(order(11)), epoch: await log.epoch() });
+		expect(out).toEqual(["1:o-1", "2:o-2", "3:o-3", "2:o-11"]);
+	});
+
+	it("goes on from the head when the log was purged past its position", async () => {
+		let now = 0;
+		const log = new MemoryEventLog(() => now);
+		for (let i = 1; i <= 3; i++) await log.append(createdEvent(order(i)));
+		const restarts: string[] = [];
+		sequencer = new EventSequencer(log, () => {}, 0, await log.epoch(), {
+			pollMs: 60_000,
+			onRestart: (_epoch, head, reason) => restarts.push(`${reason}@${head}`),
+		});
+		now = 10_000;
+		await log.append(createdEvent(order(4)));
+		await log.purge(1000);
+		await sequencer.poll();
+		expect(restarts).toEqual(["fell-behind-retention@4"]);
 	});
 });
