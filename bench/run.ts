@@ -1,6 +1,7 @@
 // `npm run bench` (full, a few minutes) or `npm run bench -- --quick` (under a minute): runs every
 // benchmark, prints Markdown tables and writes bench/results/latest.json (`--only=rest,workers`:
-// bench/results/only-rest-workers.json). Not part of `npm test`.
+// bench/results/only-rest-workers.json). Not part of `npm test`. The tables in docs/performance.md are
+// copied from its output.
 // Every server, broker and load generator is its own process; all share this 2-core machine.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";

@@ -8,7 +8,7 @@ import { fmt, startNode, startService } from "./lib.js";
 export interface ScaleoutResult {
 	single: E2eResult;
 	three: E2eResult;
-	/** three / single, for the README's table */
+	/** three / single, for the table in docs/performance.md */
 	p50Ratio: number;
 	p99Ratio: number;
 }

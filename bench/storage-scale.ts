@@ -30,7 +30,7 @@ async function measure(connectionString: string, orders: number, samples: number
 	const ids: string[] = [];
 	const started = Date.now();
 	let next = 0;
-	// Every order is its own partition (see README, table layout), so seeding cannot batch across
+	// Every order is its own partition (see docs/table-layout.md), so seeding cannot batch across
 	// orders: 64 creates in flight instead.
 	await Promise.all(
 		Array.from({ length: 64 }, async () => {

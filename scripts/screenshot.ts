@@ -1,4 +1,4 @@
-// npm run screenshot: docs/board.png, the picture the README shows. Starts the server on 127.0.0.1
+// npm run screenshot: docs/board.png, the picture the README and docs/board.md show. Starts the server on 127.0.0.1
 // (memory store), creates a few orders in various statuses, opens the board in the test's Chromium
 // and changes one order live, so its status is caught flashing.
 import { fileURLToPath } from "node:url";

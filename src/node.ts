@@ -66,7 +66,7 @@ async function main(): Promise<void> {
 	if (!jwt && !LOOPBACK.test(host)) {
 		if (!config.Auth.AllowAnonymous) {
 			throw new ConfigError([
-				`HOST ${host} is reachable from other machines, and Auth:Mode is None: anyone could read and change every order. Set Auth:Mode Jwt (see the README), or Auth:AllowAnonymous=true to serve without auth anyway.`,
+				`HOST ${host} is reachable from other machines, and Auth:Mode is None: anyone could read and change every order. Set Auth:Mode Jwt (see docs/auth.md), or Auth:AllowAnonymous=true to serve without auth anyway.`,
 			]);
 		}
 		log.warn(

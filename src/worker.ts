@@ -1,6 +1,6 @@
 // Cloudflare Workers entry: the same app as on Node (src/app.ts), composed from what Workers allow
 // (src/worker/service.ts), with the SSE hub in a Durable Object (src/worker/hub-object.ts).
-// Configure and deploy with wrangler.example.toml (see the README, "Run on Cloudflare Workers").
+// Configure and deploy with wrangler.example.toml (see docs/workers.md).
 import { type Config, ConfigError } from "./config.js";
 import { problem, problemResponse } from "./problem.js";
 import type { DurableObjectNamespaceLike, ExecutionContextLike, WorkerEnv } from "./worker/cloudflare.js";

@@ -1,7 +1,7 @@
 // Nagle for SSE: an item that arrives within `windowMs` of the last flush waits for the end of that
 // window and goes out with the others in one flush; an idle coalescer flushes at once. For the hub,
 // each flush is one socket write per subscriber, so under load this is what keeps a busy hub from
-// spending its CPU in the kernel (measured: see the README's end-to-end figures).
+// spending its CPU in the kernel (measured: see the end-to-end figures in docs/performance.md).
 export class Coalescer<T> {
 	private pending: T[] = [];
 	private timer: ReturnType<typeof setTimeout> | undefined;

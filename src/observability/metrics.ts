@@ -1,6 +1,6 @@
 // The project's metrics port: what operators count, named once. Components call these methods;
 // the runtime entry picks the implementation (Prometheus on Node, src/observability/prometheus.ts;
-// nothing on Workers, where the README says what to use instead).
+// nothing on Workers, where docs/observability.md says what to use instead).
 
 /** Why a subscriber's stream ended (or was refused, for over_cap). */
 export type DisconnectReason = "client_gone" | "too_slow" | "over_cap" | "token_expired" | "shutdown";

@@ -1,4 +1,4 @@
-// OrderStore on Azure Table Storage (@azure/data-tables). Table layout (see README):
+// OrderStore on Azure Table Storage (@azure/data-tables). Table layout (see docs/table-layout.md):
 //   PartitionKey = orderId   RowKey = "order"          the order itself (+ version)
 //   PartitionKey = orderId   RowKey = "h~0000000001"   one row per status change, oldest first (the
 //                                                      creation entry is derived from the order row)

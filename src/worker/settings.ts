@@ -1,4 +1,4 @@
-// Configuration on Workers: the same settings and `__` names as on Node (README, Configuration), read from the
+// Configuration on Workers: the same settings and `__` names as on Node (docs/configuration.md), read from the
 // Worker's vars and secrets. A string binding is an override (`ServiceBus__ConnectionString`,
 // `PORT`); a JSON var shaped like an appsettings section (`[vars.Hub]` in wrangler.toml) counts as
 // settings, below the overrides.
