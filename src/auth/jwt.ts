@@ -79,10 +79,13 @@ export class JwtVerifier {
 				clockTolerance: this.options.clockToleranceSeconds ?? 60,
 			});
 			const owner = payload[this.options.ownerClaim];
+			// Accepted until exp plus the clock tolerance (as jwtVerify judges it): a token that has just
+			// passed its exp by a few seconds is valid here, and its stream and cookie must live as long.
+			const toleranceMs = (this.options.clockToleranceSeconds ?? 60) * 1000;
 			const principal: Principal = {
 				...(typeof owner === "string" && owner ? { id: owner } : {}),
 				permissions: permissionsOf(payload as Record<string, unknown>),
-				...(payload.exp !== undefined ? { expiresAt: payload.exp * 1000 } : {}),
+				...(payload.exp !== undefined ? { expiresAt: payload.exp * 1000 + toleranceMs } : {}),
 			};
 			if (principal.id === undefined)
 				throw new InvalidTokenError(`the token has no ${this.options.ownerClaim} claim`);

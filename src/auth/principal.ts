@@ -8,7 +8,10 @@ export interface Principal {
 	/** The owner claim's value (`Auth:OwnerClaim`, default `sub`); undefined when auth is off. */
 	id?: string;
 	permissions: ReadonlySet<Permission>;
-	/** When the token expires (ms since the epoch); a stream ends then. */
+	/**
+	 * Until when this service accepts the token (ms since the epoch): its exp plus the verifier's
+	 * clock tolerance. A stream ends then, and a session cookie lasts as long.
+	 */
 	expiresAt?: number;
 }
 

@@ -13,6 +13,7 @@ import type { DisconnectReason } from "../observability/metrics.js";
 import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
 import { UNAVAILABLE_REASONS, type UnavailableReason } from "../unavailable.js";
+import { setTimeoutAt, type TimerAt } from "../util/timeout-at.js";
 import { type HubStats, HubUnavailableError, type OrderHub, type SseSink } from "./hub.js";
 
 export interface SseTransport {
@@ -244,11 +245,11 @@ export function registerHubRoutes(
 		let gone = false;
 		const id = caller.id;
 		if (id !== undefined) streamsOf.set(id, (streamsOf.get(id) ?? 0) + 1);
-		let expiry: ReturnType<typeof setTimeout> | undefined;
+		let expiry: TimerAt | undefined;
 		const { sink, response } = transport.open(c, headers, () => {
 			gone = true;
 			unsubscribe?.();
-			clearTimeout(expiry);
+			expiry?.clear();
 			if (id !== undefined) {
 				const left = (streamsOf.get(id) ?? 1) - 1;
 				if (left > 0) streamsOf.set(id, left);
@@ -257,13 +258,10 @@ export function registerHubRoutes(
 		});
 		// The stream ends with its token: the client reconnects with a fresh one and resumes.
 		if (caller.expiresAt !== undefined) {
-			expiry = setTimeout(
-				() => {
-					unsubscribe?.("token_expired");
-					sink.close();
-				},
-				Math.max(0, caller.expiresAt - Date.now()),
-			);
+			expiry = setTimeoutAt(caller.expiresAt, () => {
+				unsubscribe?.("token_expired");
+				sink.close();
+			});
 		}
 		unsubscribe = hub.subscribe(
 			sink,

@@ -13,7 +13,8 @@ const clients: RecordingEventSource[] = [];
 
 beforeAll(async () => {
 	idp = await TestOidcProvider.start();
-	const verifier = idp.verifier({ jwksCooldownMs: 0 });
+	// A short clock tolerance, so that streams of short-lived tokens end within a test's time.
+	const verifier = idp.verifier({ jwksCooldownMs: 0, clockToleranceSeconds: 3 });
 	server = await startServer({ auth: { verifier, maxSubscribersPerPrincipal: 2 }, hub: { coalesceMs: 0 } });
 });
 afterAll(async () => {
@@ -113,8 +114,33 @@ describe("Auth:Mode Jwt on Node", () => {
 		const short = await idp.sign("frank", CUSTOMER, { expiresIn: 2 });
 		const c = stream(short);
 		await c.opened();
-		// The server ends the stream at exp; the client then retries with the expired token and is refused.
-		await vi.waitFor(() => expect(c.errors).toBeGreaterThan(0), { timeout: 6000 });
+		// The server ends the stream at exp (plus the tolerance); the client then retries with the
+		// expired token and is refused.
+		await vi.waitFor(() => expect(c.errors).toBeGreaterThan(0), { timeout: 12_000 });
+		c.close();
+	});
+
+	it("keeps the stream of a token valid for 30 days open (longer than one timer can wait)", async () => {
+		const month = await idp.sign("hank", CUSTOMER, { expiresIn: 30 * 24 * 3600 });
+		const c = stream(month);
+		await c.opened();
+		const marker = await createAs(month, "Hank marker");
+		await vi.waitFor(() => expect(c.events.some((e) => e.data.orderId === marker.orderId)).toBe(true));
+		expect([c.opens, c.errors]).toEqual([1, 0]); // one connection, never ended and reopened
+		c.close();
+	});
+
+	it("serves a token that passed its exp within the clock tolerance: the stream and the cookie live until then", async () => {
+		const late = await idp.sign("ivy", CUSTOMER, { expiresIn: -1 }); // accepted for 2 s more
+		const session = await call("POST", "/api/auth/session", late);
+		expect(session.status).toBe(204);
+		const maxAge = Number(/Max-Age=(\d+)/i.exec(session.headers.get("set-cookie") ?? "")?.[1]);
+		expect(maxAge).toBeGreaterThanOrEqual(1);
+		const c = stream(late);
+		await c.opened();
+		const marker = await createAs(late, "Ivy marker");
+		await vi.waitFor(() => expect(c.events.some((e) => e.data.orderId === marker.orderId)).toBe(true));
+		expect(c.opens).toBe(1);
 		c.close();
 	});
 

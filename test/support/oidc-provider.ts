@@ -89,7 +89,7 @@ export class TestOidcProvider {
 	}
 
 	/** The service's verifier for this provider's tokens (by discovery, as Auth:Authority does). */
-	verifier(options: { jwksCooldownMs?: number } = {}): JwtVerifier {
+	verifier(options: { jwksCooldownMs?: number; clockToleranceSeconds?: number } = {}): JwtVerifier {
 		return new JwtVerifier({
 			authority: this.issuer,
 			audience: AUDIENCE,
