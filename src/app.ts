@@ -13,6 +13,7 @@ import { registerSecuritySchemes } from "./auth/openapi.js";
 import type { OrderEvents } from "./domain/events.js";
 import { type HealthCheck, registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
+import { forwardedHeaders } from "./http/forwarded.js";
 import { jsonBody } from "./http/json-body.js";
 import { requestTelemetry } from "./http/request-telemetry.js";
 import { validationHook } from "./http/validation.js";
@@ -70,6 +71,10 @@ export interface AppDeps {
 	metricsEndpoint?: MetricsEndpoint;
 	/** Makes a server span of each request (OpenTelemetry); off, the middleware is not mounted at all. */
 	tracing?: boolean;
+	/** Http:TrustForwardedHeaders: X-Forwarded-Proto/-Host/-For from the proxy in front are believed. */
+	trustForwardedHeaders?: boolean;
+	/** The connection peer's address, from the runtime (the request line's client without a proxy). */
+	socketAddress?: (c: Context) => string | undefined;
 }
 
 const RETRY_AFTER_SECONDS = "5";
@@ -116,6 +121,13 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 
 	// First: the request's span (when tracing), then its id, log line and duration around all else.
 	if (deps.tracing) app.use("*", httpInstrumentationMiddleware());
+	app.use(
+		"*",
+		forwardedHeaders({
+			trust: deps.trustForwardedHeaders ?? false,
+			...(deps.socketAddress ? { socketAddress: deps.socketAddress } : {}),
+		}),
+	);
 	app.use("*", requestTelemetry(log, deps.metrics ?? noMetrics));
 
 	// With auth, the session cookie may come from the configured origins (never "*").

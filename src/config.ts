@@ -237,6 +237,17 @@ export const ConfigSchema = z
 					}),
 			})
 			.prefault({}),
+		Http: z
+			.object({
+				/**
+				 * Behind a TLS-terminating proxy that sets X-Forwarded-Proto/-Host/-For (Container Apps,
+				 * App Service, Front Door): believe them. Off, a client could claim any of them.
+				 */
+				TrustForwardedHeaders: z
+					.preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() === "true" : v), z.boolean())
+					.default(false),
+			})
+			.prefault({}),
 		PORT: intFromString(0, 65535).default(5080),
 	})
 	.refine((c) => c.Auth.Mode !== "Jwt" || !c.Cors.AllowedOrigins.includes("*"), {
@@ -293,6 +304,7 @@ const KNOWN_KEYS = [
 	"LogLevel",
 	"Default",
 	"Token",
+	"TrustForwardedHeaders",
 ];
 
 function findKey(obj: Json, key: string): string {

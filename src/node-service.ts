@@ -2,6 +2,7 @@
 // server): the receiver loop applies queue messages to the store and hands their events on (to the
 // outbox publisher, or straight to a hub that is alone), the app serves /orderHub through the Node
 // socket transport, and startEventFanOut wires the outbox, event log, feed, sequencer and hub.
+import { getConnInfo } from "@hono/node-server/conninfo";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type AppDeps, createApp } from "./app.js";
 import type { OrderEvents } from "./domain/events.js";
@@ -49,6 +50,8 @@ export function createNodeService(options: NodeServiceOptions): OpenAPIHono {
 	metrics?.observeSubscribers(() => hub.subscriberCount);
 	metrics?.observeReceiver(() => deps.queue.receiverState?.() ?? "stopped");
 	return createApp({
+		// The peer's address, from the socket (@hono/node-server keeps the incoming message in env).
+		socketAddress: (c) => getConnInfo(c).remote.address,
 		...deps,
 		...(metrics
 			? {

@@ -168,6 +168,7 @@ async function main(): Promise<void> {
 		readiness: [{ name: "events", check: () => fanOut.ping() }],
 		signal: stopping.signal,
 		corsOrigins: config.Cors.AllowedOrigins,
+		trustForwardedHeaders: config.Http.TrustForwardedHeaders,
 		...(jwt
 			? {
 					auth: {

@@ -49,6 +49,7 @@ describe("configuration", () => {
 			Idempotency: { RetentionHours: 24 },
 			Logging: { Level: "info" },
 			Metrics: { Token: undefined },
+			Http: { TrustForwardedHeaders: false },
 			PORT: 5080,
 		});
 	});

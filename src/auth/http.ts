@@ -3,6 +3,7 @@
 // send headers). Never a token in a URL. Runtime-neutral: the same on Node and Workers.
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { publicUrlOf } from "../http/forwarded.js";
 import { ProblemError, problem } from "../problem.js";
 import { InvalidTokenError, type JwtVerifier } from "./jwt.js";
 import { ANONYMOUS, type Permission, type Principal } from "./principal.js";
@@ -126,7 +127,8 @@ export function sessionHandlers() {
 			setCookie(c, SESSION_COOKIE, token, {
 				httpOnly: true,
 				sameSite: "Lax",
-				secure: new URL(c.req.url).protocol === "https:",
+				// As the client reached us: behind a TLS-terminating proxy (trusted), https.
+				secure: publicUrlOf(c).protocol === "https:",
 				path: "/",
 				maxAge,
 			});

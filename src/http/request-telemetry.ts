@@ -42,7 +42,14 @@ export function requestTelemetry(logger: Logger, metrics: Metrics): MiddlewareHa
 			const seconds = (performance.now() - started) / 1000;
 			const route = routePattern(c);
 			metrics.httpRequest(c.req.method, route, status, seconds);
-			const line = { method: c.req.method, route, status, durationMs: Math.round(seconds * 10_000) / 10 };
+			const client = c.get("clientAddress");
+			const line = {
+				method: c.req.method,
+				route,
+				status,
+				durationMs: Math.round(seconds * 10_000) / 10,
+				...(client ? { client } : {}),
+			};
 			if (status >= 500) logger.error("request", line);
 			else logger.info("request", line);
 		});

@@ -101,6 +101,9 @@ export async function createWorkerService(
 		events,
 		remoteHub: hub,
 		corsOrigins: config.Cors.AllowedOrigins,
+		trustForwardedHeaders: config.Http.TrustForwardedHeaders,
+		// Cloudflare's edge sets it: the client as the edge saw it.
+		socketAddress: (c) => c.req.header("cf-connecting-ip"),
 		...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
 		swaggerAssets: swaggerAssetsFromBundle,
 		boardFiles: boardFilesFromBundle,

@@ -39,6 +39,8 @@ export async function startServer(
 		port?: number;
 		boardFiles?: (path: string) => Promise<Response | undefined>;
 		auth?: { verifier: JwtVerifier; maxSubscribersPerPrincipal?: number };
+		/** Http:TrustForwardedHeaders. */
+		trustForwardedHeaders?: boolean;
 	} = {},
 ): Promise<RunningServer> {
 	const { metrics } = options;
@@ -57,6 +59,7 @@ export async function startServer(
 		corsOrigins: ["http://localhost:3000"],
 		...(options.boardFiles ? { boardFiles: options.boardFiles } : {}),
 		...(options.auth ? { auth: options.auth } : {}),
+		...(options.trustForwardedHeaders ? { trustForwardedHeaders: true } : {}),
 	});
 	const sockets = new Set<Socket>();
 	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
