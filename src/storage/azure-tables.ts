@@ -102,6 +102,51 @@ const outboxRowKey = (version: number) => `${OUTBOX_PREFIX}${version.toString().
 const historyRowKey = (version: number) => `${HISTORY_PREFIX}${version.toString().padStart(10, "0")}`;
 const markerRowKey = (messageId: string) => `${MARKER_PREFIX}${base64url(messageId)}`;
 
+/** Key material longer than this (base64url) is hashed: Azure keys hold 1 KiB, Azurite's 512 characters. */
+const PLAIN_KEY_MAX = 256;
+
+/**
+ * The row of an Idempotency-Key. The key material is the caller's id and their key (an `email` or
+ * `upn` owner claim plus a 200-character key outgrows Azure's key size): long material is named
+ * by its SHA-256 (`~idem~.` + hash; `.` is not a base64url character, so the two forms never
+ * meet). Short material keeps the readable form earlier versions wrote, so keys remembered before
+ * an upgrade still match.
+ */
+async function idempotencyPartitionKey(key: string): Promise<string> {
+	const plain = base64url(key);
+	if (plain.length <= PLAIN_KEY_MAX) return `${IDEMPOTENCY_PREFIX}${plain}`;
+	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+	const hash = btoa(String.fromCharCode(...digest))
+		.replaceAll("+", "-")
+		.replaceAll("/", "_")
+		.replace(/=+$/, "");
+	return `${IDEMPOTENCY_PREFIX}.${hash}`;
+}
+
+/** A key Azure Tables would take: no / \\ # ?, no control characters, at most 1 KiB. */
+const AZURE_KEY = /^[^/\\#?\u0000-\u001f\u007f-\u009f]{1,1024}$/;
+
+/**
+ * Whether `token` is what the SDK issues for the next page (base64 of JSON with string
+ * nextPartitionKey and optional nextRowKey): the SDK parses it without checking, and a forged one
+ * would fail inside it as a TypeError (a 500) or reach Azure as a bad query.
+ */
+function isAzureToken(token: string): boolean {
+	try {
+		const parsed = JSON.parse(atob(token)) as Record<string, unknown>;
+		if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return false;
+		const { nextPartitionKey, nextRowKey, ...rest } = parsed;
+		return (
+			Object.keys(rest).length === 0 &&
+			typeof nextPartitionKey === "string" &&
+			AZURE_KEY.test(nextPartitionKey) &&
+			(nextRowKey === undefined || (typeof nextRowKey === "string" && AZURE_KEY.test(nextRowKey)))
+		);
+	} catch {
+		return false;
+	}
+}
+
 function statusCode(err: unknown): number | undefined {
 	return err instanceof RestError ? err.statusCode : undefined;
 }
@@ -310,7 +355,7 @@ export class AzureTablesOrderStore implements OrderStore {
 		fingerprint: string,
 		orderId: string,
 	): Promise<{ kind: "claimed"; orderId: string } | { kind: "key-reused" }> {
-		const partitionKey = `${IDEMPOTENCY_PREFIX}${base64url(key)}`;
+		const partitionKey = await idempotencyPartitionKey(key);
 		const claim = { partitionKey, rowKey: IDEMPOTENCY_ROW, orderId, fingerprint, claimedAt: this.now() };
 		for (let attempt = 0; attempt < 3; attempt++) {
 			try {
@@ -386,7 +431,7 @@ export class AzureTablesOrderStore implements OrderStore {
 		let azureToken: string | undefined;
 		if (query.continuationToken !== undefined) {
 			const decoded = decodeToken(query.continuationToken) as { az?: unknown };
-			if (typeof decoded?.az !== "string") throw new InvalidContinuationTokenError();
+			if (typeof decoded?.az !== "string" || !isAzureToken(decoded.az)) throw new InvalidContinuationTokenError();
 			azureToken = decoded.az;
 		}
 		let filter = odata`RowKey eq ${ORDER_ROW}`;

@@ -112,7 +112,8 @@ const contentType = fc.option(
 /** Header values a fetch client can send (visible ASCII and spaces). */
 const headerValue = fc.oneof(
 	fc.stringMatching(/^[\x21-\x7e][\x20-\x7e]{0,60}$/),
-	fc.constantFrom("", "x".repeat(300), "0", "-1", "999999999999999999999"),
+	fc.constantFrom("", "x".repeat(200), "x".repeat(300), "0", "-1", "999999999999999999999"),
+	fc.stringMatching(/^[\x21-\x7e]{150,200}$/), // long Idempotency-Keys
 );
 
 const segment = fc.oneof(
@@ -120,6 +121,27 @@ const segment = fc.oneof(
 	fc.constantFrom("%", "%zz", "%00", "..", "%2e%2e", "%C0%AF", "a%2Fb"),
 	fc.constant("EXISTING"),
 );
+
+const b64url = (s: string) => Buffer.from(s).toString("base64url");
+/**
+ * Continuation tokens that decode but were never issued: this service's wrapper around forged
+ * Azure tokens (wrong types, extra fields, keys Azure refuses, not base64, not JSON).
+ */
+const forgedToken = fc
+	.oneof(
+		fc.constantFrom("zzz", btoa("hello"), btoa('{"nextPartitionKey":5}'), btoa("[]"), btoa("null")),
+		fc
+			.record(
+				{
+					nextPartitionKey: fc.oneof(nastyText, fc.integer(), fc.constant(null)),
+					nextRowKey: fc.oneof(nastyText, fc.boolean()),
+					extra: fc.string(),
+				},
+				{ requiredKeys: [] },
+			)
+			.map((o) => Buffer.from(JSON.stringify(o)).toString("base64")),
+	)
+	.map((az) => b64url(JSON.stringify({ az })));
 
 const query = fc.array(
 	fc.tuple(
@@ -135,7 +157,7 @@ const query = fc.array(
 			),
 			nastyText,
 		),
-		nastyText,
+		fc.oneof(nastyText, forgedToken),
 	),
 	{ maxLength: 5 },
 );

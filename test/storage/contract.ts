@@ -237,6 +237,34 @@ export function orderStoreContract(
 			await expect(store.list({ limit: 10, continuationToken: "eyJ4IjoxfQ" })).rejects.toBeInstanceOf(
 				InvalidContinuationTokenError,
 			);
+			// Tokens that decode as this service's wrapper around a token Azure's SDK never issued.
+			const wrap = (az: unknown) => Buffer.from(JSON.stringify({ az })).toString("base64url");
+			const b64 = (s: string) => Buffer.from(s).toString("base64");
+			for (const forged of [
+				wrap("zzz"),
+				wrap(b64("hello")),
+				wrap(b64('{"nextPartitionKey":5}')),
+				wrap(b64('{"nextPartitionKey":"a/b"}')),
+				wrap(b64('{"nextPartitionKey":"a","nextRowKey":"r","x":1}')),
+				wrap(5),
+			]) {
+				await expect(store.list({ limit: 10, continuationToken: forged }), forged).rejects.toBeInstanceOf(
+					InvalidContinuationTokenError,
+				);
+			}
+		});
+
+		it("remembers an Idempotency-Key of any accepted length, under however long an owner id", async () => {
+			// As the route names a key: the caller's id (here a long upn claim) and their key.
+			const material = `${"someone.with.a.very.long.name".repeat(20)}@example.com\n${"k".repeat(200)}`;
+			const first = await store.create(newOrder(), { idempotencyKey: material, fingerprint: "f" });
+			expect(first.kind).toBe("created");
+			const again = await store.create(newOrder(), { idempotencyKey: material, fingerprint: "f" });
+			expect(again).toMatchObject({ kind: "replayed" });
+			if (first.kind === "created" && again.kind === "replayed")
+				expect(again.order.orderId).toBe(first.order.orderId);
+			const other = await store.create(newOrder(), { idempotencyKey: `${material}2`, fingerprint: "f" });
+			expect(other.kind).toBe("created");
 		});
 	});
 
