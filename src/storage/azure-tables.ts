@@ -294,6 +294,7 @@ export class AzureTablesOrderStore implements OrderStore {
 
 	async create(input: NewOrder, options: CreateOptions = {}): Promise<CreateResult> {
 		let orderId = newOrderId();
+		let resumed = false;
 		if (options.idempotencyKey !== undefined) {
 			const claim = await this.claimIdempotencyKey(
 				options.idempotencyKey,
@@ -306,6 +307,7 @@ export class AzureTablesOrderStore implements OrderStore {
 				if (existing) return { kind: "replayed", order: existing };
 				// The first attempt claimed the key but never wrote the order: finish it now.
 				orderId = claim.orderId;
+				resumed = true;
 			}
 		}
 		const now = new Date().toISOString();
@@ -339,6 +341,10 @@ export class AzureTablesOrderStore implements OrderStore {
 		} catch (err) {
 			if (statusCode(err) === 409) {
 				const existing = await this.get(orderId);
+				// A fresh id is nobody else's: the SDK's retry of this very write met the row its first
+				// attempt wrote (the answer was lost). This request created it, and its caller publishes it.
+				if (existing && !resumed) return { kind: "created", order: existing };
+				// Resuming a claimed key: the first request (or a concurrent retry) wrote it.
 				if (existing) return { kind: "replayed", order: existing };
 			}
 			throw err;

@@ -128,6 +128,29 @@ describe("Table Storage faults", () => {
 			return { store, order: created.order };
 		}
 
+		it("a create whose answer was lost is created, not replayed, when the SDK's retry meets the row (so the route publishes OrderCreated)", async () => {
+			const { store } = await frozenStore(5000);
+			proxy.hang = false;
+			for (const recordEvents of [false, true]) {
+				const s = recordEvents
+					? createAzureTablesStore(
+							inject("azuriteConnectionString").replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${proxy.port}`),
+							uniqueTableName(),
+							{ timeoutMs: 5000, recordEvents: true, eventHolder: "a" },
+						)
+					: store;
+				await s.ping(); // the table exists: the next request is the create itself
+				proxy.loseNextAnswer = true;
+				const result = await s.create({
+					partitionKey: "Orders",
+					customerName: "Lost",
+					productName: "Answer",
+				});
+				expect(result.kind).toBe("created");
+				expect(proxy.loseNextAnswer).toBe(false); // the answer was indeed lost, and retried
+			}
+		});
+
 		const calls: [string, (store: OrderStore, order: Order) => Promise<unknown>][] = [
 			["get", (s, o) => s.get(o.orderId)],
 			["list", (s) => s.list({ limit: 10 })],
