@@ -130,6 +130,8 @@ export const ConfigSchema = z
 				CoalesceMs: intFromString(0, 1000).default(25),
 				/** Streams one principal may hold at once (with Auth:Mode Jwt). */
 				MaxSubscribersPerPrincipal: intFromString(1, 100_000).default(10),
+				/** Event log rows one caller's replays may read per minute; past it, `reset`. */
+				MaxReplayReadsPerMinute: intFromString(1, 100_000_000).default(20_000),
 			})
 			.prefault({}),
 		Events: z
@@ -305,6 +307,7 @@ const KNOWN_KEYS = [
 	"Default",
 	"Token",
 	"TrustForwardedHeaders",
+	"MaxReplayReadsPerMinute",
 ];
 
 function findKey(obj: Json, key: string): string {
@@ -366,6 +369,7 @@ export function hubOptions(hub: Config["Hub"]): HubOptions {
 		maxSubscribers: hub.MaxSubscribers,
 		maxBufferedBytes: hub.MaxBufferedBytes,
 		coalesceMs: hub.CoalesceMs,
+		maxReplayReadsPerMinute: hub.MaxReplayReadsPerMinute,
 	};
 }
 

@@ -34,6 +34,7 @@ describe("configuration", () => {
 				MaxBufferedBytes: 262_144,
 				CoalesceMs: 25,
 				MaxSubscribersPerPrincipal: 10,
+				MaxReplayReadsPerMinute: 20_000,
 			},
 			Events: { RetentionHours: 24, LeaseSeconds: 10, SweepSeconds: 30 },
 			Auth: {

@@ -12,9 +12,10 @@ import type { EventLog, LoggedEvent } from "../events/port.js";
 import { type DisconnectReason, type Metrics, noMetrics } from "../observability/metrics.js";
 import { contextOfMessage, recordSpan } from "../observability/tracing.js";
 import { BoundedMap } from "../util/bounded-map.js";
+import { RateBudget } from "../util/rate-budget.js";
 import { Coalescer } from "./coalescer.js";
 import { ReplayHistory } from "./history.js";
-import { replayFromLog } from "./log-replay.js";
+import { MAX_REPLAY, REPLAY_LOOKBACK, replayFromLog } from "./log-replay.js";
 import { concat, type StoredEvent, toSseEvent } from "./sse-event.js";
 import { StaleFilter } from "./stale-filter.js";
 
@@ -43,6 +44,12 @@ export interface HubOptions {
 	startSeq?: number;
 	/** Counts deliveries, replays and disconnects (the subscriber gauge reads subscriberCount). */
 	metrics?: Metrics;
+	/**
+	 * Event log rows one caller's replays may read per minute (Hub:MaxReplayReadsPerMinute); past
+	 * it a replay is answered with `reset` (the client refetches). Anyone with Orders.Read may ask for
+	 * replays, and the owner filter applies only after the rows are read.
+	 */
+	maxReplayReadsPerMinute?: number;
 }
 
 export interface SubscriberFilter {
@@ -104,7 +111,10 @@ function randomInstanceId(): string {
 
 export class OrderHub implements OrderEvents {
 	private id: string;
-	private readonly opts: Required<Omit<HubOptions, "instanceId" | "eventLog" | "startSeq" | "metrics">>;
+	private readonly opts: Required<
+		Omit<HubOptions, "instanceId" | "eventLog" | "startSeq" | "metrics" | "maxReplayReadsPerMinute">
+	>;
+	private readonly replayBudget: RateBudget;
 	private readonly metrics: Metrics;
 	private readonly eventLog?: EventLog;
 	private readonly subscribers = new Set<Subscriber>();
@@ -140,6 +150,7 @@ export class OrderHub implements OrderEvents {
 		if (options.eventLog) this.eventLog = options.eventLog;
 		this.seq = options.startSeq ?? 0;
 		this.metrics = options.metrics ?? noMetrics;
+		this.replayBudget = new RateBudget(options.maxReplayReadsPerMinute ?? 20_000);
 	}
 
 	/** Names this hub's event ids (the event log's epoch when fed from it). */
@@ -284,6 +295,8 @@ export class OrderHub implements OrderEvents {
 		sink: SseSink,
 		filter: SubscriberFilter = {},
 		lastEventId?: string,
+		/** Who is asking (the caller's id, else their address): log replays are charged to them. */
+		replayer = "anonymous",
 	): (reason?: DisconnectReason) => void {
 		this.assertCanSubscribe();
 		const s: Subscriber = {
@@ -309,8 +322,15 @@ export class OrderHub implements OrderEvents {
 			} else if (replay.reason === "in-log" || replay.reason === "ahead") {
 				// Older than memory holds, or past what this hub has seen yet: the log decides. Live
 				// events are held meanwhile and follow the replay.
-				s.held = [];
-				void this.replayFromLog(s, Number(/-(\d+)$/.exec(lastEventId.trim())?.[1]), lastEventId);
+				const last = Number(/-(\d+)$/.exec(lastEventId.trim())?.[1]);
+				// What the replay may read: the positions missed and the look-back before them.
+				const reads = Math.min(Math.max(s.afterSeq - last, 0), MAX_REPLAY) + REPLAY_LOOKBACK;
+				if (this.replayBudget.take(replayer, reads)) {
+					s.held = [];
+					void this.replayFromLog(s, last, lastEventId);
+				} else {
+					this.sendReset(sink, "replay-rate-limited", lastEventId);
+				}
 			} else {
 				this.sendReset(sink, replay.reason, lastEventId);
 			}

@@ -5,7 +5,7 @@ import type { EventLog } from "../events/port.js";
 import type { StoredEvent } from "./sse-event.js";
 
 /** How far before the client's position the replay looks, to recognise events logged twice. */
-const LOOKBACK = 200;
+export const REPLAY_LOOKBACK = 200;
 /**
  * Most events one replay reads. Further behind, the client refetches (`reset`) instead: a replay
  * is held in memory while it is written, and anyone may ask for one.
@@ -34,7 +34,7 @@ export async function replayFromLog(
 	// stopped between logging and clearing it): the client had it.
 	const seenVersion = new Map<string, number>();
 	const events: StoredEvent[] = [];
-	for (let after = Math.max(0, first - 1, last - LOOKBACK); after < upTo; ) {
+	for (let after = Math.max(0, first - 1, last - REPLAY_LOOKBACK); after < upTo; ) {
 		const page = await log.read(after, Math.min(1000, upTo - after));
 		// The log ends before the position the hub has delivered: purged meanwhile. Nothing is
 		// replayed silently short.

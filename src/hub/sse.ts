@@ -272,6 +272,8 @@ export function registerHubRoutes(
 				...(owner !== undefined ? { ownerId: owner } : {}),
 			},
 			lastEventId,
+			// Replays are charged to the caller; without auth, to their address.
+			id ?? c.get("clientAddress") ?? "anonymous",
 		);
 		if (gone) unsubscribe();
 		return response;

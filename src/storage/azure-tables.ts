@@ -17,6 +17,7 @@ import {
 } from "@azure/data-tables";
 import { createdEvent, type OrderEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
+import { keyProblem } from "../domain/keys.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
@@ -123,9 +124,6 @@ async function idempotencyPartitionKey(key: string): Promise<string> {
 	return `${IDEMPOTENCY_PREFIX}.${hash}`;
 }
 
-/** A key Azure Tables would take: no / \\ # ?, no control characters, at most 1 KiB. */
-const AZURE_KEY = /^[^/\\#?\u0000-\u001f\u007f-\u009f]{1,1024}$/;
-
 /**
  * Whether `token` is what the SDK issues for the next page (base64 of JSON with string
  * nextPartitionKey and optional nextRowKey): the SDK parses it without checking, and a forged one
@@ -139,8 +137,8 @@ function isAzureToken(token: string): boolean {
 		return (
 			Object.keys(rest).length === 0 &&
 			typeof nextPartitionKey === "string" &&
-			AZURE_KEY.test(nextPartitionKey) &&
-			(nextRowKey === undefined || (typeof nextRowKey === "string" && AZURE_KEY.test(nextRowKey)))
+			keyProblem(nextPartitionKey) === undefined &&
+			(nextRowKey === undefined || (typeof nextRowKey === "string" && keyProblem(nextRowKey) === undefined))
 		);
 	} catch {
 		return false;
@@ -437,7 +435,8 @@ export class AzureTablesOrderStore implements OrderStore {
 		let azureToken: string | undefined;
 		if (query.continuationToken !== undefined) {
 			const decoded = decodeToken(query.continuationToken) as { az?: unknown };
-			if (typeof decoded?.az !== "string" || !isAzureToken(decoded.az)) throw new InvalidContinuationTokenError();
+			if (typeof decoded?.az !== "string" || !isAzureToken(decoded.az))
+				throw new InvalidContinuationTokenError();
 			azureToken = decoded.az;
 		}
 		let filter = odata`RowKey eq ${ORDER_ROW}`;

@@ -187,3 +187,33 @@ describe("OrderHub fed from the event log", () => {
 		expect(hub.eventsAfter("old-7")).toEqual({ ok: false, reason: "unknown-instance" });
 	});
 });
+
+describe("OrderHub replay budget", () => {
+	it("bounds the log rows one caller's replays read per minute: past it, reset; another caller is not charged", async () => {
+		const log = new MemoryEventLog();
+		const epoch = await log.epoch();
+		const hub = new OrderHub({
+			instanceId: epoch,
+			eventLog: log,
+			startSeq: 0,
+			coalesceMs: 0,
+			historySize: 10,
+			maxReplayReadsPerMinute: 600, // one replay of 300 positions (+200 look-back), not two
+		});
+		for (let i = 0; i < 300; i++) {
+			const event = createdEvent(order(`o${i}`));
+			hub.deliver({ seq: await log.append(event), event, epoch });
+		}
+		const replay = async (who: string) => {
+			const sink = new BufferSink();
+			hub.subscribe(sink, {}, `${epoch}-1`, who);
+			await vi.waitFor(() => expect(sink.text).toMatch(/"orderId":"o299"|event: reset/));
+			return sink.text;
+		};
+		expect(await replay("mallory")).toContain('"orderId":"o299"');
+		const refused = await replay("mallory");
+		expect(refused).toContain('event: reset\ndata: {"reason":"replay-rate-limited"');
+		expect(refused).not.toContain('"orderId"');
+		expect(await replay("alice")).toContain('"orderId":"o299"');
+	});
+});
