@@ -5,6 +5,7 @@
 //   PartitionKey = orderId   RowKey = "m~<messageId>"  marker: this queue message was applied
 //   PartitionKey = orderId   RowKey = "o~0000000001"   outbox: an event waiting for the event log
 //   PartitionKey = "~idem~<key>"  RowKey = "idem"     Idempotency-Key of a create -> orderId, claimedAt
+//   PartitionKey = "~pending"  RowKey = "<orderId>~<version>"   index of the outbox (pending-index.ts)
 // Everything about one order shares a partition, so reading it, its history, and applying a
 // change (order + history row + marker, one atomic transaction with an ETag check) are point
 // operations whatever the table's size.
@@ -22,6 +23,7 @@ import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
 import { BoundedMap } from "../util/bounded-map.js";
+import { PENDING_PARTITION, PendingIndex } from "./pending-index.js";
 import {
 	base64url,
 	type ChangeToCommit,
@@ -46,6 +48,8 @@ const HISTORY_PREFIX = "h~";
 const MARKER_PREFIX = "m~";
 const IDEMPOTENCY_PREFIX = "~idem~";
 const IDEMPOTENCY_ROW = "idem";
+/** In the pending index's partition: a pass over the whole table found no unindexed outbox row. */
+const LEGACY_SCANNED_ROW = "~scanned";
 /** Expired Idempotency-Key rows deleted per purge call (the next call takes the rest). */
 const PURGE_BATCH = 1000;
 
@@ -215,7 +219,11 @@ export class AzureTablesOrderStore implements OrderStore {
 		this.retentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
 		this.now = options.now ?? Date.now;
 		this.recordEvents = options.recordEvents ?? false;
+		this.pendingIndex = new PendingIndex(this.client, (what, fn) => this.call(what, fn), this.now);
 	}
+
+	/** Where the sweep finds pending events without scanning the table (see pending-index.ts). */
+	private readonly pendingIndex: PendingIndex;
 
 	/** Claims this store stamped on outbox rows it wrote (see OrderStore.claimStampedUntil). */
 	private readonly stampedClaims = new BoundedMap<string, number>(10_000);
@@ -322,6 +330,7 @@ export class AzureTablesOrderStore implements OrderStore {
 			...(input.ownerId ? { ownerId: input.ownerId } : {}),
 		};
 		// No history row for the creation: history() derives it from the order row (one write less).
+		if (this.recordEvents) await this.pendingIndex.mark(orderId, 0);
 		try {
 			await this.call("create order", async (abortSignal) => {
 				if (!this.recordEvents) await this.client.createEntity(entity, { abortSignal });
@@ -531,6 +540,7 @@ export class AzureTablesOrderStore implements OrderStore {
 			messageId: change.messageId,
 			...(change.source ? { source: change.source } : {}),
 		};
+		if (this.recordEvents) await this.pendingIndex.mark(orderId, version);
 		try {
 			await this.call("commit change", (abortSignal) =>
 				this.client.submitTransaction(
@@ -625,19 +635,41 @@ export class AzureTablesOrderStore implements OrderStore {
 		} catch (err) {
 			if (statusCode(err) !== 404) throw err;
 		}
+		// Not waited for: an index row left behind is dropped by the sweep.
+		this.pendingIndex.unmark(pending.orderId, pending.version).catch(() => {});
 	}
 
-	/** Where the last sweep stopped: the next one goes on from there (Azure's continuation token). */
-	private sweepToken?: string;
-
 	/**
-	 * Outbox rows nobody holds. There is no index of them, so this scans the table — one page per
-	 * call, each within TimeoutMs, going on from where the last call stopped and starting over at
-	 * the end: however large the table, every sweep makes progress and none times out.
+	 * Orders with pending events nobody holds, found through the pending index (one partition). An
+	 * index row whose event is gone (published, or its commit failed) is dropped. Outbox rows written before the index
+	 * existed are found by the old scan of the whole table, one page per call, until one pass over
+	 * the table is done (then a marker row tells every later instance to skip it).
 	 */
 	async ordersWithUnclaimedEvents(): Promise<string[]> {
 		if (!this.recordEvents) return [];
 		const now = this.now();
+		const orders = new Set<string>();
+		// The index holds only events not yet cleared: a handful in flight, plus what stopped
+		// instances left. One point read of each tells whether it is there and held.
+		for (const { orderId, version } of await this.pendingIndex.list(1000)) {
+			const row = await this.getEntity<OutboxEntity>(orderId, outboxRowKey(version));
+			if (!row) this.pendingIndex.unmark(orderId, version).catch(() => {});
+			else if (Number(row.claimedUntil ?? 0) < now) orders.add(orderId);
+		}
+		for (const orderId of await this.scanForUnindexedEvents(now)) orders.add(orderId);
+		return [...orders];
+	}
+
+	/** Where the scan for unindexed outbox rows stopped (Azure's continuation token); done when true. */
+	private scan: { token?: string; done?: boolean } = {};
+
+	/** One page of the table-wide scan for outbox rows written before the pending index. */
+	async scanForUnindexedEvents(now = this.now()): Promise<string[]> {
+		if (this.scan.done) return [];
+		if (this.scan.token === undefined && (await this.getEntity(PENDING_PARTITION, LEGACY_SCANNED_ROW))) {
+			this.scan.done = true;
+			return [];
+		}
 		const page = await this.call("find pending events", async (abortSignal) => {
 			const result = await this.client
 				.listEntities<OutboxEntity>({
@@ -647,12 +679,26 @@ export class AzureTablesOrderStore implements OrderStore {
 					},
 					abortSignal,
 				})
-				.byPage({ maxPageSize: 1000, continuationToken: this.sweepToken })
+				.byPage({ maxPageSize: 1000, continuationToken: this.scan.token })
 				.next();
 			return (result.value ?? []) as OutboxEntity[] & { continuationToken?: string };
 		});
-		this.sweepToken = page.continuationToken;
-		return [...new Set(page.filter((r) => Number(r.claimedUntil ?? 0) < now).map((r) => r.partitionKey))];
+		const found = page.filter((r) => Number(r.claimedUntil ?? 0) < now).map((r) => r.partitionKey);
+		this.scan.token = page.continuationToken;
+		if (this.scan.token === undefined && found.length === 0) {
+			// A whole pass found nothing unindexed: no instance need scan again.
+			await this.call("mark scanned", (abortSignal) =>
+				this.client.upsertEntity(
+					{ partitionKey: PENDING_PARTITION, rowKey: LEGACY_SCANNED_ROW, at: now },
+					"Replace",
+					{
+						abortSignal,
+					},
+				),
+			);
+			this.scan.done = true;
+		}
+		return [...new Set(found)];
 	}
 
 	async ping(): Promise<void> {

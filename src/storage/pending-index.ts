@@ -1,0 +1,130 @@
+// An index of the outbox: one row per pending event in one partition of the orders table,
+//   PartitionKey = "~pending"   RowKey = "<orderId>~<version, 10 digits>"   at
+// so that the sweep for events a stopped instance left behind reads one partition instead of
+// scanning every order's rows. Rows are marked BEFORE the commit that writes the outbox row (a
+// stopped instance leaves the index row behind with it; a commit that then fails leaves an index
+// row without an event, which the sweep drops) and unmarked after the outbox row is cleared.
+//
+// Every change marks and unmarks a row: the writes of one moment go together, up to 100 in one
+// transaction (one partition), one transaction at a time — under load one request carries many
+// changes' index rows.
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+
+export const PENDING_PARTITION = "~pending";
+const MAX_BATCH = 100;
+
+export const pendingRowKey = (orderId: string, version: number) =>
+	`${orderId}~${version.toString().padStart(10, "0")}`;
+
+export function parsePendingRowKey(rowKey: string): { orderId: string; version: number } {
+	const at = rowKey.lastIndexOf("~");
+	return { orderId: rowKey.slice(0, at), version: Number(rowKey.slice(at + 1)) };
+}
+
+type Op = { kind: "mark" | "unmark"; rowKey: string; resolve(): void; reject(err: unknown): void };
+
+export class PendingIndex {
+	private readonly waiting: Op[] = [];
+	private writing = false;
+
+	constructor(
+		private readonly client: TableClient,
+		/** Runs one storage call with the store's deadline and error mapping. */
+		private readonly call: <T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>) => Promise<T>,
+		private readonly now: () => number,
+	) {}
+
+	/** Resolves once the row is written (the caller commits the event after). */
+	mark(orderId: string, version: number): Promise<void> {
+		return this.enqueue("mark", pendingRowKey(orderId, version));
+	}
+
+	/** Resolves once the row is gone (or was already). */
+	unmark(orderId: string, version: number): Promise<void> {
+		return this.enqueue("unmark", pendingRowKey(orderId, version));
+	}
+
+	private enqueue(kind: Op["kind"], rowKey: string): Promise<void> {
+		return new Promise((resolve, reject) => {
+			this.waiting.push({ kind, rowKey, resolve, reject });
+			if (!this.writing) void this.writeWaiting();
+		});
+	}
+
+	private async writeWaiting(): Promise<void> {
+		this.writing = true;
+		try {
+			while (this.waiting.length > 0) {
+				// One transaction names each row once: a row marked and unmarked in one moment keeps
+				// its last operation only.
+				const batch = new Map<string, Op[]>();
+				while (this.waiting.length > 0 && batch.size < MAX_BATCH) {
+					const op = this.waiting.shift() as Op;
+					batch.set(op.rowKey, [...(batch.get(op.rowKey) ?? []), op]);
+				}
+				const last = [...batch.values()].map((ops) => ops[ops.length - 1] as Op);
+				try {
+					await this.write(last);
+					for (const ops of batch.values()) for (const op of ops) op.resolve();
+				} catch (err) {
+					for (const ops of batch.values()) for (const op of ops) op.reject(err);
+				}
+			}
+		} finally {
+			this.writing = false;
+		}
+	}
+
+	private async write(ops: Op[]): Promise<void> {
+		const at = this.now();
+		const actions = ops.map(
+			(op): TransactionAction =>
+				op.kind === "mark"
+					? ["upsert", { partitionKey: PENDING_PARTITION, rowKey: op.rowKey, at }, "Replace"]
+					: ["delete", { partitionKey: PENDING_PARTITION, rowKey: op.rowKey }],
+		);
+		try {
+			await this.call("pending index", (abortSignal) =>
+				this.client.submitTransaction(actions, { abortSignal }),
+			);
+		} catch (err) {
+			// A delete of a row already gone fails the whole transaction: write them one by one.
+			if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+			for (const op of ops) {
+				await this.call("pending index", async (abortSignal) => {
+					try {
+						if (op.kind === "mark")
+							await this.client.upsertEntity(
+								{ partitionKey: PENDING_PARTITION, rowKey: op.rowKey, at },
+								"Replace",
+								{
+									abortSignal,
+								},
+							);
+						else await this.client.deleteEntity(PENDING_PARTITION, op.rowKey, { abortSignal });
+					} catch (e) {
+						if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+					}
+				});
+			}
+		}
+	}
+
+	/** Up to `limit` pending events the index names, oldest orders first by id. */
+	async list(limit: number): Promise<{ orderId: string; version: number }[]> {
+		return this.call("pending index", async (abortSignal) => {
+			const out: { orderId: string; version: number }[] = [];
+			const rows = this.client.listEntities({
+				queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION}`, select: ["RowKey"] },
+				abortSignal,
+			});
+			for await (const row of rows) {
+				const rowKey = row.rowKey as string;
+				if (rowKey.startsWith("~")) continue; // the partition's own markers
+				out.push(parsePendingRowKey(rowKey));
+				if (out.length >= limit) break;
+			}
+			return out;
+		});
+	}
+}
