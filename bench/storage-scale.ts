@@ -90,10 +90,8 @@ async function measure(connectionString: string, orders: number, samples: number
 	});
 	t = performance.now();
 	const viaScan = new Set<string>();
-	for (let pass = 0; pass < 10_000; pass++) {
-		const page = await scanner.scanForUnindexedEvents();
-		for (const id of page) viaScan.add(id);
-		if (viaScan.size >= left.length && page.length === 0) break;
+	while (scanner.scanPasses === 0) {
+		for (const id of await scanner.scanForUnindexedEvents()) viaScan.add(id);
 	}
 	const sweepScanMs = performance.now() - t;
 	if (viaIndex.length !== left.length || viaScan.size !== left.length)

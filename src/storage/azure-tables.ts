@@ -661,7 +661,12 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 
 	/** Where the scan for unindexed outbox rows stopped (Azure's continuation token); done when true. */
-	private scan: { token?: string; done?: boolean } = {};
+	private scan: { token?: string; done?: boolean; passes: number } = { passes: 0 };
+
+	/** Whole passes the scan for unindexed outbox rows has made over the table. */
+	get scanPasses(): number {
+		return this.scan.passes;
+	}
 
 	/** One page of the table-wide scan for outbox rows written before the pending index. */
 	async scanForUnindexedEvents(now = this.now()): Promise<string[]> {
@@ -685,6 +690,7 @@ export class AzureTablesOrderStore implements OrderStore {
 		});
 		const found = page.filter((r) => Number(r.claimedUntil ?? 0) < now).map((r) => r.partitionKey);
 		this.scan.token = page.continuationToken;
+		if (this.scan.token === undefined) this.scan.passes++;
 		if (this.scan.token === undefined && found.length === 0) {
 			// A whole pass found nothing unindexed: no instance need scan again.
 			await this.call("mark scanned", (abortSignal) =>
