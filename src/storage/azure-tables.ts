@@ -22,7 +22,7 @@ import { keyProblem } from "../domain/keys.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
-import { BoundedMap } from "../util/bounded-map.js";
+import { ClaimStamps } from "./claim-stamps.js";
 import { PENDING_PARTITION, PendingIndex } from "./pending-index.js";
 import {
 	base64url,
@@ -226,16 +226,10 @@ export class AzureTablesOrderStore implements OrderStore {
 	private readonly pendingIndex: PendingIndex;
 
 	/** Claims this store stamped on outbox rows it wrote (see OrderStore.claimStampedUntil). */
-	private readonly stampedClaims = new BoundedMap<string, number>(10_000);
-
-	private stampClaim(orderId: string, version: number, leaseMs: number): number {
-		const until = this.now() + leaseMs;
-		this.stampedClaims.set(`${orderId}/${version}`, until);
-		return until;
-	}
+	private readonly stampedClaims = new ClaimStamps(() => this.now());
 
 	claimStampedUntil(orderId: string, version: number): number | undefined {
-		return this.stampedClaims.get(`${orderId}/${version}`);
+		return this.stampedClaims.get(orderId, version);
 	}
 
 	/** The outbox row recording `event` in its order's partition (in the change's transaction). */
@@ -246,7 +240,7 @@ export class AzureTablesOrderStore implements OrderStore {
 			rowKey: outboxRowKey(version),
 			event: JSON.stringify(event),
 			...(eventHolder
-				? { claimedBy: eventHolder, claimedUntil: this.stampClaim(orderId, version, eventLeaseMs) }
+				? { claimedBy: eventHolder, claimedUntil: this.stampedClaims.stamp(orderId, version, eventLeaseMs) }
 				: {}),
 		};
 	}

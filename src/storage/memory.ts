@@ -1,7 +1,7 @@
 import { createdEvent, type OrderEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
-import { BoundedMap } from "../util/bounded-map.js";
+import { ClaimStamps } from "./claim-stamps.js";
 import {
 	type ChangeToCommit,
 	type CreateOptions,
@@ -166,16 +166,10 @@ export class MemoryOrderStore implements OrderStore {
 	}
 
 	/** Claims this store stamped on outbox rows it wrote (see OrderStore.claimStampedUntil). */
-	private readonly stampedClaims = new BoundedMap<string, number>(10_000);
-
-	private stampClaim(orderId: string, version: number, leaseMs: number): number {
-		const until = this.now() + leaseMs;
-		this.stampedClaims.set(`${orderId}/${version}`, until);
-		return until;
-	}
+	private readonly stampedClaims = new ClaimStamps(() => this.now());
 
 	claimStampedUntil(orderId: string, version: number): number | undefined {
-		return this.stampedClaims.get(`${orderId}/${version}`);
+		return this.stampedClaims.get(orderId, version);
 	}
 
 	private pendingOf(orderId: string, version: number, event: OrderEvent): PendingEvent {
@@ -185,7 +179,7 @@ export class MemoryOrderStore implements OrderStore {
 			version,
 			event,
 			...(eventHolder
-				? { claimedBy: eventHolder, claimedUntil: this.stampClaim(orderId, version, eventLeaseMs) }
+				? { claimedBy: eventHolder, claimedUntil: this.stampedClaims.stamp(orderId, version, eventLeaseMs) }
 				: {}),
 			etag: String(++this.etags),
 		};

@@ -16,7 +16,7 @@ class SlowFeed extends InProcessEventFeed {
 	}
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 3000): Promise<void> {
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
 	const until = Date.now() + ms;
 	while (!(await check())) {
 		if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

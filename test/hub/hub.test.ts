@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { createdEvent, updatedEvent } from "../../src/domain/events.js";
 import type { Order } from "../../src/domain/order.js";
 import { MemoryEventLog } from "../../src/events/memory-log.js";
-import { OrderHub, type SseSink } from "../../src/hub/hub.js";
+import { type HubOptions, OrderHub, type SseSink } from "../../src/hub/hub.js";
 
 class BufferSink implements SseSink {
 	text = "";
@@ -140,19 +140,26 @@ describe("OrderHub", () => {
 	});
 });
 
+/** A hub fed from a fresh memory log that keeps only 10 events in memory: older replays read the log. */
+async function logFedHub(options: HubOptions = {}) {
+	const log = new MemoryEventLog();
+	const epoch = await log.epoch();
+	const hub = new OrderHub({
+		instanceId: epoch,
+		eventLog: log,
+		startSeq: 0,
+		coalesceMs: 0,
+		historySize: 10,
+		...options,
+	});
+	return { log, epoch, hub };
+}
+
 describe("OrderHub fed from the event log", () => {
 	const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 	it("replays no outdated copy of an order's event, however far back the newer version was logged", async () => {
-		const log = new MemoryEventLog();
-		const epoch = await log.epoch();
-		const hub = new OrderHub({
-			instanceId: epoch,
-			eventLog: log,
-			startSeq: 0,
-			coalesceMs: 0,
-			historySize: 10,
-		});
+		const { log, epoch, hub } = await logFedHub();
 		const events = [
 			updatedEvent(order("o1", "Processing"), 1, "m1", "Pending"),
 			updatedEvent(order("o1", "Shipped"), 2, "m2", "Processing"),
@@ -190,16 +197,8 @@ describe("OrderHub fed from the event log", () => {
 
 describe("OrderHub replay budget", () => {
 	it("bounds the log rows one caller's replays read per minute: past it, reset; another caller is not charged", async () => {
-		const log = new MemoryEventLog();
-		const epoch = await log.epoch();
-		const hub = new OrderHub({
-			instanceId: epoch,
-			eventLog: log,
-			startSeq: 0,
-			coalesceMs: 0,
-			historySize: 10,
-			maxReplayReadsPerMinute: 600, // one replay of 300 positions (+200 look-back), not two
-		});
+		// One replay of 300 positions (+200 look-back), not two.
+		const { log, epoch, hub } = await logFedHub({ maxReplayReadsPerMinute: 600 });
 		for (let i = 0; i < 300; i++) {
 			const event = createdEvent(order(`o${i}`));
 			hub.deliver({ seq: await log.append(event), event, epoch });
