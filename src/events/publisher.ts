@@ -6,7 +6,7 @@
 //
 // It is the app's OrderEvents: publish(event) means "an event of this order was committed" — the
 // event itself is already in the outbox. A sweep picks up what a stopped instance left behind.
-import { SpanKind } from "@opentelemetry/api";
+import { type Context, context, SpanKind } from "@opentelemetry/api";
 import type { OrderEvent, OrderEvents } from "../domain/events.js";
 import { type Logger, silentLogger } from "../observability/log.js";
 import { activeTraceparent, inSpan } from "../observability/tracing.js";
@@ -31,13 +31,25 @@ export interface EventPublisherOptions {
 	now?: () => number;
 }
 
+/** A relay in flight for one order. */
+interface RelayState {
+	/** A relay of this order joined (a later change was committed meanwhile): look once more. */
+	again: boolean;
+	/**
+	 * The trace context of the newest joiner: the events it committed are published in its trace
+	 * (the PUT that changed the order), not in the trace of the relay it joined.
+	 */
+	joinedFrom?: Context;
+	done: Promise<void>;
+}
+
 export class EventPublisher implements OrderEvents {
 	private readonly leaseMs: number;
 	private readonly storageTimeoutMs: number;
 	private readonly logger: Logger;
 	private readonly now: () => number;
 	/** One relay per order at a time in this process; a request during one runs once more after it. */
-	private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
+	private readonly running = new Map<string, RelayState>();
 	private published = 0;
 	/** The newest version of each recently published order this instance cleared from the outbox. */
 	private readonly lastCleared = new BoundedMap<string, number>(10_000);
@@ -71,18 +83,21 @@ export class EventPublisher implements OrderEvents {
 		const current = this.running.get(orderId);
 		if (current) {
 			current.again = true;
+			current.joinedFrom = context.active();
 			return current.done;
 		}
 		// `again` is set by a relay of this order that joins while this one runs (a later change
 		// committed meanwhile): it must survive every await below, so it is only ever cleared right
 		// before the pending events are read.
-		const state = { again: committed === undefined, done: Promise.resolve() };
+		const state: RelayState = { again: committed === undefined, done: Promise.resolve() };
 		state.done = (async () => {
 			try {
 				if (committed && !(await this.relayCommitted(orderId, committed))) state.again = true;
 				while (state.again) {
 					state.again = false;
-					if ((await this.relayOnce(orderId)) === "wait") {
+					const trace = state.joinedFrom ?? context.active();
+					state.joinedFrom = undefined;
+					if ((await context.with(trace, () => this.relayOnce(orderId))) === "wait") {
 						await new Promise((resolve) => setTimeout(resolve, WAIT_FOR_HOLDER_MS));
 						state.again = true;
 					}
