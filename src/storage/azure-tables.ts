@@ -379,21 +379,20 @@ export class AzureTablesOrderStore implements OrderStore {
 			...(order.ownerId ? { ownerId: order.ownerId } : {}),
 		};
 		const imported = toOrder(entity);
-		if (this.recordEvents) await this.pendingIndex.mark(orderId, 0);
+		const event = this.recordEvents ? createdEvent(imported) : undefined;
+		if (event) await this.pendingIndex.mark(orderId, 0);
 		try {
 			await this.call("import order", (abortSignal) =>
 				this.client.submitTransaction(
 					[
 						["create", entity],
 						["create", this.importHistoryRow(imported, 0)],
-						...(this.recordEvents
-							? [["create", this.outboxRow(orderId, 0, createdEvent(imported))] as TransactionAction]
-							: []),
+						...(event ? [["create", this.outboxRow(orderId, 0, event)] as TransactionAction] : []),
 					],
 					{ abortSignal },
 				),
 			);
-			return { kind: "imported", order: imported };
+			return { kind: "imported", order: imported, ...(event ? { event } : {}) };
 		} catch (err) {
 			if (statusCode(err) !== 409) throw err;
 		}
@@ -409,7 +408,10 @@ export class AzureTablesOrderStore implements OrderStore {
 			const version = stored.version + 1;
 			const updated: Order = { ...previous, ...importedFields(order) };
 			const { partitionKey, ...fields } = importedFields(order);
-			if (this.recordEvents) await this.pendingIndex.mark(orderId, version);
+			const event = this.recordEvents
+				? updatedEvent(updated, version, importMessageId(orderId, version), previous.status)
+				: undefined;
+			if (event) await this.pendingIndex.mark(orderId, version);
 			try {
 				await this.call("import update", (abortSignal) =>
 					this.client.submitTransaction(
@@ -427,23 +429,12 @@ export class AzureTablesOrderStore implements OrderStore {
 								{ etag: stored.etag },
 							],
 							["create", this.importHistoryRow(updated, version)],
-							...(this.recordEvents
-								? [
-										[
-											"create",
-											this.outboxRow(
-												orderId,
-												version,
-												updatedEvent(updated, version, importMessageId(orderId, version), previous.status),
-											),
-										] as TransactionAction,
-									]
-								: []),
+							...(event ? [["create", this.outboxRow(orderId, version, event)] as TransactionAction] : []),
 						],
 						{ abortSignal },
 					),
 				);
-				return { kind: "updated", order: updated, previous };
+				return { kind: "updated", order: updated, previous, ...(event ? { event } : {}) };
 			} catch (err) {
 				// Changed meanwhile (a status change applied): look again.
 				if (statusCode(err) !== 412 && statusCode(err) !== 409) throw err;

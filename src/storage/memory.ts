@@ -93,6 +93,7 @@ export class MemoryOrderStore implements OrderStore {
 		const r = this.records.get(order.orderId);
 		if (!r) {
 			const imported = { ...order };
+			const event = this.recordEvents ? createdEvent({ ...imported }) : undefined;
 			this.insertSorted(order.orderId);
 			this.records.set(order.orderId, {
 				order: imported,
@@ -105,9 +106,9 @@ export class MemoryOrderStore implements OrderStore {
 					},
 				],
 				appliedMessageIds: new Set(),
-				pending: this.recordEvents ? [this.pendingOf(order.orderId, 0, createdEvent({ ...imported }))] : [],
+				pending: event ? [this.pendingOf(order.orderId, 0, event)] : [],
 			});
-			return { kind: "imported", order: { ...imported } };
+			return { kind: "imported", order: { ...imported }, ...(event ? { event } : {}) };
 		}
 		const previous = { ...r.order };
 		if (!options.update) return { kind: "exists", order: previous };
@@ -117,15 +118,11 @@ export class MemoryOrderStore implements OrderStore {
 		const messageId = importMessageId(order.orderId, version);
 		r.order = { ...previous, ...importedFields(order) };
 		r.history.push({ status: order.status, at: order.updatedAt, messageId, source: IMPORT_SOURCE });
-		if (this.recordEvents)
-			r.pending.push(
-				this.pendingOf(
-					order.orderId,
-					version,
-					updatedEvent({ ...r.order }, version, messageId, previous.status),
-				),
-			);
-		return { kind: "updated", order: { ...r.order }, previous };
+		const event = this.recordEvents
+			? updatedEvent({ ...r.order }, version, messageId, previous.status)
+			: undefined;
+		if (event) r.pending.push(this.pendingOf(order.orderId, version, event));
+		return { kind: "updated", order: { ...r.order }, previous, ...(event ? { event } : {}) };
 	}
 
 	async get(orderId: string): Promise<Order | undefined> {

@@ -74,12 +74,15 @@ export interface ImportOptions {
 	update?: boolean;
 }
 
-/** What importOrder did; `order` is the order as it now is here. */
+/**
+ * What importOrder did; `order` is the order as it now is here. `event` is the event recorded with
+ * the write (recordEvents only), for the publisher.
+ */
 export type ImportResult =
-	| { kind: "imported"; order: Order }
+	| { kind: "imported"; order: Order; event?: OrderEvent }
 	| { kind: "exists"; order: Order }
 	| { kind: "unchanged"; order: Order }
-	| { kind: "updated"; order: Order; previous: Order }
+	| { kind: "updated"; order: Order; previous: Order; event?: OrderEvent }
 	/** --update, but the order here was changed after the imported one's updatedAt: kept. */
 	| { kind: "newer-here"; order: Order };
 
