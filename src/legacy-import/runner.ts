@@ -52,6 +52,8 @@ export interface ImportSummary {
 	failures: string[];
 	/** Stopped early: too many writes in a row failed. */
 	stoppedEarly: boolean;
+	/** How long the run took, both passes. */
+	seconds: number;
 }
 
 /** Writes that fail in a row before the run stops (storage is down: run again later to resume). */
@@ -65,12 +67,14 @@ export async function runImport(options: LegacyImportOptions, deps: ImportDeps):
 	const { source, store, say } = deps;
 	const now = deps.now ?? Date.now;
 
+	const runStarted = now();
 	const survey = new IdSurvey();
 	for await (const entity of legacyEntities(source)) survey.add(entity);
 	const { idFrom, why } = survey.choose(options.idFrom);
 	say(`${survey.entities} entities in ${source.tableName}; order ids from ${idFrom} (${why})`);
 	const duplicateIds = survey.duplicates(idFrom);
 
+	const started = now();
 	const summary: ImportSummary = {
 		entities: survey.entities,
 		idFrom,
@@ -78,8 +82,8 @@ export async function runImport(options: LegacyImportOptions, deps: ImportDeps):
 		skipped: new Map(),
 		failures: [],
 		stoppedEarly: false,
+		seconds: 0,
 	};
-	const started = now();
 	let done = 0;
 	let lastProgress = 0;
 	const showProgress = (force = false) => {
@@ -143,6 +147,7 @@ export async function runImport(options: LegacyImportOptions, deps: ImportDeps):
 	}
 	await Promise.all(inFlight);
 	showProgress(true);
+	summary.seconds = (now() - runStarted) / 1000;
 	return summary;
 }
 
@@ -168,7 +173,7 @@ export function summaryLines(summary: ImportSummary, dryRun = false): string[] {
 	const { outcomes } = summary;
 	const would = dryRun ? "would be " : "";
 	const lines = [
-		dryRun ? "Dry run: nothing was written." : "Done.",
+		`${dryRun ? "Dry run: nothing was written" : "Done"} (${summary.entities} entities in ${summary.seconds.toFixed(1)} s).`,
 		`  ${would}imported:  ${outcomes.imported}`,
 		`  here already, left alone: ${outcomes.exists}`,
 	];
