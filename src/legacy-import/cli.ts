@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import type { TableClient } from "@azure/data-tables";
 import { ConfigError, storeOptions } from "../config.js";
 import { createAzureTablesEventLog } from "../events/azure-log.js";
 import { InProcessEventFeed } from "../events/in-process-feed.js";
@@ -89,6 +90,18 @@ function parseOptions(argv: string[]) {
 	});
 }
 
+/** A client of the legacy table; a connection string the SDK cannot parse is a usage error (never echoed: it holds a key). */
+function legacyClient(connectionString: string, table: string): TableClient {
+	try {
+		return tableClient(connectionString, table);
+	} catch (err) {
+		const why = err instanceof TypeError ? "" : ` (${(err as Error).message})`;
+		throw new UsageError(
+			`the legacy connection string is not a Table Storage connection string${why}: expected DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net, a SAS form, or UseDevelopmentStorage=true`,
+		);
+	}
+}
+
 /** The account and table a client points at, to tell whether two clients are the same table. */
 const tableIdentity = (client: { url: string; tableName: string }) =>
 	`${client.url.replace(/\/+$/, "").toLowerCase()}|${client.tableName.toLowerCase()}`;
@@ -100,6 +113,7 @@ async function main(): Promise<number> {
 		return 0;
 	}
 	const config = loadConfig();
+	const source = legacyClient(args.connectionString, args.table);
 	const say = (line: string) => process.stdout.write(`${line}\n`);
 	const tty = process.stderr.isTTY === true;
 	const progress = tty ? (text: string) => process.stderr.write(`\r\x1b[K${text}`) : undefined;
@@ -114,7 +128,6 @@ async function main(): Promise<number> {
 		say(`into: embedded Azurite, data in ${config.Embedded.DataDir}/, table ${tableName}`);
 	} else say(`into: Azure Table Storage, table ${tableName}`);
 	try {
-		const source = tableClient(args.connectionString, args.table);
 		const destination = tableClient(connectionString, tableName);
 		if (tableIdentity(source) === tableIdentity(destination))
 			throw new UsageError(

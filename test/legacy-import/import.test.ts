@@ -211,6 +211,18 @@ describe("npm run import-legacy", () => {
 		expect(failed.code).toBe(1);
 		expect(failed.stdout).toContain("  failed:    3\n");
 
+		const badUsage = await runCli(["--id-from", "Guid", "--map-status", "Lost=Gone"], {
+			...env,
+			...source.env,
+		});
+		expect(badUsage.code).toBe(2);
+		expect(badUsage.stderr).toContain("--id-from must be RowKey or OrderId, not 'Guid'");
+		expect(badUsage.stderr).toContain(`--map-status "Lost=Gone": 'Gone' is not one of`);
+		const garbled = await runCli([], { ...env, LEGACY_CONNECTION_STRING: "AccountName=x;AccountKey=S3cr3t" });
+		expect(garbled.code).toBe(2);
+		expect(garbled.stderr).toContain("the legacy connection string is not a Table Storage connection string");
+		expect(garbled.stdout + garbled.stderr).not.toContain("S3cr3t");
+
 		const itself = await runCli(["--from-table", table], { ...env, ...source.env });
 		expect(itself.code).toBe(2);
 		expect(itself.stderr).toContain(
