@@ -116,7 +116,15 @@ async function main(): Promise<number> {
 	const source = legacyClient(args.connectionString, args.table);
 	const say = (line: string) => process.stdout.write(`${line}\n`);
 	const tty = process.stderr.isTTY === true;
-	const progress = tty ? (text: string) => process.stderr.write(`\r\x1b[K${text}`) : undefined;
+	// On a terminal one line rewritten in place; in a log (a pipeline, a container) a line every 10 s.
+	let lastLogged = Date.now();
+	const progress = tty
+		? (text: string) => process.stderr.write(`\r\x1b[K${text}`)
+		: (text: string) => {
+				if (Date.now() - lastLogged < 10_000) return;
+				lastLogged = Date.now();
+				say(`progress ${text}`);
+			};
 
 	let azurite: EmbeddedAzurite | undefined;
 	let connectionString = config.TableStorage.ConnectionString;
@@ -169,10 +177,10 @@ async function main(): Promise<number> {
 				update: args.update,
 				dryRun: args.dryRun,
 			},
-			{ source, store, say, ...(progress ? { progress } : {}), ...(publisher ? { events: publisher } : {}) },
+			{ source, store, say, progress, ...(publisher ? { events: publisher } : {}) },
 		);
 		await publisher?.drain();
-		if (progress) process.stderr.write("\n");
+		if (tty) process.stderr.write("\n");
 		for (const line of summaryLines(summary, args.dryRun)) say(line);
 		if (publisher) say(`published: ${publisher.publishedCount} event(s)`);
 		return summary.outcomes.failed > 0 || summary.stoppedEarly ? 1 : 0;

@@ -34,7 +34,7 @@ export interface ImportDeps {
 	events?: { publish(event: OrderEvent): void };
 	/** A line for the user (the log of the run: which ids, each skipped entity, the summary). */
 	say: (line: string) => void;
-	/** Progress, rewritten in place on a terminal; not called otherwise. */
+	/** Progress (count, percentage, rate, time left), at most every 200 ms and once at the end. */
 	progress?: (text: string) => void;
 	now?: () => number;
 }
