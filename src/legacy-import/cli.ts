@@ -34,7 +34,8 @@ npm start uses: TableStorage:ConnectionString, or embedded Azurite under Embedde
   --publish                   broadcast an OrderCreated event for each imported order (default: none)
   --help                      this text
 
-Exit code 0 when every order was imported or was here already; 1 when a write failed; 2 for bad usage.`;
+Exit code 0 when every order was imported or was here already; 1 when a write failed; 2 for bad
+usage; 130 when interrupted (Ctrl-C: the writes in flight finish; run again to go on).`;
 
 class UsageError extends Error {}
 
@@ -113,6 +114,12 @@ async function main(): Promise<number> {
 		return 0;
 	}
 	const config = loadConfig();
+	// Ctrl-C: the writes in flight finish and the store is closed (embedded: flushed to disk); again: at once.
+	const interrupt = new AbortController();
+	process.on("SIGINT", () => {
+		if (interrupt.signal.aborted) process.exit(130);
+		interrupt.abort();
+	});
 	const source = legacyClient(args.connectionString, args.table);
 	const say = (line: string) => process.stdout.write(`${line}\n`);
 	const tty = process.stderr.isTTY === true;
@@ -176,6 +183,7 @@ async function main(): Promise<number> {
 				statusMap: args.statusMap,
 				update: args.update,
 				dryRun: args.dryRun,
+				signal: interrupt.signal,
 			},
 			{ source, store, say, progress, ...(publisher ? { events: publisher } : {}) },
 		);
@@ -183,6 +191,7 @@ async function main(): Promise<number> {
 		if (tty) process.stderr.write("\n");
 		for (const line of summaryLines(summary, args.dryRun)) say(line);
 		if (publisher) say(`published: ${publisher.publishedCount} event(s)`);
+		if (summary.interrupted) return 130;
 		return summary.outcomes.failed > 0 || summary.stoppedEarly ? 1 : 0;
 	} finally {
 		await azurite?.close(); // flushes the embedded store to disk

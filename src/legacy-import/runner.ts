@@ -25,6 +25,8 @@ export interface LegacyImportOptions {
 	dryRun?: boolean;
 	/** Writes in flight at once. Default 16. */
 	concurrency?: number;
+	/** Aborted (Ctrl-C): no new writes; the ones in flight finish, and the summary says so. */
+	signal?: AbortSignal;
 }
 
 export interface ImportDeps {
@@ -52,6 +54,8 @@ export interface ImportSummary {
 	failures: string[];
 	/** Stopped early: too many writes in a row failed. */
 	stoppedEarly: boolean;
+	/** Stopped by the signal (Ctrl-C). */
+	interrupted: boolean;
 	/** How long the run took, both passes. */
 	seconds: number;
 }
@@ -69,9 +73,13 @@ export async function runImport(options: LegacyImportOptions, deps: ImportDeps):
 
 	const runStarted = now();
 	const survey = new IdSurvey();
-	for await (const entity of legacyEntities(source)) survey.add(entity);
+	for await (const entity of legacyEntities(source)) {
+		if (options.signal?.aborted) break; // the loop below reports it
+		survey.add(entity);
+	}
 	const { idFrom, why } = survey.choose(options.idFrom);
-	say(`${survey.entities} entities in ${source.tableName}; order ids from ${idFrom} (${why})`);
+	if (!options.signal?.aborted)
+		say(`${survey.entities} entities in ${source.tableName}; order ids from ${idFrom} (${why})`);
 	const duplicateIds = survey.duplicates(idFrom);
 
 	const started = now();
@@ -82,6 +90,7 @@ export async function runImport(options: LegacyImportOptions, deps: ImportDeps):
 		skipped: new Map(),
 		failures: [],
 		stoppedEarly: false,
+		interrupted: false,
 		seconds: 0,
 	};
 	let done = 0;
@@ -123,6 +132,10 @@ export async function runImport(options: LegacyImportOptions, deps: ImportDeps):
 	for await (const entity of legacyEntities(source)) {
 		if (failuresInARow >= MAX_FAILURES_IN_A_ROW) {
 			summary.stoppedEarly = true;
+			break;
+		}
+		if (options.signal?.aborted) {
+			summary.interrupted = true;
 			break;
 		}
 		const mapped = mapLegacyEntity(entity, {
@@ -189,6 +202,8 @@ export function summaryLines(summary: ImportSummary, dryRun = false): string[] {
 		lines.push(`    ${count}  ${reason}`);
 	lines.push(`  failed:    ${outcomes.failed}`);
 	for (const failure of summary.failures) lines.push(`    ${failure}`);
+	if (summary.interrupted)
+		lines.push("Interrupted. Run the same command again to go on from where it stopped.");
 	if (summary.stoppedEarly)
 		lines.push(
 			`Stopped early: ${MAX_FAILURES_IN_A_ROW} writes in a row failed. Run the same command again to go on from where it stopped.`,
