@@ -1,15 +1,15 @@
 // Node composition root: reads configuration, picks the adapters, starts the receiver loop,
 // serves on PORT, and shuts down gracefully (idempotently: npm may deliver a signal twice).
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { serve } from "@hono/node-server";
 import { JwtVerifier } from "./auth/jwt.js";
 import { boardFilesFromDisk } from "./board/files.js";
-import { type Config, ConfigError, hubOptions, jwtOptions, resolveConfig, storeOptions } from "./config.js";
+import { ConfigError, hubOptions, jwtOptions, storeOptions } from "./config.js";
 import { createAzureTablesEventLog } from "./events/azure-log.js";
 import { InProcessEventFeed } from "./events/in-process-feed.js";
 import { ServiceBusTopicFeed } from "./events/service-bus-feed.js";
+import { loadConfig } from "./node-config.js";
 import { createNodeService, startEventFanOut } from "./node-service.js";
 import { errorFields, type Logger } from "./observability/log.js";
 import { createNodeLogger } from "./observability/node-logger.js";
@@ -39,18 +39,6 @@ function everyHour(job: () => void): void {
 }
 /** Until the configuration says the level: start-up problems are errors, always written. */
 let log: Logger = createNodeLogger("info");
-
-function loadConfig(): Config {
-	let settings: unknown = {};
-	try {
-		settings = JSON.parse(readFileSync(process.env.APPSETTINGS_PATH ?? "appsettings.json", "utf8"));
-	} catch (err) {
-		if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-			throw new ConfigError([`appsettings.json: ${(err as Error).message}`]);
-		}
-	}
-	return resolveConfig(settings, process.env);
-}
 
 /** Loopback addresses: reachable only from this machine. */
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
