@@ -20,6 +20,7 @@ import { createPrometheusMetrics } from "./observability/prometheus.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
 import type { StatusQueue } from "./queue/port.js";
 import { ServiceBusStatusQueue } from "./queue/service-bus.js";
+import type { ServiceBusConnection } from "./service-bus-connection.js";
 import { createAzureTablesStore, type TableConnection } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
 import { instrumentStore } from "./storage/instrumented.js";
@@ -117,23 +118,24 @@ async function main(): Promise<void> {
 		),
 	);
 
-	const queue: StatusQueue = config.ServiceBus.ConnectionString
-		? new ServiceBusStatusQueue({
-				connectionString: config.ServiceBus.ConnectionString,
-				queueName: config.ServiceBus.QueueName,
-				log,
-			})
+	// Service Bus: a connection string, or the namespace reached with the managed identity.
+	const { FullyQualifiedNamespace } = config.ServiceBus;
+	const serviceBus: ServiceBusConnection | undefined = FullyQualifiedNamespace
+		? { fullyQualifiedNamespace: FullyQualifiedNamespace, credential: await identity() }
+		: config.ServiceBus.ConnectionString;
+	const queue: StatusQueue = serviceBus
+		? new ServiceBusStatusQueue({ connectionString: serviceBus, queueName: config.ServiceBus.QueueName, log })
 		: new InProcessStatusQueue({ log, metrics });
 	log.info(
 		queue.kind === "service-bus"
-			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}`
+			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}${FullyQualifiedNamespace ? ` on ${FullyQualifiedNamespace} with a managed identity` : ""}`
 			: "status queue: in-process (not durable across a crash; set ServiceBus:ConnectionString for Service Bus)",
 	);
 	const { TopicName, SubscriptionName } = config.ServiceBus;
 	const feed =
-		config.ServiceBus.ConnectionString && TopicName && SubscriptionName
+		serviceBus && TopicName && SubscriptionName
 			? new ServiceBusTopicFeed({
-					connectionString: config.ServiceBus.ConnectionString,
+					connectionString: serviceBus,
 					topicName: TopicName,
 					subscriptionName: SubscriptionName,
 					log,

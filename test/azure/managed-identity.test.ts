@@ -7,11 +7,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jwtVerify } from "jose";
+import rhea from "rhea";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../../src/storage/embedded-azurite.js";
 import { TestManagedIdentityEndpoint } from "../support/managed-identity.js";
 import { createOrder, putStatus } from "../support/orders-client.js";
 import { runService, type Service, startService } from "../support/process.js";
+import { type Right, TestServiceBusBroker } from "../support/service-bus-broker.js";
 import { RecordingEventSource } from "../support/sse-client.js";
 import { uniqueTableName } from "../support/tables.js";
 import { makeTestCertificate, type TestCertificate } from "../support/tls.js";
@@ -21,6 +24,7 @@ let azurite: EmbeddedAzurite;
 const dataDir = mkdtempSync(join(tmpdir(), "order-tracker-identity-"));
 const services: Service[] = [];
 const endpoints: TestManagedIdentityEndpoint[] = [];
+const brokers: TestServiceBusBroker[] = [];
 
 beforeAll(async () => {
 	tls = await makeTestCertificate();
@@ -32,6 +36,7 @@ afterAll(async () => {
 		await s.exited;
 	}
 	for (const e of endpoints) await e.close();
+	for (const b of brokers) await b.close();
 	await azurite?.close();
 	tls?.remove();
 	rmSync(dataDir, { recursive: true, force: true });
@@ -63,7 +68,9 @@ async function start(env: Record<string, string>): Promise<Service> {
 	return service;
 }
 
-async function readiness(service: Service): Promise<{ status: number; body: Record<string, any> }> {
+async function readiness(
+	service: Service,
+): Promise<{ status: number; body: { checks: Record<string, Record<string, unknown>> } }> {
 	const res = await fetch(`${service.baseUrl}/health/ready`);
 	return { status: res.status, body: await res.json() };
 }
@@ -106,9 +113,10 @@ describe("Table Storage with a managed identity (TableStorage:ServiceUri)", () =
 		const ready = await readiness(svc);
 		expect(ready.status).toBe(503);
 		expect(ready.body.checks.store).toEqual({ status: "unavailable", reason: "unauthorized" });
-		expect(svc.output()).toMatch(
-			/not ready: Table Storage did not answer at start \(unauthorized\).*audience/i,
-		);
+		// The log is written asynchronously: wait for the line.
+		await expect
+			.poll(() => svc.output(), { timeout: 10_000 })
+			.toMatch(/not ready: Table Storage did not answer at start \(unauthorized\).*audience/i);
 		const create = await fetch(`${svc.baseUrl}/api/orders/create`, {
 			method: "POST",
 			headers: { "content-type": "application/json" },
@@ -125,9 +133,10 @@ describe("Table Storage with a managed identity (TableStorage:ServiceUri)", () =
 		const ready = await readiness(svc);
 		expect(ready.status).toBe(503);
 		expect(ready.body.checks.store).toMatchObject({ status: "unavailable", reason: "unauthorized" });
-		expect(svc.output()).toMatch(
-			/not ready: Table Storage did not answer at start \(unauthorized\).*expired/i,
-		);
+		// The log is written asynchronously: wait for the line.
+		await expect
+			.poll(() => svc.output(), { timeout: 10_000 })
+			.toMatch(/not ready: Table Storage did not answer at start \(unauthorized\).*expired/i);
 	});
 
 	it("an identity the endpoint does not know (a wrong AZURE_CLIENT_ID) is reported, not a crash", async () => {
@@ -138,9 +147,10 @@ describe("Table Storage with a managed identity (TableStorage:ServiceUri)", () =
 		const ready = await readiness(svc);
 		expect(ready.status).toBe(503);
 		expect(ready.body.checks.store).toMatchObject({ status: "unavailable", reason: "unauthorized" });
-		expect(svc.output()).toMatch(
-			/not ready: Table Storage did not answer at start \(unauthorized\).*Identity not found/,
-		);
+		// The log is written asynchronously: wait for the line.
+		await expect
+			.poll(() => svc.output(), { timeout: 10_000 })
+			.toMatch(/not ready: Table Storage did not answer at start \(unauthorized\).*Identity not found/);
 		expect((await fetch(`${svc.baseUrl}/health/live`)).status).toBe(200);
 	});
 
@@ -151,5 +161,151 @@ describe("Table Storage with a managed identity (TableStorage:ServiceUri)", () =
 		});
 		expect(code).toBe(1);
 		expect(output).toMatch(/TableStorage:ConnectionString and TableStorage:ServiceUri are both set/);
+	});
+});
+
+/** The audience Service Bus tokens are for (what the SDK asks the identity endpoint for). */
+const SERVICE_BUS_AUDIENCES = ["https://servicebus.azure.net", "https://servicebus.azure.net/"];
+
+/**
+ * A broker over TLS that takes only Entra ID tokens: signed by the identity endpoint's key, issued by
+ * its tenant, for Service Bus; `roles` are the identity's role assignments on the namespace.
+ */
+async function keylessBroker(
+	endpoint: TestManagedIdentityEndpoint,
+	roles: Right[],
+): Promise<TestServiceBusBroker> {
+	const broker = await TestServiceBusBroker.start({
+		tls: { cert: tls.cert, key: tls.key },
+		verifyToken: async (token) => {
+			const { payload } = await jwtVerify(token, endpoint.publicKey, {
+				issuer: `https://sts.windows.net/${endpoint.tenantId}/`,
+				audience: SERVICE_BUS_AUDIENCES,
+			});
+			return new Set(payload.oid === endpoint.principalId ? roles : []);
+		},
+	});
+	brokers.push(broker);
+	return broker;
+}
+
+function keylessServiceBus(endpoint: TestManagedIdentityEndpoint, broker: TestServiceBusBroker) {
+	return keylessEnvironment(endpoint, {
+		ServiceBus__FullyQualifiedNamespace: broker.fullyQualifiedNamespace,
+		ServiceBus__QueueName: "warehouse-status",
+	});
+}
+
+describe("Service Bus with a managed identity (ServiceBus:FullyQualifiedNamespace)", () => {
+	it("sends and receives status changes over TLS with a CBS jwt token, no key anywhere", async () => {
+		const endpoint = await identityEndpoint();
+		const broker = await keylessBroker(endpoint, ["Send", "Listen"]);
+		const svc = await start(keylessServiceBus(endpoint, broker));
+		expect(svc.output()).toMatch(
+			/status queue: Azure Service Bus queue warehouse-status on 127\.0\.0\.1:\d+ with a managed identity/,
+		);
+		const stream = new RecordingEventSource(`${svc.baseUrl}/orderHub`);
+		try {
+			await stream.opened();
+			const order = await createOrder(svc.baseUrl, { CustomerName: "Ada", ProductName: "Engine" });
+			expect((await putStatus(svc.baseUrl, order.orderId, "Processing")).status).toBe(202);
+			await expect
+				.poll(() => stream.of("ReceiveOrderUpdate").map((e) => [e.data.orderId, e.data.status]), {
+					timeout: 20_000,
+				})
+				.toContainEqual([order.orderId, "Processing"]);
+		} finally {
+			stream.close();
+		}
+		const ready = await readiness(svc);
+		expect(ready.status).toBe(200);
+		expect(ready.body.checks.queue).toMatchObject({ status: "ok", kind: "service-bus" });
+		expect(broker.deliveries).toBeGreaterThan(0);
+		expect(broker.refusals).toEqual([]);
+		const resources = new Set(endpoint.requests.map((r) => r.resource));
+		expect([...resources].some((r) => SERVICE_BUS_AUDIENCES.includes(r))).toBe(true);
+		for (const token of endpoint.issued) expect(svc.output()).not.toContain(token.split(".")[2]);
+	});
+
+	it("an identity without Azure Service Bus Data Receiver: readiness names the role, the log says to grant it", async () => {
+		const endpoint = await identityEndpoint();
+		const broker = await keylessBroker(endpoint, ["Send"]);
+		const svc = await start(keylessServiceBus(endpoint, broker));
+		await expect
+			.poll(async () => (await readiness(svc)).body.checks.queue, { timeout: 20_000 })
+			.toEqual({
+				status: "unavailable",
+				reason: "unauthorized",
+				missingRole: "Azure Service Bus Data Receiver",
+			});
+		// The log is written asynchronously: wait for the line.
+		await expect
+			.poll(() => svc.output(), { timeout: 10_000 })
+			.toMatch(/grant the service's identity the role \\?"Azure Service Bus Data Receiver/);
+	});
+
+	it("an identity without Azure Service Bus Data Sender: readiness names the role before any PUT", async () => {
+		const endpoint = await identityEndpoint();
+		const broker = await keylessBroker(endpoint, ["Listen"]);
+		const svc = await start(keylessServiceBus(endpoint, broker));
+		await expect
+			.poll(async () => (await readiness(svc)).body.checks.queue, { timeout: 20_000 })
+			.toEqual({
+				status: "unavailable",
+				reason: "unauthorized",
+				missingRole: "Azure Service Bus Data Sender",
+			});
+		await expect
+			.poll(() => svc.output(), { timeout: 10_000 })
+			.toMatch(/grant the service's identity the role \\?"Azure Service Bus Data Sender/);
+	});
+
+	it("a Service Bus token with the wrong audience is refused by the broker and reported", async () => {
+		const endpoint = await identityEndpoint();
+		endpoint.audienceOverride = "https://storage.azure.com";
+		endpoint.audienceOverrideFor = "https://servicebus.azure.net";
+		const broker = await keylessBroker(endpoint, ["Send", "Listen"]);
+		const svc = await start(keylessServiceBus(endpoint, broker));
+		await expect
+			.poll(async () => (await readiness(svc)).body.checks.queue, { timeout: 20_000 })
+			.toMatchObject({ status: "unavailable", reason: "unauthorized" });
+		expect(broker.refusals.some((r) => /InvalidToken: .*aud/.test(r))).toBe(true);
+		await expect
+			.poll(() => svc.output(), { timeout: 10_000 })
+			.toMatch(/readiness check queue failed \(unauthorized\).*aud/);
+	});
+
+	it("the broker refuses a connection that brings no token", async () => {
+		const endpoint = await identityEndpoint();
+		const broker = await keylessBroker(endpoint, ["Send", "Listen"]);
+		const container = rhea.create_container();
+		const connection = container.connect({
+			host: "127.0.0.1",
+			port: broker.port,
+			transport: "tls",
+			ca: tls.cert,
+			servername: "localhost",
+			reconnect: false,
+		} as never);
+		try {
+			const refused = await new Promise<string>((resolve) => {
+				const sender = connection.open_sender("warehouse-status");
+				sender.on("sender_close", (ctx) => resolve(String(ctx.sender?.error?.condition ?? "")));
+				sender.on("sender_error", (ctx) => resolve(String(ctx.sender?.error?.condition ?? "")));
+			});
+			expect(refused).toBe("amqp:unauthorized-access");
+			expect(broker.refusals).toEqual([expect.stringMatching(/No token was put on \$cbs/)]);
+		} finally {
+			connection.close();
+		}
+	});
+
+	it("refuses to start when both a connection string and a namespace are set, naming both keys", async () => {
+		const { code, output } = await runService({
+			ServiceBus__ConnectionString: "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=k;SharedAccessKey=v",
+			ServiceBus__FullyQualifiedNamespace: "example.servicebus.windows.net",
+		});
+		expect(code).toBe(1);
+		expect(output).toMatch(/ServiceBus:ConnectionString and ServiceBus:FullyQualifiedNamespace are both set/);
 	});
 });

@@ -25,6 +25,8 @@ export class TestManagedIdentityEndpoint {
 	readonly issued: string[] = [];
 	/** What to put in `aud` instead of the requested resource (a misconfigured token). */
 	audienceOverride: string | undefined;
+	/** Only for this resource (e.g. Service Bus's), if set; else for every one. */
+	audienceOverrideFor: string | undefined;
 	/** Issue tokens whose `exp` has passed, while telling the client they are fresh (a skewed clock). */
 	issueExpired = false;
 	private server!: Server;
@@ -78,7 +80,12 @@ export class TestManagedIdentityEndpoint {
 		const token = await new SignJWT({ oid: this.principalId, tid: this.tenantId, appid: this.clientId })
 			.setProtectedHeader({ alg: "RS256", typ: "JWT" })
 			.setIssuer(`https://sts.windows.net/${this.tenantId}/`)
-			.setAudience(this.audienceOverride ?? resource)
+			.setAudience(
+				this.audienceOverrideFor === undefined ||
+					this.audienceOverrideFor.replace(/\/$/, "") === resource.replace(/\/$/, "")
+					? (this.audienceOverride ?? resource)
+					: resource,
+			)
 			.setSubject(this.principalId)
 			.setIssuedAt(issuedAt)
 			.setNotBefore(issuedAt)
