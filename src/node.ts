@@ -179,7 +179,7 @@ async function main(): Promise<void> {
 		log.info(`${signal}: stopping before start-up finished`);
 		stopping.abort();
 		server.close();
-		void azurite?.close().finally(() => process.exit(0));
+		void Promise.resolve(azurite?.close()).finally(() => process.exit(0));
 	};
 	process.once("SIGINT", onSignal);
 	process.once("SIGTERM", onSignal);

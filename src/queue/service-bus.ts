@@ -63,6 +63,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 	private lastErrorAt: number | undefined;
 	/** The receiver's last error when it says the identity lacks a role (a MissingRoleError). */
 	private missingRole: MissingRoleError | undefined;
+	private roleLoggedAt = 0;
 	/** The send link's last check (readiness), and its refusal for want of a role. */
 	private sendCheck: Promise<void> | undefined;
 	private probe: ServiceBusClient | undefined;
@@ -125,6 +126,12 @@ export class ServiceBusStatusQueue implements StatusQueue {
 					this.lastErrorAt = Date.now();
 					const refused = serviceBusError(error, this.options.connectionString);
 					this.missingRole = refused instanceof MissingRoleError ? refused : undefined;
+					// The SDK retries a refused link several times a second: the missing role is said
+					// once per 30 s, not with every retry.
+					if (this.missingRole) {
+						if (Date.now() - this.roleLoggedAt < 30_000) return;
+						this.roleLoggedAt = Date.now();
+					}
 					const hint = this.missingRole
 						? `grant the service's identity the role "${this.missingRole.missingRole}": `
 						: "";

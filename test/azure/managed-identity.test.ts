@@ -124,6 +124,12 @@ describe("Table Storage with a managed identity (TableStorage:ServiceUri)", () =
 		});
 		expect(create.status).toBe(503);
 		expect(create.headers.get("content-type")).toMatch(/application\/problem\+json/);
+		// Stopped while still waiting for storage: it exits at once, cleanly.
+		const stopping = Date.now();
+		svc.child.kill("SIGTERM");
+		expect(await svc.exited).toBe(0);
+		expect(Date.now() - stopping).toBeLessThan(5000);
+		expect(svc.output()).toMatch(/SIGTERM: stopping before start-up finished/);
 	});
 
 	it("an expired token is refused by storage and reported", async () => {
@@ -242,6 +248,9 @@ describe("Service Bus with a managed identity (ServiceBus:FullyQualifiedNamespac
 		await expect
 			.poll(() => svc.output(), { timeout: 10_000 })
 			.toMatch(/grant the service's identity the role \\?"Azure Service Bus Data Receiver/);
+		// Said once per 30 s, not with each of the SDK's retries.
+		const said = svc.output().match(/service bus receive: grant/g) ?? [];
+		expect(said.length).toBeLessThanOrEqual(2);
 	});
 
 	it("an identity without Azure Service Bus Data Sender: readiness names the role before any PUT", async () => {
