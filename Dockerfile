@@ -1,4 +1,4 @@
-# The service's image: docs/deploy-azure.md. test/build/dockerfile.test.ts checks the rules below and
+# The service's image: docs/deploy-azure.md. test/build/production-build.test.ts checks the rules below and
 # runs these same steps (its RUN commands, COPYs and CMD) in a temp copy of the repository.
 # Base pinned to an exact Node 22 release; both stages use the same one.
 
