@@ -273,7 +273,7 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "ok" | "unavailable";
-            /** @description Per check: status, and when unavailable a reason: unreachable, timeout, unauthorized, misconfigured */
+            /** @description Per check: status, and when unavailable a reason: unreachable, timeout, unauthorized, misconfigured; missingRole names the Azure role the service's identity lacks, when that is why */
             checks?: {
                 [key: string]: {
                     [key: string]: unknown;

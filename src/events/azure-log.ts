@@ -6,7 +6,12 @@
 // 409 and tries the next, so the log is gapless and numbered alike for everyone.
 import { odata, RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { OrderEvent } from "../domain/events.js";
-import { tableClient, unavailableReason } from "../storage/azure-tables.js";
+import {
+	errorSummary,
+	type TableConnection,
+	tableClient,
+	unavailableReason,
+} from "../storage/azure-tables.js";
 import { StoreUnavailableError } from "../storage/port.js";
 import { ClaimExpiredError, type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
 
@@ -59,13 +64,10 @@ export class AzureTablesEventLog implements EventLog {
 		} catch (err) {
 			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
 			if (reason) {
-				throw new StoreUnavailableError(
-					`event log unavailable (${what}, ${reason}): ${(err as Error).message.split("\n")[0]}`,
-					{
-						cause: err,
-						reason,
-					},
-				);
+				throw new StoreUnavailableError(`event log unavailable (${what}, ${reason}): ${errorSummary(err)}`, {
+					cause: err,
+					reason,
+				});
 			}
 			throw err;
 		}
@@ -408,14 +410,14 @@ export class AzureTablesEventLog implements EventLog {
 	}
 }
 
-/** An event log beside the orders table, reached with the same connection string. */
+/** An event log beside the orders table, reached the same way (connection string or identity). */
 export function createAzureTablesEventLog(
-	connectionString: string,
+	connection: TableConnection,
 	tableName: string,
 	options: { timeoutMs?: number; now?: () => number } = {},
 ): AzureTablesEventLog {
 	return new AzureTablesEventLog(
-		tableClient(connectionString, eventTableName(tableName)),
+		tableClient(connection, eventTableName(tableName)),
 		options.timeoutMs,
 		options.now,
 	);

@@ -2,13 +2,19 @@
 // receives all of them on its own subscription (the pattern of ASP.NET SignalR's Service Bus
 // backplane: one subscription per node). The feed is only the fast path: a message lost or late is
 // read from the event log by the sequencer, so receiving completes at once and never retries.
-import { ServiceBusClient, type ServiceBusReceiver, type ServiceBusSender } from "@azure/service-bus";
+import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
 import type { OrderEvent } from "../domain/events.js";
 import { type Logger, silentLogger } from "../observability/log.js";
+import {
+	createServiceBusClient,
+	type ServiceBusConnection,
+	serviceBusError,
+} from "../service-bus-connection.js";
 import type { EventFeed, LoggedEvent } from "./port.js";
 
 export interface ServiceBusTopicFeedOptions {
-	connectionString: string;
+	/** A connection string, or the namespace and a credential (managed identity). */
+	connectionString: ServiceBusConnection;
 	topicName: string;
 	subscriptionName: string;
 	/** Upper bound for one send. Default 3 s. */
@@ -31,7 +37,7 @@ export class ServiceBusTopicFeed implements EventFeed {
 	constructor(private readonly options: ServiceBusTopicFeedOptions) {
 		this.log = options.log ?? silentLogger;
 		// Short, explicit retries (docs/facts.md): a receiver resumes within about a second.
-		this.client = new ServiceBusClient(options.connectionString, {
+		this.client = createServiceBusClient(options.connectionString, {
 			retryOptions: { retryDelayInMs: 500, maxRetryDelayInMs: 2000, maxRetries: 3, timeoutInMs: 10_000 },
 		});
 		this.sender = this.client.createSender(options.topicName);
@@ -87,7 +93,9 @@ export class ServiceBusTopicFeed implements EventFeed {
 		this.peeker ??= this.client.createReceiver(this.options.topicName, this.options.subscriptionName, {
 			receiveMode: "peekLock",
 		});
-		await this.peeker.peekMessages(1, { abortSignal: AbortSignal.timeout(2000) });
+		await this.peeker
+			.peekMessages(1, { abortSignal: AbortSignal.timeout(2000) })
+			.catch((err) => Promise.reject(serviceBusError(err, this.options.connectionString)));
 	}
 
 	async close(): Promise<void> {

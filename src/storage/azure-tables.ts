@@ -16,6 +16,7 @@ import {
 	type TableEntityResult,
 	type TransactionAction,
 } from "@azure/data-tables";
+import { AZURE_ROLES, isCredentialError, MissingRoleError, type TokenCredential } from "../azure-identity.js";
 import { createdEvent, type OrderEvent, updatedEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
 import { keyProblem } from "../domain/keys.js";
@@ -168,6 +169,8 @@ function statusCode(err: unknown): number | undefined {
 export function unavailableReason(err: unknown): UnavailableReason | undefined {
 	if (err instanceof StoreUnavailableError) return err.reason;
 	if (!(err instanceof Error)) return undefined;
+	// No token (the identity endpoint refused or is absent), or a token without the role.
+	if (err instanceof MissingRoleError || isCredentialError(err)) return "unauthorized";
 	if (err.name === "AbortError" || err.name === "TimeoutError") return "timeout";
 	if (err instanceof RestError) {
 		const status = err.statusCode;
@@ -179,6 +182,22 @@ export function unavailableReason(err: unknown): UnavailableReason | undefined {
 	}
 	const code = (err as { code?: unknown }).code;
 	return typeof code === "string" && NETWORK_ERROR_CODES.has(code) ? "unreachable" : undefined;
+}
+
+/**
+ * One line saying what storage answered. An error answer's message is the service's XML body: its
+ * Code, the first line of its Message and, for a refused token, AuthenticationErrorDetail (the
+ * reason, such as the audience or an expired token) are what an operator needs.
+ */
+export function errorSummary(err: unknown): string {
+	const message = String((err as Error)?.message ?? err);
+	// DefaultAzureCredential lists every credential it tried; the managed identity's line says why.
+	const identity = message.split("\n").find((line) => line.includes("ManagedIdentityCredential"));
+	if (identity) return identity;
+	if (!message.startsWith("<?xml")) return message.split("\n")[0] as string;
+	const field = (name: string) =>
+		new RegExp(`<${name}>([^<]*)</${name}>`).exec(message)?.[1]?.split("\n")[0]?.trim();
+	return [field("Code"), field("Message"), field("AuthenticationErrorDetail")].filter(Boolean).join(": ");
 }
 
 /** System error codes of a connection that failed or broke (Node's net and dns). */
@@ -266,7 +285,7 @@ export class AzureTablesOrderStore implements OrderStore {
 			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
 			if (reason)
 				throw new StoreUnavailableError(
-					`Table Storage unavailable (${what}, ${reason}): ${(err as Error).message?.split("\n")[0]}`,
+					`Table Storage unavailable (${what}, ${reason}): ${errorSummary(err)}`,
 					{ cause: err, reason },
 				);
 			throw err;
@@ -813,20 +832,50 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 }
 
+/**
+ * How to reach Table Storage: a connection string (with a key or a SAS), or the service's URL and a
+ * token credential (a managed identity: see src/azure-identity.ts).
+ */
+export type TableConnection = string | { serviceUri: string; credential: TokenCredential };
+
+const RETRY = { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
+
 /** A client of `tableName`; SDK retries kept short so a dead store answers within ~timeoutMs. */
-export function tableClient(connectionString: string, tableName: string): TableClient {
-	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connectionString);
-	return TableClient.fromConnectionString(connectionString, tableName, {
+export function tableClient(connection: TableConnection, tableName: string): TableClient {
+	if (typeof connection !== "string") {
+		const client = new TableClient(connection.serviceUri, tableName, connection.credential, {
+			retryOptions: RETRY,
+		});
+		// Azure Storage answers 403 AuthorizationPermissionMismatch to a valid token whose identity has
+		// no data role on the account (docs/facts.md): say which role to grant.
+		client.pipeline.addPolicy({
+			name: "missingRole",
+			async sendRequest(request, next) {
+				const response = await next(request);
+				if (
+					response.status === 403 &&
+					response.headers.get("x-ms-error-code") === "AuthorizationPermissionMismatch"
+				)
+					throw new MissingRoleError(AZURE_ROLES.tables, new URL(connection.serviceUri).host, {
+						cause: new Error(`403 AuthorizationPermissionMismatch on ${request.method} ${tableName}`),
+					});
+				return response;
+			},
+		});
+		return client;
+	}
+	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connection);
+	return TableClient.fromConnectionString(connection, tableName, {
 		allowInsecureConnection: insecure,
-		retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+		retryOptions: RETRY,
 	});
 }
 
-/** A store over `connectionString`. */
+/** A store over `connection` (a connection string, or the service URL and a credential). */
 export function createAzureTablesStore(
-	connectionString: string,
+	connection: TableConnection,
 	tableName: string,
 	options: AzureTablesOptions = {},
 ): AzureTablesOrderStore {
-	return new AzureTablesOrderStore(tableClient(connectionString, tableName), options);
+	return new AzureTablesOrderStore(tableClient(connection, tableName), options);
 }

@@ -17,6 +17,8 @@ export const AZURITE_KEY =
 export interface EmbeddedAzurite {
 	readonly port: number;
 	readonly connectionString: string;
+	/** The account's URL, for a token credential (with `oauth`, over `https`). */
+	readonly serviceUri: string;
 	close(): Promise<void>;
 }
 
@@ -93,9 +95,13 @@ export function azuriteConnectionString(port: number, host = "127.0.0.1"): strin
 	return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://${host}:${port}/${AZURITE_ACCOUNT};`;
 }
 
-/** Starts Azurite Tables on 127.0.0.1. `dataDir` persists to disk; omit it to keep everything in memory. */
+/**
+ * Starts Azurite Tables on 127.0.0.1. `dataDir` persists to disk; omit it to keep everything in memory.
+ * `https` (PEM file paths) serves TLS; `oauth` also accepts bearer tokens (Azurite's `--oauth basic`:
+ * it checks their issuer, audience and lifetime), which Azurite allows over HTTPS only.
+ */
 export async function startEmbeddedAzurite(
-	options: { dataDir?: string; port?: number } = {},
+	options: { dataDir?: string; port?: number; https?: { cert: string; key: string }; oauth?: boolean } = {},
 ): Promise<EmbeddedAzurite> {
 	const { AzuriteTelemetryClient } = require("azurite/dist/src/common/Telemetry");
 	AzuriteTelemetryClient.enableTelemetry = false;
@@ -125,10 +131,10 @@ export async function startEmbeddedAzurite(
 		undefined,
 		false,
 		true,
+		options.https?.cert ?? "",
+		options.https?.key ?? "",
 		"",
-		"",
-		"",
-		undefined,
+		options.oauth ? "basic" : undefined, // the CLI's --oauth basic
 		false,
 		inMemory,
 	);
@@ -143,7 +149,10 @@ export async function startEmbeddedAzurite(
 	let closing: Promise<void> | undefined;
 	return {
 		port: address.port,
-		connectionString: azuriteConnectionString(address.port),
+		connectionString: options.https
+			? azuriteConnectionString(address.port).replaceAll("http", "https")
+			: azuriteConnectionString(address.port),
+		serviceUri: `${options.https ? "https" : "http"}://127.0.0.1:${address.port}/${AZURITE_ACCOUNT}`,
 		close: () => {
 			closing ??= server.close().finally(release);
 			return closing;
