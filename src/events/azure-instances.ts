@@ -41,7 +41,12 @@ export class AzureTablesInstanceRegistry implements InstanceRegistry {
 			const age = now - writtenAt(r);
 			if (!(age > expiryMs)) {
 				const id = r.rowKey === rowKey ? self.id : r.rowKey;
-				live.push({ id, topic: r.topic ?? "", subscription: r.subscription ?? "" });
+				live.push({
+					id,
+					topic: r.topic ?? "",
+					subscription: r.subscription ?? "",
+					...(Number.isFinite(writtenAt(r)) ? { writtenAt: writtenAt(r) } : {}),
+				});
 				continue;
 			}
 			// A stopped instance's row: removed, unless it was written again meanwhile (its etag).

@@ -13,6 +13,8 @@ export interface InstanceRow {
 	topic: string;
 	/** ServiceBus:SubscriptionName, empty without a topic. */
 	subscription: string;
+	/** When storage last wrote the row (its own clock), in ms. */
+	writtenAt?: number;
 }
 
 /** Heartbeat rows of the instances that share one event log. */
@@ -41,20 +43,27 @@ export interface ReplicaState {
 	feedIsPartial: boolean;
 }
 
-/** What the rows say for `self`. */
-export function replicaState(self: InstanceRow, live: InstanceRow[]): ReplicaState {
+/**
+ * What the rows say for `self`. `beating` tells a row seen written again since it was first seen:
+ * only those are counted and reported (a row left by an instance killed a moment ago, before it
+ * could remove it, is not another instance), while any fresh row already makes the feed partial
+ * (tailing fast for a few seconds too many costs little, too few costs delay).
+ */
+export function replicaState(
+	self: InstanceRow,
+	live: InstanceRow[],
+	beating: (row: InstanceRow) => boolean = () => true,
+): ReplicaState {
 	const others = live.filter((r) => r.id !== self.id);
-	const sharing = self.topic
-		? others.filter((r) => r.topic === self.topic && r.subscription === self.subscription)
-		: [];
+	const sharing = (r: InstanceRow) =>
+		self.topic !== "" && r.topic === self.topic && r.subscription === self.subscription;
 	// Events of an instance without a topic (or with another) never reach this one's subscription.
-	const unseen = others.some((r) => !self.topic || r.topic !== self.topic);
+	const unseen = (r: InstanceRow) => !self.topic || r.topic !== self.topic;
+	const sharedWith = others.filter((r) => sharing(r) && beating(r)).length;
 	return {
-		instances: others.length + 1,
-		...(sharing.length > 0
-			? { sharedSubscription: { name: self.subscription, instances: sharing.length + 1 } }
-			: {}),
-		feedIsPartial: sharing.length > 0 || unseen,
+		instances: others.filter(beating).length + 1,
+		...(sharedWith > 0 ? { sharedSubscription: { name: self.subscription, instances: sharedWith + 1 } } : {}),
+		feedIsPartial: others.some((r) => sharing(r) || unseen(r)),
 	};
 }
 
@@ -75,6 +84,8 @@ export class ReplicaWatch {
 	private lastFailure = 0;
 	private beating?: Promise<void>;
 	private started = false;
+	/** When each live row was first seen written (storage's clock). */
+	private readonly firstSeen = new Map<string, number>();
 	private readonly log: Logger;
 
 	constructor(private readonly options: ReplicaWatchOptions) {
@@ -114,8 +125,13 @@ export class ReplicaWatch {
 			}
 			return;
 		}
+		// Rows seen written again since first seen are of running instances.
+		for (const id of this.firstSeen.keys()) if (!live.some((r) => r.id === id)) this.firstSeen.delete(id);
+		for (const r of live) if (!this.firstSeen.has(r.id)) this.firstSeen.set(r.id, r.writtenAt ?? 0);
+		const beating = (r: InstanceRow) =>
+			r.writtenAt === undefined || r.writtenAt > (this.firstSeen.get(r.id) ?? Number.POSITIVE_INFINITY);
 		const before = this.state;
-		const next = replicaState(self, live);
+		const next = replicaState(self, live, beating);
 		this.state = next;
 		const first = !this.started;
 		this.started = true;

@@ -53,6 +53,24 @@ describe("EventSequencer", () => {
 		await vi.waitFor(() => expect(out).toEqual([1, 2, 3]));
 	});
 
+	it("tails the log fast while the feed brings only part of the events (replicas on one subscription)", async () => {
+		const { log } = await logWith(1);
+		const out: number[] = [];
+		// The poll would take a minute: only the fast tail can find what others logged.
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 1, await log.epoch(), { pollMs: 60_000 });
+		sequencer.start();
+		sequencer.setFastTail(true);
+		expect(sequencer.tailingFast).toBe(true);
+		const appended = Date.now();
+		await log.append(createdEvent(order(2)));
+		await log.append(createdEvent(order(3)));
+		await vi.waitFor(() => expect(out).toEqual([2, 3]), { timeout: 5000, interval: 5 });
+		// Within its idle pace (200 ms), with room for a busy machine.
+		expect(Date.now() - appended).toBeLessThan(2000);
+		sequencer.setFastTail(false);
+		expect(sequencer.tailingFast).toBe(false);
+	});
+
 	it("starts after the position it is given (what came before is replay, not live)", async () => {
 		const { log, logged } = await logWith(3);
 		const out: number[] = [];
