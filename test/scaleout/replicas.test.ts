@@ -167,9 +167,14 @@ describe("three replicas with one identical configuration", () => {
 			);
 			expect(r.output()).toMatch(/3 instances share subscription replicas of topic order-events/);
 		}
+		await vi.waitFor(async () => expect(await ready(own)).toMatchObject({ status: "ok", instances: 4 }), {
+			timeout: 20_000,
+			interval: 200,
+		});
 		const ownReadiness = await ready(own);
-		expect(ownReadiness).toMatchObject({ status: "ok", instances: 4, fastTail: false });
+		expect(ownReadiness).toMatchObject({ fastTail: false });
 		expect(ownReadiness).not.toHaveProperty("sharedSubscription");
+		expect(own.output()).not.toMatch(/share subscription/);
 
 		const ownSub = subscribe(own);
 		const subs = replicas.flatMap((r) => [subscribe(r), subscribe(r)]);
