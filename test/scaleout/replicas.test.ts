@@ -191,10 +191,11 @@ describe("three replicas with one identical configuration", () => {
 		console.log(
 			`shared subscription, added delay over an instance with its own (ms): ${JSON.stringify(delay)}`,
 		);
-		// The goal is p99 <= 300 ms (docs/scale-out.md has the figures); the bound leaves room for a
-		// machine busy with other work. Without the fast tail p50 is ~300 ms and p99 ~1 s.
+		// The goal is p99 <= 300 ms (docs/scale-out.md has the figures: p99 ~220-250 ms here); the
+		// bound leaves room for a machine busy with other work. Without the fast tail it measured
+		// p50 183 ms, p99 832 ms.
 		expect(delay.p50).toBeLessThanOrEqual(150);
-		expect(delay.p99).toBeLessThanOrEqual(600);
+		expect(delay.p99).toBeLessThanOrEqual(500);
 
 		for (const c of clients) c.close();
 		await stop(group);
@@ -236,7 +237,9 @@ describe("three replicas with one identical configuration", () => {
 		// Each event counts once per subscriber, the logging instance's own 0 included: the 2/3 that
 		// came through the log tail are the rest.
 		console.log(`no topic, added delay over the instance that logged it (ms): ${JSON.stringify(delays)}`);
-		expect(delays.p99).toBeLessThanOrEqual(600);
+		// Measured p99 ~200-260 ms; without the fast tail 634 ms (the own events' gap reads find some
+		// of the others' events before the 1 s poll does).
+		expect(delays.p99).toBeLessThanOrEqual(500);
 		await stop(replicas);
 	}, 240_000);
 });
