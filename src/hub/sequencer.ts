@@ -190,6 +190,12 @@ export class EventSequencer {
 		}
 	}
 
+	/** How many positions lie between the delivered one and the first the feed brought early. */
+	private missingBeforeEarly(): number {
+		if (this.early.size === 0) return 0;
+		return Math.max(0, Math.min(...this.early.keys()) - this.delivered - 1);
+	}
+
 	/** Reads the log after the delivered position until it is exhausted; one reader at a time. */
 	catchUp(): Promise<void> {
 		if (this.catchingUp) {
@@ -200,15 +206,19 @@ export class EventSequencer {
 			try {
 				do {
 					this.again = false;
-					// One position first (usually nothing is missing: one point read), then a few, then big
-					// pages while far behind.
-					for (let want = 1; ; want = want === 1 ? SMALL_READ : LOG_PAGE) {
+					// The positions before the first one the feed brought early exist: just those. Past
+					// them one position first (usually nothing is missing: one point read), then a few,
+					// then big pages while far behind.
+					for (let step = 1; ; ) {
+						const known = this.missingBeforeEarly();
+						const want = known > 0 ? Math.min(known, LOG_PAGE) : step;
 						const page = await this.log.read(this.delivered, want);
 						for (const logged of page) {
 							if (logged.seq === this.delivered + 1) this.hand(logged);
 						}
 						this.drainEarly();
 						if (page.length < want) break;
+						if (known === 0) step = step === 1 ? SMALL_READ : LOG_PAGE;
 					}
 				} while (this.again);
 			} catch (err) {
