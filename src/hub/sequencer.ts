@@ -212,12 +212,14 @@ export class EventSequencer {
 					for (let step = 1; ; ) {
 						const known = this.missingBeforeEarly();
 						const want = known > 0 ? Math.min(known, LOG_PAGE) : step;
-						const page = await this.log.read(this.delivered, want);
+						const from = this.delivered;
+						const page = await this.log.read(from, want);
 						for (const logged of page) {
 							if (logged.seq === this.delivered + 1) this.hand(logged);
 						}
 						this.drainEarly();
-						if (page.length < want) break;
+						// No progress: the log does not hold the next position (purged; the poll sees to that).
+						if (page.length < want || this.delivered === from) break;
 						if (known === 0) step = step === 1 ? SMALL_READ : LOG_PAGE;
 					}
 				} while (this.again);

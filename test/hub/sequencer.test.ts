@@ -53,6 +53,28 @@ describe("EventSequencer", () => {
 		await vi.waitFor(() => expect(out).toEqual([1, 2, 3]));
 	});
 
+	it("reads just the positions a gap on the feed is missing (they exist), then one past them", async () => {
+		const { log, logged } = await logWith(20);
+		const reads: [number, number][] = [];
+		const read = log.read.bind(log);
+		log.read = (after, limit) => {
+			reads.push([after, limit]);
+			return read(after, limit);
+		};
+		const out: number[] = [];
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0, await log.epoch(), { pollMs: 60_000 });
+		sequencer.accept(logged[14] as LoggedEvent); // 15 came; 1-14 went elsewhere
+		await vi.waitFor(() => expect(out).toHaveLength(20));
+		expect(out).toEqual(logged.map((l) => l.seq));
+		// 14 known to exist in one read; past them one, then eight (16-20 never came on the feed;
+		// fewer than asked for ends the pass).
+		expect(reads).toEqual([
+			[0, 14],
+			[15, 1],
+			[16, 8],
+		]);
+	});
+
 	it("tails the log fast while the feed brings only part of the events (replicas on one subscription)", async () => {
 		const { log } = await logWith(1);
 		const out: number[] = [];
