@@ -34,7 +34,7 @@ function subscribe(service: Service): { client: RecordingEventSource; arrivedAt:
 type Subscriber = ReturnType<typeof subscribe>;
 
 async function startAll(envs: Record<string, string>[]): Promise<Service[]> {
-	const started = await Promise.all(envs.map((env) => startService(env, { timeoutMs: 40_000 })));
+	const started = await Promise.all(envs.map((env) => startService(env, { timeoutMs: 60_000 })));
 	services.push(...started);
 	return started;
 }
@@ -163,7 +163,7 @@ describe("three replicas with one identical configuration", () => {
 						fastTail: true,
 						sharedSubscription: { name: "replicas", instances: 3 },
 					}),
-				{ timeout: 20_000, interval: 200 },
+				{ timeout: 30_000, interval: 200 },
 			);
 			expect(r.output()).toMatch(/3 instances share subscription replicas of topic order-events/);
 		}
@@ -216,7 +216,7 @@ describe("three replicas with one identical configuration", () => {
 						instances: 3,
 						fastTail: true,
 					}),
-				{ timeout: 20_000, interval: 200 },
+				{ timeout: 30_000, interval: 200 },
 			);
 			expect(await ready(r)).not.toHaveProperty("sharedSubscription");
 		}
