@@ -128,7 +128,7 @@ async function main(): Promise<void> {
 			: new InProcessEventFeed();
 	if (feed.kind === "in-process" && queue.kind === "service-bus") {
 		log.warn(
-			"events: ServiceBus:TopicName is not set: the events other instances log reach this one's subscribers through the event log, read every 100-200 ms while others run; a topic with a subscription per instance is faster (docs/scale-out.md)",
+			"events: ServiceBus:TopicName is not set: the events other instances log reach this one's subscribers through the event log, read every 100-150 ms while others run; a topic with a subscription per instance is faster (docs/scale-out.md)",
 		);
 	} else {
 		log.info(

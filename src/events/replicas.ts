@@ -140,7 +140,7 @@ export class ReplicaWatch {
 		if (isShared !== wasShared) {
 			if (isShared > 0) {
 				this.log.warn(
-					`events: ${isShared} instances share subscription ${self.subscription} of topic ${self.topic}: each receives part of the topic's messages and reads the rest from the event log (every 100-200 ms, up to about 200 ms later); give each instance its own ServiceBus:SubscriptionName for the fastest delivery (docs/scale-out.md)`,
+					`events: ${isShared} instances share subscription ${self.subscription} of topic ${self.topic}: each receives part of the topic's messages and reads the rest from the event log (every 100-150 ms, up to about 150 ms later); give each instance its own ServiceBus:SubscriptionName for the fastest delivery (docs/scale-out.md)`,
 				);
 			} else {
 				this.log.info(`events: subscription ${self.subscription} is no longer shared with another instance`);
@@ -148,7 +148,7 @@ export class ReplicaWatch {
 		}
 		if (!self.topic && next.instances !== before.instances) {
 			this.log.info(
-				`events: ${next.instances} instance(s) on this event log without a topic${next.instances > 1 ? ": the others' events are read from the log every 100-200 ms" : ""}`,
+				`events: ${next.instances} instance(s) on this event log without a topic${next.instances > 1 ? ": the others' events are read from the log every 100-150 ms" : ""}`,
 			);
 		}
 		if (first || next.feedIsPartial !== before.feedIsPartial) this.options.onFeedPartial(next.feedIsPartial);

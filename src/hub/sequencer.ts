@@ -21,7 +21,7 @@ const MAX_EARLY = 10_000;
  * so an event the feed does not bring waits at most about FAST_TAIL_IDLE_MS (docs/scale-out.md).
  */
 const FAST_TAIL_MS = 100;
-const FAST_TAIL_IDLE_MS = 200;
+const FAST_TAIL_IDLE_MS = 150;
 
 export interface SequencerOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */

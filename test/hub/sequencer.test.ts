@@ -87,7 +87,7 @@ describe("EventSequencer", () => {
 		await log.append(createdEvent(order(2)));
 		await log.append(createdEvent(order(3)));
 		await vi.waitFor(() => expect(out).toEqual([2, 3]), { timeout: 5000, interval: 5 });
-		// Within its idle pace (200 ms), with room for a busy machine.
+		// Within its idle pace (150 ms), with room for a busy machine.
 		expect(Date.now() - appended).toBeLessThan(2000);
 		sequencer.setFastTail(false);
 		expect(sequencer.tailingFast).toBe(false);
