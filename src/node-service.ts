@@ -8,6 +8,7 @@ import { type AppDeps, createApp } from "./app.js";
 import type { OrderEvents } from "./domain/events.js";
 import type { EventFeed, EventLog } from "./events/port.js";
 import { EventPublisher } from "./events/publisher.js";
+import { type InstanceRegistry, ReplicaWatch } from "./events/replicas.js";
 import { type HubOptions, OrderHub } from "./hub/hub.js";
 import { nodeSseTransport } from "./hub/node-transport.js";
 import { EventSequencer } from "./hub/sequencer.js";
@@ -81,6 +82,12 @@ export interface EventFanOutOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
 	pollMs?: number;
 	logger?: Logger;
+	/**
+	 * Heartbeat rows of the instances on this log (src/events/replicas.ts): a shared subscription,
+	 * or other instances without a topic, are told in the log and readiness, and the log is tailed
+	 * fast. Without it the instance assumes its subscription is its own.
+	 */
+	replicas?: { registry: InstanceRegistry; topic: string; subscription: string };
 }
 
 export interface EventFanOut {
@@ -116,6 +123,19 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 	});
 	feed.start((logged) => sequencer.accept(logged));
 	sequencer.start();
+	const replicas =
+		options.replicas &&
+		new ReplicaWatch({
+			registry: options.replicas.registry,
+			self: {
+				id: options.holder,
+				topic: options.replicas.topic,
+				subscription: options.replicas.subscription,
+			},
+			onFeedPartial: (partial) => sequencer.setFastTail(partial),
+			log: say,
+		});
+	await replicas?.start();
 	const sweep = () =>
 		publisher.sweep().then(
 			(n) => n > 0 && say.info(`published the pending events of ${n} order(s) left by a stopped publisher`),
@@ -130,13 +150,20 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 		sequencer,
 		async ping() {
 			await Promise.all([log.ping(), feed.ping()]);
-			return { feed: feed.kind, position: sequencer.position };
+			const shared = replicas?.current.sharedSubscription;
+			return {
+				feed: feed.kind,
+				position: sequencer.position,
+				...(replicas ? { instances: replicas.current.instances, fastTail: sequencer.tailingFast } : {}),
+				...(shared ? { sharedSubscription: shared } : {}),
+			};
 		},
 		async close() {
 			// The hub is closed already; what is committed is published, then the feed stops.
 			clearInterval(sweeper);
 			sequencer.stop();
-			await publisher.drain();
+			// Meanwhile this instance's heartbeat row goes (the others stop counting it at once).
+			await Promise.all([publisher.drain(), replicas?.stop()]);
 			await feed.close();
 		},
 	};

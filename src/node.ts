@@ -7,6 +7,7 @@ import { JwtVerifier } from "./auth/jwt.js";
 import { defaultAzureCredential, type TokenCredential } from "./azure-identity.js";
 import { boardFilesFromDisk } from "./board/files.js";
 import { ConfigError, hubOptions, jwtOptions, storeOptions } from "./config.js";
+import { AzureTablesInstanceRegistry } from "./events/azure-instances.js";
 import { createAzureTablesEventLog } from "./events/azure-log.js";
 import { InProcessEventFeed } from "./events/in-process-feed.js";
 import { ServiceBusTopicFeed } from "./events/service-bus-feed.js";
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
 			: new InProcessEventFeed();
 	if (feed.kind === "in-process" && queue.kind === "service-bus") {
 		log.warn(
-			"events: ServiceBus:TopicName is not set, so live events reach only this instance's subscribers; with several instances set TopicName and SubscriptionName",
+			"events: ServiceBus:TopicName is not set: the events other instances log reach this one's subscribers through the event log, read every 100-150 ms while others run; a topic with a subscription per instance is faster (docs/scale-out.md)",
 		);
 	} else {
 		log.info(
@@ -183,6 +184,11 @@ async function main(): Promise<void> {
 				storageTimeoutMs: config.TableStorage.TimeoutMs,
 				sweepMs: config.Events.SweepSeconds * 1000,
 				logger: log,
+				replicas: {
+					registry: new AzureTablesInstanceRegistry(eventLog.client, eventLog.timeoutMs),
+					topic: (feed.kind !== "in-process" && TopicName) || "",
+					subscription: (feed.kind !== "in-process" && SubscriptionName) || "",
+				},
 			}),
 		{
 			log,

@@ -51,8 +51,9 @@ export class AzureTablesEventLog implements EventLog {
 	private knownLoaded?: Promise<void>;
 
 	constructor(
-		private readonly client: TableClient,
-		private readonly timeoutMs = 5000,
+		/** The log's table (the instances' heartbeat rows live in it too: src/events/azure-instances.ts). */
+		readonly client: TableClient,
+		readonly timeoutMs = 5000,
 		private readonly now: () => number = Date.now,
 	) {}
 

@@ -62,6 +62,8 @@ class Entity {
 	/** Every message ever sent to this entity, as received (for tests to inspect). */
 	readonly received: Message[] = [];
 	readonly receivers = new Set<Sender>();
+	/** Competing receivers take turns (as on Service Bus): the one to try first next. */
+	turn = 0;
 	constructor(readonly name: string) {}
 }
 
@@ -469,14 +471,20 @@ export class TestServiceBusBroker {
 
 	private pump(entity: Entity): void {
 		for (const sender of entity.receivers) {
-			if (!this.connections.has(sender.connection)) {
-				entity.receivers.delete(sender);
-				continue;
-			}
-			while (entity.available.length > 0 && this.creditLeft(sender) > 0 && sender.is_open()) {
-				const stored = entity.available.shift() as StoredMessage;
-				this.deliver(entity, sender, stored);
-			}
+			if (!this.connections.has(sender.connection)) entity.receivers.delete(sender);
+		}
+		// One message at a time to the next receiver in turn that has credit: several receivers of
+		// one entity (instances sharing a subscription) each get a share, as on Service Bus.
+		const receivers = [...entity.receivers];
+		while (entity.available.length > 0) {
+			const i = receivers.findIndex((_, k) => {
+				const s = receivers[(entity.turn + k) % receivers.length] as Sender;
+				return this.creditLeft(s) > 0 && s.is_open();
+			});
+			if (i < 0) return;
+			const sender = receivers[(entity.turn + i) % receivers.length] as Sender;
+			entity.turn = (entity.turn + i + 1) % receivers.length;
+			this.deliver(entity, sender, entity.available.shift() as StoredMessage);
 		}
 	}
 
