@@ -164,6 +164,7 @@ async function main(): Promise<void> {
 		store,
 		queue,
 		hub,
+		signalR: fanOut.signalR,
 		events: fanOut.publisher,
 		readiness: [{ name: "events", check: () => fanOut.ping() }],
 		signal: stopping.signal,
