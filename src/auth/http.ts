@@ -50,9 +50,11 @@ export function authenticate(verifier: JwtVerifier | undefined): MiddlewareHandl
 			c.set("principal", ANONYMOUS);
 			return next();
 		}
-		// The cookie only for reading the stream: a cookie is sent by the browser on its own, so it
-		// must not authorise changes (no CSRF surface).
-		const fromCookie = c.req.method === "GET" && c.req.path.startsWith("/orderHub");
+		// The cookie only for the event streams: a cookie is sent by the browser on its own, so it
+		// must not authorise changes (no CSRF surface). Nothing under /orderHub changes anything:
+		// GET streams, and the SignalR client's negotiate, POSTs and DELETE only concern its own
+		// connection (a client may not call or broadcast anything).
+		const fromCookie = c.req.path === "/orderHub" || c.req.path.startsWith("/orderHub/");
 		// The SignalR client's token on its stream URL (never accepted anywhere else).
 		const fromQuery = c.req.method === "GET" && c.req.path === "/orderHub" && c.req.query("id") !== undefined;
 		const token =
