@@ -137,7 +137,7 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 		hub,
 		signalR: {
 			sharedSecret: () => log.sharedSecret(),
-			control: { send: (m) => feed.sendControl(m), listen: (h) => controlListeners.push(h) },
+			control: { send: (m) => feed.sendControl({ ...m }), listen: (h) => controlListeners.push(h) },
 		},
 		publisher,
 		sequencer,

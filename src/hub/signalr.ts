@@ -31,11 +31,18 @@ import {
 } from "./signalr-protocol.js";
 import { type ConnectionClaims, ConnectionTokens, randomSecret } from "./signalr-token.js";
 
-/** What one instance asks the holder of a stream to do. */
-export type SignalRControl =
-	| { connectionId: string; action: "close" }
-	| { connectionId: string; action: "completion-error"; invocationId: string; error: string }
-	| { connectionId: string; action: "handshake-error"; error: string };
+/**
+ * What one instance asks the holder of a stream to do: one message per client request (a POST's
+ * refused invocations together), in this order: refuse invocations, refuse the handshake, close.
+ */
+export interface SignalRControl {
+	connectionId: string;
+	/** Invocations to answer with a completion carrying REFUSED_INVOCATION. */
+	refuse?: string[];
+	/** The handshake's error (then the stream ends). */
+	handshakeError?: string;
+	close?: boolean;
+}
 
 /** Carries control messages to every instance (the event feed, on Node). */
 export interface SignalRControlChannel {
@@ -68,6 +75,8 @@ export type OpenStream = (
 const STREAM_OPENS_WITHIN_MS = 5 * 60_000;
 /** Largest POST body (the client sends one message at a time: a handshake, a ping, an invocation). */
 const MAX_POST_BYTES = 64 * 1024;
+/** Invocations one POST may carry (each is answered on the stream). */
+const MAX_INVOCATIONS_PER_POST = 100;
 const REFUSED_INVOCATION =
 	"This hub has no methods a client may call: it only sends ReceiveOrderUpdate and OrderCreated.";
 
@@ -186,8 +195,12 @@ export const signalRRoutes = { negotiate: negotiateRoute, send: sendRoute, end: 
 
 function isControl(m: unknown): m is SignalRControl {
 	if (typeof m !== "object" || m === null) return false;
-	const { connectionId, action } = m as Record<string, unknown>;
-	return typeof connectionId === "string" && typeof action === "string";
+	const { connectionId, refuse, handshakeError } = m as Record<string, unknown>;
+	return (
+		typeof connectionId === "string" &&
+		(refuse === undefined || (Array.isArray(refuse) && refuse.every((id) => typeof id === "string"))) &&
+		(handshakeError === undefined || typeof handshakeError === "string")
+	);
 }
 
 /** The SignalR streams this instance holds, and the routes of the protocol. */
@@ -214,11 +227,11 @@ export class SignalRConnections {
 	private apply(m: SignalRControl): boolean {
 		const stream = this.held.get(m.connectionId);
 		if (!stream) return false;
-		if (m.action === "completion-error") stream.sink.write(completionErrorFrame(m.invocationId, m.error));
-		else if (m.action === "handshake-error") {
-			stream.sink.write(handshakeErrorFrame(m.error));
-			stream.end();
-		} else stream.end();
+		for (const invocationId of m.refuse ?? []) {
+			stream.sink.write(completionErrorFrame(invocationId, REFUSED_INVOCATION));
+		}
+		if (m.handshakeError !== undefined) stream.sink.write(handshakeErrorFrame(m.handshakeError));
+		if (m.handshakeError !== undefined || m.close) stream.end();
 		return true;
 	}
 
@@ -290,52 +303,47 @@ export class SignalRConnections {
 			return c.json(negotiateAnswer(version, connectionId, token) as z.infer<typeof NegotiateSchema>, 200);
 		});
 
-		app.openapi(
-			sendRoute,
-			async (c) => {
-				const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
-				const { connectionId } = await this.claimsFor(c.req.valid("query").id, caller);
-				const bytes = c.req.raw.body ? await readLimited(c.req.raw.body, MAX_POST_BYTES) : new Uint8Array();
-				const body = new TextDecoder().decode(bytes);
-				if (jsonNestingExceeds(body, MAX_JSON_DEPTH)) {
-					throw new ProblemError(problem(400, `A message nests deeper than ${MAX_JSON_DEPTH} levels.`));
+		// The body is read here (its own limit and errors): the route declares no validator for it.
+		app.openapi(sendRoute, async (c) => {
+			const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+			const { connectionId } = await this.claimsFor(c.req.valid("query").id, caller);
+			const bytes = c.req.raw.body ? await readLimited(c.req.raw.body, MAX_POST_BYTES) : new Uint8Array();
+			const body = new TextDecoder().decode(bytes);
+			if (jsonNestingExceeds(body, MAX_JSON_DEPTH)) {
+				throw new ProblemError(problem(400, `A message nests deeper than ${MAX_JSON_DEPTH} levels.`));
+			}
+			let messages: ReturnType<typeof parseClientMessages>;
+			try {
+				messages = parseClientMessages(body);
+			} catch (err) {
+				if (err instanceof HubProtocolError) throw new ProblemError(problem(400, err.message));
+				throw err;
+			}
+			const control: SignalRControl = { connectionId };
+			for (const m of messages) {
+				if (m.kind === "handshake" && (m.protocol !== "json" || m.version !== 1)) {
+					control.handshakeError = `The protocol '${String(m.protocol).slice(0, 40)}' version ${String(m.version).slice(0, 10)} is not supported: use json version 1.`;
+				} else if (m.kind === "invocation" && m.invocationId !== undefined) {
+					(control.refuse ??= []).push(m.invocationId);
+				} else if (m.kind === "close") {
+					control.close = true;
 				}
-				let messages: ReturnType<typeof parseClientMessages>;
-				try {
-					messages = parseClientMessages(body);
-				} catch (err) {
-					if (err instanceof HubProtocolError) throw new ProblemError(problem(400, err.message));
-					throw err;
-				}
-				for (const m of messages) {
-					if (m.kind === "handshake" && (m.protocol !== "json" || m.version !== 1)) {
-						await this.deliver({
-							connectionId,
-							action: "handshake-error",
-							error: `The protocol '${String(m.protocol).slice(0, 40)}' version ${String(m.version).slice(0, 10)} is not supported: use json version 1.`,
-						});
-					} else if (m.kind === "invocation" && m.invocationId !== undefined) {
-						await this.deliver({
-							connectionId,
-							action: "completion-error",
-							invocationId: m.invocationId,
-							error: REFUSED_INVOCATION,
-						});
-					} else if (m.kind === "close") {
-						await this.deliver({ connectionId, action: "close" });
-					}
-					// The handshake (json v1: answered when the stream opened), pings, and invocations
-					// without an id (nothing to answer) need nothing.
-				}
-				return c.body(null, 200);
-			},
-			// The body is read above (its own limit and errors), not by the validator.
-		);
+				// The handshake (json v1: answered when the stream opened), pings, and invocations
+				// without an id (nothing to answer) need nothing.
+			}
+			if ((control.refuse?.length ?? 0) > MAX_INVOCATIONS_PER_POST) {
+				throw new ProblemError(problem(400, `At most ${MAX_INVOCATIONS_PER_POST} invocations per request.`));
+			}
+			// One message for the whole request, and none when there is nothing to do (pings).
+			if (control.refuse || control.handshakeError !== undefined || control.close)
+				await this.deliver(control);
+			return c.body(null, 200);
+		});
 
 		app.openapi(endRoute, async (c) => {
 			const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
 			const { connectionId } = await this.claimsFor(c.req.valid("query").id, caller);
-			await this.deliver({ connectionId, action: "close" });
+			await this.deliver({ connectionId, close: true });
 			return c.body(null, 202);
 		});
 	}

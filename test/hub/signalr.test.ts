@@ -204,6 +204,38 @@ describe("the SignalR protocol over HTTP", () => {
 		await vi.waitFor(() => expect(server?.hub.subscriberCount).toBe(0));
 	});
 
+	it("answers every invocation of one POST, at most 100, and lets a cross-origin frontend send the client's headers", async () => {
+		server = await startServer();
+		const { connectionToken } = await negotiate();
+		const stream = await fetch(`${base()}/orderHub?id=${connectionToken}`);
+		const invocations = (n: number) =>
+			Array.from(
+				{ length: n },
+				(_, i) => `{"type":1,"invocationId":"${i}","target":"X","arguments":[]}${RS}`,
+			).join("");
+		const post = (body: string) =>
+			fetch(`${base()}/orderHub?id=${connectionToken}`, { method: "POST", body });
+		const tooMany = await post(invocations(101));
+		expect(tooMany.status).toBe(400);
+		expect(((await tooMany.json()) as { detail: string }).detail).toMatch(/At most 100 invocations/);
+		expect((await post(invocations(3))).status).toBe(200);
+		const text = await readUntil(stream, /"invocationId":"2"/);
+		expect(text.match(/"type":3/g)).toHaveLength(3);
+		expect(server.hub.subscriberCount).toBe(1); // still connected
+
+		const preflight = await fetch(`${base()}/orderHub/negotiate`, {
+			method: "OPTIONS",
+			headers: {
+				Origin: "http://localhost:3000",
+				"Access-Control-Request-Method": "POST",
+				"Access-Control-Request-Headers": "x-requested-with,x-signalr-user-agent",
+			},
+		});
+		expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+		expect(preflight.headers.get("access-control-allow-headers")).toMatch(/X-Requested-With/);
+		expect(preflight.headers.get("access-control-allow-headers")).toMatch(/X-SignalR-User-Agent/);
+	});
+
 	it("ends the connection on DELETE", async () => {
 		server = await startServer();
 		const { connectionToken } = await negotiate();
