@@ -1,10 +1,13 @@
 // SignalR on /orderHub: the real @microsoft/signalr client (Node build, unmodified) against a real
 // HTTP server, beside a real EventSource on the same hub; and the protocol's edges with raw HTTP.
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { createOrder, putStatus } from "../support/orders-client.js";
+import { type Service, startService } from "../support/process.js";
+import { RoundRobinProxy } from "../support/round-robin-proxy.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { RecordingHubConnection } from "../support/signalr-client.js";
 import { RecordingEventSource } from "../support/sse-client.js";
+import { uniqueTableName } from "../support/tables.js";
 
 let server: RunningServer | undefined;
 const connections: RecordingHubConnection[] = [];
@@ -245,4 +248,40 @@ describe("the SignalR protocol over HTTP", () => {
 		await vi.waitFor(() => expect(server?.hub.subscriberCount).toBe(0));
 		await stream.body?.cancel();
 	});
+});
+
+describe("SignalR on the service as npm start runs it", () => {
+	it("connects, receives, and reconnects after the process restarts (its event log and token secret in Table Storage)", async () => {
+		const env = {
+			TableStorage__ConnectionString: inject("azuriteConnectionString"),
+			TableStorage__TableName: uniqueTableName("G"),
+		};
+		let service: Service = await startService(env);
+		// A proxy in front, so the client's URL survives the restart (the service takes a free port).
+		const proxy = await RoundRobinProxy.start([service.baseUrl]);
+		const c = new RecordingHubConnection(`${proxy.baseUrl}/orderHub`);
+		try {
+			await c.start();
+			const o = await createOrder(service.baseUrl, { customerName: "Npm", productName: "Start" });
+			expect((await putStatus(service.baseUrl, o.orderId, "Shipped")).status).toBe(202);
+			await vi.waitFor(() => expect(c.statusesOf(o.orderId)).toEqual(["Pending", "Shipped"]), {
+				timeout: 15_000,
+			});
+
+			service.child.kill("SIGTERM");
+			await service.exited;
+			await vi.waitFor(() => expect(c.reconnecting).toHaveLength(1), { timeout: 10_000 });
+			service = await startService(env);
+			proxy.setBackends([service.baseUrl]);
+			await vi.waitFor(() => expect(c.reconnected).toHaveLength(1), { timeout: 60_000, interval: 200 });
+			const after = await createOrder(service.baseUrl, { customerName: "Npm", productName: "Again" });
+			await vi.waitFor(() => expect(c.statusesOf(after.orderId)).toEqual(["Pending"]), { timeout: 15_000 });
+			expect(c.closes).toEqual([]);
+		} finally {
+			await c.stop();
+			await proxy.close();
+			service.child.kill("SIGTERM");
+			await service.exited;
+		}
+	}, 120_000);
 });
