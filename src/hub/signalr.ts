@@ -15,7 +15,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requirePermission } from "../auth/http.js";
-import { BEARER } from "../auth/openapi.js";
+import { BEARER, SESSION } from "../auth/openapi.js";
 import type { Principal } from "../auth/principal.js";
 import { jsonNestingExceeds, MAX_JSON_DEPTH, readLimited } from "../http/json-body.js";
 import { ProblemSchema } from "../orders/schemas.js";
@@ -127,7 +127,7 @@ const negotiateRoute = createRoute({
 	path: "/orderHub/negotiate",
 	operationId: "negotiateSignalR",
 	tags: ["Events"],
-	security: [BEARER],
+	security: [BEARER, SESSION],
 	summary: "Start a SignalR connection (the @microsoft/signalr client calls this)",
 	description:
 		"Answers a connection id and token, with Server-Sent Events as the only transport. The filters of " +
@@ -144,7 +144,7 @@ const sendRoute = createRoute({
 	path: "/orderHub",
 	operationId: "sendSignalRMessages",
 	tags: ["Events"],
-	security: [BEARER],
+	security: [BEARER, SESSION],
 	summary: "A SignalR client's messages: handshake, pings, invocations",
 	description:
 		"JSON hub protocol messages, each ended by 0x1E. Clients may not call server methods: an invocation " +
@@ -173,7 +173,7 @@ const endRoute = createRoute({
 	path: "/orderHub",
 	operationId: "endSignalRConnection",
 	tags: ["Events"],
-	security: [BEARER],
+	security: [BEARER, SESSION],
 	summary: "End a SignalR connection",
 	request: { query: ConnectionQuery },
 	responses: {
