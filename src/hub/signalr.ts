@@ -320,20 +320,22 @@ export class SignalRConnections {
 				throw err;
 			}
 			const control: SignalRControl = { connectionId };
+			const refuse: string[] = [];
 			for (const m of messages) {
 				if (m.kind === "handshake" && (m.protocol !== "json" || m.version !== 1)) {
 					control.handshakeError = `The protocol '${String(m.protocol).slice(0, 40)}' version ${String(m.version).slice(0, 10)} is not supported: use json version 1.`;
 				} else if (m.kind === "invocation" && m.invocationId !== undefined) {
-					(control.refuse ??= []).push(m.invocationId);
+					refuse.push(m.invocationId);
 				} else if (m.kind === "close") {
 					control.close = true;
 				}
 				// The handshake (json v1: answered when the stream opened), pings, and invocations
 				// without an id (nothing to answer) need nothing.
 			}
-			if ((control.refuse?.length ?? 0) > MAX_INVOCATIONS_PER_POST) {
+			if (refuse.length > MAX_INVOCATIONS_PER_POST) {
 				throw new ProblemError(problem(400, `At most ${MAX_INVOCATIONS_PER_POST} invocations per request.`));
 			}
+			if (refuse.length > 0) control.refuse = refuse;
 			// One message for the whole request, and none when there is nothing to do (pings).
 			if (control.refuse || control.handshakeError !== undefined || control.close)
 				await this.deliver(control);
