@@ -239,6 +239,19 @@ describe("the SignalR protocol over HTTP", () => {
 		expect(preflight.headers.get("access-control-allow-headers")).toMatch(/X-SignalR-User-Agent/);
 	});
 
+	it("takes a stray access_token off any other request, which is served as without it", async () => {
+		server = await startServer();
+		const created = await fetch(`${base()}/api/orders/create?access_token=abc`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ customerName: "Body", productName: "Kept" }),
+		});
+		expect(created.status).toBe(201);
+		expect(await created.json()).toMatchObject({ customerName: "Body", productName: "Kept" });
+		const listed = await fetch(`${base()}/api/orders?customerName=Body&access_token=abc`);
+		expect(((await listed.json()) as unknown[]).length).toBe(1);
+	});
+
 	it("ends the connection on DELETE", async () => {
 		server = await startServer();
 		const { connectionToken } = await negotiate();
