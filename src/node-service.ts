@@ -12,6 +12,7 @@ import { type InstanceRegistry, ReplicaWatch } from "./events/replicas.js";
 import { type HubOptions, OrderHub } from "./hub/hub.js";
 import { nodeSseTransport } from "./hub/node-transport.js";
 import { EventSequencer } from "./hub/sequencer.js";
+import type { SignalROptions } from "./hub/signalr.js";
 import { webStreamTransport } from "./hub/sse.js";
 import { type Logger, silentLogger } from "./observability/log.js";
 import type { PrometheusMetrics } from "./observability/prometheus.js";
@@ -92,6 +93,8 @@ export interface EventFanOutOptions {
 
 export interface EventFanOut {
 	hub: OrderHub;
+	/** SignalR across instances: the log's shared secret, control messages over the feed. */
+	signalR: SignalROptions;
 	publisher: EventPublisher;
 	sequencer: EventSequencer;
 	/** Readiness of the log and the feed. */
@@ -121,7 +124,13 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 		log: say,
 		onRestart: (newEpoch, newHead, reason) => hub.restart(newEpoch, newHead, reason),
 	});
-	feed.start((logged) => sequencer.accept(logged));
+	const controlListeners: ((message: unknown) => void)[] = [];
+	feed.start(
+		(logged) => sequencer.accept(logged),
+		(message) => {
+			for (const listen of controlListeners) listen(message);
+		},
+	);
 	sequencer.start();
 	const replicas =
 		options.replicas &&
@@ -146,6 +155,10 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 	sweeper.unref();
 	return {
 		hub,
+		signalR: {
+			sharedSecret: () => log.sharedSecret(),
+			control: { send: (m) => feed.sendControl({ ...m }), listen: (h) => controlListeners.push(h) },
+		},
 		publisher,
 		sequencer,
 		async ping() {

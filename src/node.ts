@@ -218,6 +218,7 @@ async function main(): Promise<void> {
 		store,
 		queue,
 		hub,
+		signalR: fanOut.signalR,
 		events: fanOut.publisher,
 		readiness: [{ name: "events", check: () => events.ping() }],
 		signal: stopping.signal,

@@ -2,6 +2,7 @@
 // listings never scan it):
 //   PartitionKey = "s" + floor(seq / 1000) (12 digits)   RowKey = seq (15 digits)   the event, loggedAt
 //   PartitionKey = "meta"  RowKey = "meta"                 epoch, firstRetained
+//   PartitionKey = "meta"  RowKey = "secret"               the secret instances share (sharedSecret)
 // A position is taken by creating its row: of two instances aiming at the same position one gets
 // 409 and tries the next, so the log is gapless and numbered alike for everyone.
 import { odata, RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
@@ -16,6 +17,7 @@ import { StoreUnavailableError } from "../storage/port.js";
 import { ClaimExpiredError, type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
 
 const META = { partitionKey: "meta", rowKey: "meta" };
+const SECRET = { partitionKey: "meta", rowKey: "secret" };
 /** Appends that meet this many taken positions in a row read the head instead of stepping by one. */
 const STEPS_BEFORE_RESYNC = 3;
 /** Reads of up to this many positions use point reads instead of a range query. */
@@ -403,6 +405,28 @@ export class AzureTablesEventLog implements EventLog {
 			if (status(err) === 412) return false;
 			throw err;
 		}
+	}
+
+	/** Made by the first instance that asks (of two at once, one gets 409 and reads the other's). */
+	async sharedSecret(): Promise<string> {
+		await this.loadMeta(); // the table exists
+		const random = () => {
+			const bytes = crypto.getRandomValues(new Uint8Array(32));
+			return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+		};
+		try {
+			const secret = random();
+			await this.call("create secret", (abortSignal) =>
+				this.client.createEntity({ ...SECRET, secret }, { abortSignal }),
+			);
+			return secret;
+		} catch (err) {
+			if (status(err) !== 409) throw err;
+		}
+		const row = await this.call("read secret", (abortSignal) =>
+			this.client.getEntity<{ secret: string }>(SECRET.partitionKey, SECRET.rowKey, { abortSignal }),
+		);
+		return row.secret;
 	}
 
 	async ping(): Promise<void> {

@@ -10,7 +10,7 @@ import {
 	type ServiceBusConnection,
 	serviceBusError,
 } from "../service-bus-connection.js";
-import type { EventFeed, LoggedEvent } from "./port.js";
+import type { ControlMessage, EventFeed, LoggedEvent } from "./port.js";
 
 export interface ServiceBusTopicFeedOptions {
 	/** A connection string, or the namespace and a credential (managed identity). */
@@ -24,6 +24,8 @@ export interface ServiceBusTopicFeedOptions {
 
 /** The message's subject, so a subscription rule could select order events. */
 export const ORDER_EVENT_SUBJECT = "OrderEvent";
+/** The subject of a control message (src/hub/signalr.ts): for every instance, not an order event. */
+export const CONTROL_SUBJECT = "SignalRControl";
 
 export class ServiceBusTopicFeed implements EventFeed {
 	readonly kind = "service-bus-topic";
@@ -56,7 +58,20 @@ export class ServiceBusTopicFeed implements EventFeed {
 		);
 	}
 
-	start(onEvent: (logged: LoggedEvent) => void): void {
+	async sendControl(message: ControlMessage): Promise<void> {
+		await this.sender.sendMessages(
+			{
+				body: message,
+				contentType: "application/json",
+				subject: CONTROL_SUBJECT,
+				// Worth nothing after a few seconds: the client has given up or moved on by then.
+				timeToLive: 30_000,
+			},
+			{ abortSignal: AbortSignal.timeout(this.options.sendTimeoutMs ?? 3000) },
+		);
+	}
+
+	start(onEvent: (logged: LoggedEvent) => void, onControl?: (message: ControlMessage) => void): void {
 		if (this.receiver) throw new Error("feed already started");
 		const receiver = this.client.createReceiver(this.options.topicName, this.options.subscriptionName, {
 			receiveMode: "peekLock",
@@ -65,6 +80,10 @@ export class ServiceBusTopicFeed implements EventFeed {
 		this.subscription = receiver.subscribe(
 			{
 				processMessage: async (message) => {
+					if (message.subject === CONTROL_SUBJECT) {
+						if (typeof message.body === "object" && message.body !== null) onControl?.(message.body);
+						return;
+					}
 					const body = message.body as { seq?: unknown; event?: unknown; epoch?: unknown } | undefined;
 					if (typeof body?.seq !== "number" || typeof body.event !== "object" || body.event === null) {
 						this.log.warn(`ignoring a message on ${this.options.topicName} that is not an order event`);
