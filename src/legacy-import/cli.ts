@@ -7,24 +7,29 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import type { TableClient } from "@azure/data-tables";
+import { defaultAzureCredential, type TokenCredential } from "../azure-identity.js";
 import { ConfigError, storeOptions } from "../config.js";
 import { createAzureTablesEventLog } from "../events/azure-log.js";
 import { InProcessEventFeed } from "../events/in-process-feed.js";
 import { EventPublisher } from "../events/publisher.js";
 import { loadConfig } from "../node-config.js";
-import { createAzureTablesStore, tableClient } from "../storage/azure-tables.js";
+import { createAzureTablesStore, type TableConnection, tableClient } from "../storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../storage/embedded-azurite.js";
 import { type IdSource, parseStatusMap } from "./mapper.js";
 import { LegacyTableError } from "./reader.js";
 import { runImport, summaryLines } from "./runner.js";
 
 const USAGE = `Usage: npm run import-legacy -- --from-connection-string '<connection string>' [options]
+       npm run import-legacy -- --from-service-uri https://<account>.table.core.windows.net [options]
 
 Imports the orders of the table the .NET order tracker wrote into this service's store (the one
-npm start uses: TableStorage:ConnectionString, or embedded Azurite under Embedded:DataDir).
+npm start uses: TableStorage:ConnectionString or TableStorage:ServiceUri, or embedded Azurite under
+Embedded:DataDir).
 
   --from-connection-string S  the storage account the .NET service wrote to (or set
                               LEGACY_CONNECTION_STRING, which keeps it out of shell history)
+  --from-service-uri URI      or its table endpoint, reached with a managed identity
+                              (DefaultAzureCredential; AZURE_CLIENT_ID picks a user-assigned one)
   --from-table NAME           its table (default OrderTracking)
   --id-from RowKey|OrderId    where the order ids are (default: OrderId when every entity has one,
                               else RowKey)
@@ -48,8 +53,17 @@ function parse(argv: string[]) {
 	}
 	const problems: string[] = [];
 	const connectionString = values["from-connection-string"] ?? process.env.LEGACY_CONNECTION_STRING;
-	if (!values.help && !connectionString?.trim())
-		problems.push("--from-connection-string (or LEGACY_CONNECTION_STRING) is required");
+	const serviceUri = values["from-service-uri"]?.trim();
+	if (!values.help && !connectionString?.trim() && !serviceUri)
+		problems.push("--from-connection-string (or LEGACY_CONNECTION_STRING) or --from-service-uri is required");
+	if (connectionString?.trim() && serviceUri)
+		problems.push(
+			"--from-service-uri and --from-connection-string (or LEGACY_CONNECTION_STRING) are both given: use one",
+		);
+	if (serviceUri && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(serviceUri))
+		problems.push(
+			`--from-service-uri '${serviceUri}' is not a table endpoint (https://<account>.table.core.windows.net)`,
+		);
 	const idFrom = values["id-from"];
 	if (idFrom !== undefined && idFrom !== "RowKey" && idFrom !== "OrderId")
 		problems.push(`--id-from must be RowKey or OrderId, not '${idFrom}'`);
@@ -64,6 +78,7 @@ function parse(argv: string[]) {
 	return {
 		help: values.help ?? false,
 		connectionString: connectionString?.trim() ?? "",
+		serviceUri,
 		table,
 		idFrom: idFrom as IdSource | undefined,
 		statusMap: statusMap.map,
@@ -80,6 +95,7 @@ function parseOptions(argv: string[]) {
 		allowPositionals: false,
 		options: {
 			"from-connection-string": { type: "string" },
+			"from-service-uri": { type: "string" },
 			"from-table": { type: "string", default: "OrderTracking" },
 			"id-from": { type: "string" },
 			"map-status": { type: "string", multiple: true },
@@ -92,9 +108,9 @@ function parseOptions(argv: string[]) {
 }
 
 /** A client of the legacy table; a connection string the SDK cannot parse is a usage error (never echoed: it holds a key). */
-function legacyClient(connectionString: string, table: string): TableClient {
+function legacyClient(connection: TableConnection, table: string): TableClient {
 	try {
-		return tableClient(connectionString, table);
+		return tableClient(connection, table);
 	} catch (err) {
 		const why = err instanceof TypeError ? "" : ` (${(err as Error).message})`;
 		throw new UsageError(
@@ -120,7 +136,16 @@ async function main(): Promise<number> {
 		if (interrupt.signal.aborted) process.exit(130);
 		interrupt.abort();
 	});
-	const source = legacyClient(args.connectionString, args.table);
+	// One credential for both tables when either is reached with a managed identity.
+	let credential: Promise<TokenCredential> | undefined;
+	const identity = () => {
+		credential ??= defaultAzureCredential(process.env);
+		return credential;
+	};
+	const source = legacyClient(
+		args.serviceUri ? { serviceUri: args.serviceUri, credential: await identity() } : args.connectionString,
+		args.table,
+	);
 	const say = (line: string) => process.stdout.write(`${line}\n`);
 	const tty = process.stderr.isTTY === true;
 	// On a terminal one line rewritten in place; in a log (a pipeline, a container) a line every 10 s.
@@ -134,22 +159,28 @@ async function main(): Promise<number> {
 			};
 
 	let azurite: EmbeddedAzurite | undefined;
-	let connectionString = config.TableStorage.ConnectionString;
-	const tableName = config.TableStorage.TableName;
-	if (!connectionString) {
+	const { ConnectionString, ServiceUri, TableName: tableName } = config.TableStorage;
+	let destination: TableConnection; // the store npm start uses
+	if (ServiceUri) {
+		destination = { serviceUri: ServiceUri, credential: await identity() };
+		say(`into: Azure Table Storage at ${ServiceUri} with a managed identity, table ${tableName}`);
+	} else if (ConnectionString) {
+		destination = ConnectionString;
+		say(`into: Azure Table Storage, table ${tableName}`);
+	} else {
 		// The store npm start uses with no connection string: its data folder (stop npm start first).
 		azurite = await startEmbeddedAzurite({ dataDir: config.Embedded.DataDir });
-		connectionString = azurite.connectionString;
+		destination = azurite.connectionString;
 		say(`into: embedded Azurite, data in ${config.Embedded.DataDir}/, table ${tableName}`);
-	} else say(`into: Azure Table Storage, table ${tableName}`);
+	}
 	try {
-		const destination = tableClient(connectionString, tableName);
-		if (tableIdentity(source) === tableIdentity(destination))
+		const destinationTable = tableClient(destination, tableName);
+		if (tableIdentity(source) === tableIdentity(destinationTable))
 			throw new UsageError(
 				`the legacy table is the table this service is configured to use (${tableName}): set TableStorage:TableName (e.g. TableStorage__TableName=Orders) to import into another table`,
 			);
 		const holder = `import-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-		const store = createAzureTablesStore(connectionString, tableName, {
+		const store = createAzureTablesStore(destination, tableName, {
 			...storeOptions(config),
 			// Only with --publish is each order's OrderCreated event recorded (and then logged).
 			...(args.publish && !args.dryRun
@@ -161,7 +192,7 @@ async function main(): Promise<number> {
 			args.publish && !args.dryRun
 				? new EventPublisher(
 						store,
-						createAzureTablesEventLog(connectionString, tableName, {
+						createAzureTablesEventLog(destination, tableName, {
 							timeoutMs: config.TableStorage.TimeoutMs,
 						}),
 						new InProcessEventFeed(),
