@@ -10,6 +10,7 @@ import { benchE2e, e2eTable } from "./e2e.js";
 import { benchHub, hubTable } from "./hub.js";
 import { benchRest, restTable } from "./rest.js";
 import { benchScaleout, scaleoutTable } from "./scaleout.js";
+import { benchStorageCalls, callsTable } from "./storage-calls.js";
 import { benchStorageScale, scaleTable } from "./storage-scale.js";
 import { benchTelemetry, telemetryTable } from "./telemetry.js";
 import { benchWorkers, workersTable } from "./workers.js";
@@ -40,6 +41,11 @@ if (run("telemetry")) {
 	const telemetry = await benchTelemetry(quick);
 	results.telemetry = telemetry;
 	console.log(`\n${telemetryTable(telemetry)}\n`);
+}
+if (run("calls")) {
+	const calls = await benchStorageCalls(quick);
+	results.storageCalls = calls;
+	console.log(`\n${callsTable(calls)}\n`);
 }
 if (run("scale")) {
 	const scale = await benchStorageScale(quick);
