@@ -129,7 +129,12 @@ async function subscribe(baseUrl: string, n: number) {
 				}),
 		),
 	);
-	return { counts, close: () => sockets.forEach((s) => s.destroy()) };
+	return {
+		counts,
+		close: () => {
+			for (const s of sockets) s.destroy();
+		},
+	};
 }
 
 async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
