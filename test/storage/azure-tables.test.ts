@@ -1,6 +1,69 @@
-import { describe } from "vitest";
-import { azuriteStore } from "../support/tables.js";
+import { describe, expect, inject, it } from "vitest";
+import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
+import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
+import { azuriteStore, uniqueTableName } from "../support/tables.js";
 import { orderStoreContract } from "./contract.js";
 
 describe("AzureTablesOrderStore against Azurite", () =>
 	orderStoreContract((options) => azuriteStore(options)));
+
+describe("AzureTablesOrderStore: the order rows an instance read or wrote recently", () => {
+	// Two instances on one table: each remembers the rows it saw, which the other then changes.
+	const twoInstances = () => {
+		const table = uniqueTableName();
+		const cs = inject("azuriteConnectionString");
+		return [createAzureTablesStore(cs, table), createAzureTablesStore(cs, table)] as const;
+	};
+	const change = (orderId: string, status: "Processing" | "Shipped", messageId: string) => ({
+		orderId,
+		status,
+		messageId,
+		occurredAt: new Date().toISOString(),
+	});
+
+	it("answers load({ recent }) from the row it just read, marked recent; a plain load reads", async () => {
+		const [a] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const read = await a.load(created.order.orderId);
+		expect(read?.recent).toBeUndefined();
+		expect(await a.load(created.order.orderId, { recent: true })).toMatchObject({ ...read, recent: true });
+	});
+
+	it("commits a change on a fresh read when another instance changed the order since", async () => {
+		const [a, b] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		expect((await a.get(orderId))?.status).toBe("Pending"); // a remembers Pending
+		expect((await applyStatusChange(b, change(orderId, "Processing", "m1"))).kind).toBe("applied");
+		const outcome = await applyStatusChange(a, change(orderId, "Shipped", "m2"));
+		expect(outcome).toMatchObject({ kind: "applied", previous: "Processing" });
+		expect((await b.history(orderId))?.map((h) => h.status)).toEqual(["Pending", "Processing", "Shipped"]);
+	});
+
+	it("answers a redelivery through a stale row as a duplicate, from a fresh read", async () => {
+		const [a, b] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		await a.get(orderId); // a remembers Pending
+		await applyStatusChange(b, change(orderId, "Processing", "m1"));
+		await applyStatusChange(b, change(orderId, "Shipped", "m2"));
+		// To a, m1 looks new (Pending -> Processing); the commit's ETag check says otherwise.
+		expect((await applyStatusChange(a, change(orderId, "Processing", "m1"))).kind).toBe("duplicate");
+		expect(await a.history(orderId)).toHaveLength(3);
+	});
+
+	it("answers noop from a fresh read, never from a remembered row", async () => {
+		const [a, b] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		await applyStatusChange(a, change(orderId, "Processing", "m1")); // a remembers Processing
+		await applyStatusChange(b, change(orderId, "Shipped", "m2"));
+		// Remembered, Processing -> Processing is a noop; the order is Shipped: moving back is refused.
+		const outcome = await applyStatusChange(a, change(orderId, "Processing", "m3"));
+		expect(outcome).toMatchObject({ kind: "rejected", order: { status: "Shipped" } });
+	});
+});
