@@ -1,5 +1,6 @@
 import { describe, expect, inject, it } from "vitest";
-import { createAzureTablesStore } from "../../src/storage/azure-tables.js";
+import { createAzureTablesStore, tableClient } from "../../src/storage/azure-tables.js";
+import { PENDING_PARTITION, pendingRowKey } from "../../src/storage/pending-index.js";
 import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
 import { azuriteStore, uniqueTableName } from "../support/tables.js";
 import { orderStoreContract } from "./contract.js";
@@ -65,5 +66,51 @@ describe("AzureTablesOrderStore: the order rows an instance read or wrote recent
 		// Remembered, Processing -> Processing is a noop; the order is Shipped: moving back is refused.
 		const outcome = await applyStatusChange(a, change(orderId, "Processing", "m3"));
 		expect(outcome).toMatchObject({ kind: "rejected", order: { status: "Shipped" } });
+	});
+});
+
+describe("AzureTablesOrderStore: the outbox's index", () => {
+	const newOrder = { customerName: "C", productName: "P", partitionKey: "Orders" };
+	const setUp = () => {
+		const table = uniqueTableName();
+		const cs = inject("azuriteConnectionString");
+		const store = createAzureTablesStore(cs, table, { recordEvents: true });
+		const client = tableClient(cs, table);
+		const indexed = async (orderId: string) => {
+			try {
+				await client.getEntity(PENDING_PARTITION, pendingRowKey(orderId, 0));
+				return true;
+			} catch {
+				return false;
+			}
+		};
+		return { store, indexed };
+	};
+	const createAndClear = async (store: ReturnType<typeof setUp>["store"]) => {
+		const created = await store.create(newOrder);
+		if (created.kind !== "created") throw new Error(created.kind);
+		const [pending] = await store.pendingEvents(created.order.orderId);
+		if (!pending) throw new Error("not recorded");
+		await store.clearPendingEvent(pending);
+		return created.order.orderId;
+	};
+
+	it("removes a published event's index row with the next event's mark, in its transaction", async () => {
+		const { store, indexed } = setUp();
+		const first = await createAndClear(store);
+		expect(await indexed(first)).toBe(true); // waiting to ride with the next mark
+		const created = await store.create(newOrder); // its mark is written before it answers
+		if (created.kind !== "created") throw new Error(created.kind);
+		expect(await indexed(first)).toBe(false);
+		expect(await indexed(created.order.orderId)).toBe(true);
+	});
+
+	it("removes it on its own shortly when no other event follows", async () => {
+		const { store, indexed } = setUp();
+		const orderId = await createAndClear(store);
+		const deadline = Date.now() + 15_000;
+		while ((await indexed(orderId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+		expect(await indexed(orderId)).toBe(false);
+		expect(await store.ordersWithUnclaimedEvents()).toEqual([]);
 	});
 });
