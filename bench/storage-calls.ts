@@ -95,9 +95,11 @@ class CountingProxy {
 		return { total: this.total, counts: new Map(this.counts) };
 	}
 
-	/** Resolves once no request came for `quietMs`. */
+	/** Resolves once no request came for `quietMs` (or after 10 s of steady traffic). */
 	async quiet(quietMs = 400): Promise<void> {
-		while (performance.now() - this.lastAt < quietMs) await new Promise((r) => setTimeout(r, 50));
+		const giveUp = performance.now() + 10_000;
+		while (performance.now() - this.lastAt < quietMs && performance.now() < giveUp)
+			await new Promise((r) => setTimeout(r, 50));
 	}
 
 	close(): Promise<void> {
@@ -202,6 +204,8 @@ async function measure(
 			return { perOrder: (after.total - before.total - idle) / orders, byKind };
 		};
 
+		const say = (what: string) => console.error(`storage calls (${build}): ${what}`);
+		say(`idle ${fmt(idlePerMs * 1000, 1)} requests/s; creating ${orders} orders`);
 		const ids: string[] = [];
 		const body = JSON.stringify({ customerName: "Calls Customer", productName: "Calls Product" });
 		const create = await phase(
@@ -216,6 +220,7 @@ async function measure(
 				}),
 			() => subs.counts.created >= orders * subscribers,
 		);
+		say(`${fmt(create.perOrder, 2)} per create; changing them`);
 		// Changes at a steady ~100/s, as the end-to-end bench sends them.
 		const change = await phase(
 			async () => {
