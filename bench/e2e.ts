@@ -4,7 +4,8 @@
 // log); beside it, in the same run, the naive pipeline (bench/servers/naive.ts) on the same Azurite
 // and broker. Each shape measures latency from PUT to each subscriber's arrival and the server's
 // CPU per change. Then the rate is stepped at 1,000 subscribers to find the highest rate whose p99
-// stays within 250 ms.
+// stays within 250 ms. BENCH_BASELINE_DIR=<another build's directory> runs that build's service
+// beside them (a "before" row).
 import { fmt, startNode, startService } from "./lib.js";
 
 export interface E2eResult {
@@ -29,6 +30,8 @@ export interface E2eShape {
 	seconds: number;
 	service: E2eResult;
 	naive?: E2eResult;
+	/** Another build of the service (BENCH_BASELINE_DIR), same shape, same run. */
+	baseline?: E2eResult;
 }
 
 export interface E2eBench {
@@ -58,6 +61,7 @@ export async function benchE2e(quick: boolean): Promise<E2eBench> {
 	const broker = startNode("bench/servers/broker.ts");
 	let service: ReturnType<typeof startService> | undefined;
 	let naive: ReturnType<typeof startNode> | undefined;
+	let baseline: ReturnType<typeof startService> | undefined;
 	try {
 		const tables = (await azurite.first).connectionString as string;
 		const bus = (await broker.first).connectionString as string;
@@ -75,6 +79,20 @@ export async function benchE2e(quick: boolean): Promise<E2eBench> {
 			BENCH_SERVICE_BUS_CONNECTION_STRING: bus,
 			BENCH_QUEUE_NAME: `naive-${stamp}`,
 		});
+		const baselineDir = process.env.BENCH_BASELINE_DIR;
+		baseline = baselineDir
+			? startService(
+					{
+						TableStorage__ConnectionString: tables,
+						TableStorage__TableName: `Before${stamp}`,
+						ServiceBus__ConnectionString: bus,
+						ServiceBus__QueueName: `before-${stamp}`,
+						Hub__MaxSubscribers: "50000",
+					},
+					baselineDir,
+				)
+			: undefined;
+		const baselineUrl = await baseline?.url;
 		const serviceUrl = await service.url;
 		const naivePort = (await naive.first).port as number;
 		const naiveUrl = `http://127.0.0.1:${naivePort}`;
@@ -98,11 +116,23 @@ export async function benchE2e(quick: boolean): Promise<E2eBench> {
 		// Warm both up first (JIT, connections, the queue's links), off the record.
 		await load(serviceUrl, undefined, 1, 50, 2);
 		await load(naiveUrl, undefined, 1, 50, 2);
+		if (baselineUrl) await load(baselineUrl, undefined, 1, 50, 2);
 		const results: E2eShape[] = [];
 		for (const [subs, rate, seconds, withNaive] of shapes) {
 			const ours = await load(serviceUrl, servicePid, subs, rate, seconds);
 			const theirs = withNaive ? await load(naiveUrl, naivePid, subs, rate, seconds) : undefined;
-			results.push({ subscribers: subs, rate, seconds, service: ours, ...(theirs ? { naive: theirs } : {}) });
+			const before =
+				baselineUrl && withNaive
+					? await load(baselineUrl, baseline?.child.pid, subs, rate, seconds)
+					: undefined;
+			results.push({
+				subscribers: subs,
+				rate,
+				seconds,
+				service: ours,
+				...(theirs ? { naive: theirs } : {}),
+				...(before ? { baseline: before } : {}),
+			});
 		}
 		// Rate stepping at 1,000 subscribers (full run only): up while p99 stays within budget.
 		const steps: E2eResult[] = [];
@@ -123,6 +153,7 @@ export async function benchE2e(quick: boolean): Promise<E2eBench> {
 		};
 	} finally {
 		await service?.stop();
+		await baseline?.stop();
 		await naive?.stop();
 		await broker.stop();
 		await azurite.stop();
@@ -143,6 +174,13 @@ export function e2eTable(r: E2eBench): string {
 				: "";
 		lines.push(row("order-tracker (`npm start`)", s.service, ratio));
 		if (s.naive) lines.push(row("naive pipeline", s.naive));
+		if (s.baseline) {
+			const ratio =
+				s.naive?.cpuPerChange && s.baseline.cpuPerChange
+					? `${fmt(s.baseline.cpuPerChange / s.naive.cpuPerChange, 2)}×`
+					: "";
+			lines.push(row("order-tracker, baseline build (before)", s.baseline, ratio));
+		}
 	}
 	for (const s of r.steps) lines.push(row("order-tracker, rate step", s));
 	lines.push(

@@ -25,27 +25,23 @@ export interface RestResult {
 	ofBareTables?: number;
 }
 
-/** Runs each scenario's load generator against a server already listening at `baseUrl`. */
+/** Runs the scenarios in one load generator process against a server already listening at `baseUrl`. */
 export async function loadScenarios(
 	target: string,
 	baseUrl: string,
 	scenarios: readonly Scenario[],
 	opts: { seconds: number; connections: number; updates: number },
 ): Promise<RestResult[]> {
-	const results: RestResult[] = [];
-	for (const scenario of scenarios) {
-		const load = startNode("bench/rest-load.ts", [
-			baseUrl,
-			scenario,
-			String(opts.seconds),
-			String(opts.connections),
-			String(opts.updates),
-		]);
-		const out = (await load.first) as Omit<RestResult, "target">;
-		await load.stop();
-		results.push({ target, ...out });
-	}
-	return results;
+	const load = startNode("bench/rest-load.ts", [
+		baseUrl,
+		scenarios.join(","),
+		String(opts.seconds),
+		String(opts.connections),
+		String(opts.updates),
+	]);
+	const out = (await load.first) as unknown as Omit<RestResult, "target">[];
+	await load.stop();
+	return out.map((r) => ({ target, ...r }));
 }
 
 async function runTarget(

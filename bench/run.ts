@@ -1,5 +1,6 @@
-// `npm run bench` (full, a few minutes) or `npm run bench -- --quick` (under a minute): runs every
-// benchmark, prints Markdown tables and writes bench/results/latest.json (`--only=rest,workers`:
+// `npm run bench` (full, several minutes) or `npm run bench -- --quick` (under 90 s; smaller shapes,
+// without the calls, scale, scaleout and workers sections): runs the benchmarks, prints Markdown
+// tables and writes bench/results/latest.json (quick: quick.json; `--only=rest,workers`:
 // bench/results/only-rest-workers.json). Not part of `npm test`. The tables in docs/performance.md are
 // copied from its output.
 // Every server, broker and load generator is its own process; all share this 2-core machine.
@@ -25,7 +26,10 @@ const machine = {
 };
 const started = Date.now();
 const results: Record<string, unknown> = { startedAt: new Date().toISOString(), quick, machine };
-const run = (name: string) => only === undefined || only.split(",").includes(name);
+/** Sections the quick run leaves to the full run (or to --only): slow to set up, or slow to fill. */
+const NOT_QUICK = ["calls", "scale", "scaleout", "workers"];
+const run = (name: string) =>
+	only === undefined ? !(quick && NOT_QUICK.includes(name)) : only.split(",").includes(name);
 
 if (run("rest")) {
 	const rest = await benchRest(quick);
@@ -77,8 +81,12 @@ if (run("workers")) {
 console.log(`machine: ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}; ${machine.note}`);
 console.log(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 mkdirSync("bench/results", { recursive: true });
-// A partial run (--only) does not replace the full run's figures.
+// A partial run (--only) or a quick one does not replace the full run's figures.
 const file =
-	only === undefined ? "bench/results/latest.json" : `bench/results/only-${only.replace(/,/g, "-")}.json`;
+	only !== undefined
+		? `bench/results/only-${only.replace(/,/g, "-")}.json`
+		: quick
+			? "bench/results/quick.json"
+			: "bench/results/latest.json";
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`wrote ${file}`);
