@@ -105,8 +105,8 @@ export async function benchE2e(quick: boolean): Promise<E2eBench> {
 			? [[...override, true]]
 			: quick
 				? [
-						[10, 100, 5, true],
-						[1000, 100, 5, false],
+						[10, 100, 4, true],
+						[1000, 100, 4, false],
 					]
 				: [
 						[10, 100, 15, true],
@@ -114,9 +114,9 @@ export async function benchE2e(quick: boolean): Promise<E2eBench> {
 						[1000, 100, 20, true],
 					];
 		// Warm both up first (JIT, connections, the queue's links), off the record.
-		await load(serviceUrl, undefined, 1, 50, 2);
-		await load(naiveUrl, undefined, 1, 50, 2);
-		if (baselineUrl) await load(baselineUrl, undefined, 1, 50, 2);
+		await load(serviceUrl, undefined, 1, 50, 1);
+		await load(naiveUrl, undefined, 1, 50, 1);
+		if (baselineUrl) await load(baselineUrl, undefined, 1, 50, 1);
 		const results: E2eShape[] = [];
 		for (const [subs, rate, seconds, withNaive] of shapes) {
 			const ours = await load(serviceUrl, servicePid, subs, rate, seconds);

@@ -1,12 +1,18 @@
 // REST load generator, run in its own process (autocannon). Usage:
-//   rest-load.ts <baseUrl> <scenarios: create,get,list,update> <seconds> <connections> <updateCount>
+//   rest-load.ts <baseUrl> <scenarios: create,get,list,update> <seconds> <connections> <updateCount> [seedCount]
 // Runs the scenarios one after another (in one process: a process start each cost the quick run
 // seconds), each seeding what it needs through the API first; prints one JSON line, an array.
 import autocannon from "autocannon";
 import { authHeader, seedOrders } from "./lib.js";
 
-const [baseUrl = "", scenarios = "get", secondsArg = "5", connectionsArg = "20", updatesArg = "2000"] =
-	process.argv.slice(2);
+const [
+	baseUrl = "",
+	scenarios = "get",
+	secondsArg = "5",
+	connectionsArg = "20",
+	updatesArg = "2000",
+	seedArg = "1000",
+] = process.argv.slice(2);
 const seconds = Number(secondsArg);
 const connections = Number(connectionsArg);
 const json = { "content-type": "application/json", ...authHeader() };
@@ -21,7 +27,7 @@ async function runScenario(scenario: string) {
 			requests: [{ method: "POST", path: "/api/orders/create", headers: json, body }],
 		};
 	} else if (scenario === "get") {
-		const ids = await seedOrders(baseUrl, 1000);
+		const ids = await seedOrders(baseUrl, Number(seedArg));
 		let i = 0;
 		options = {
 			url: baseUrl,
@@ -35,7 +41,7 @@ async function runScenario(scenario: string) {
 			],
 		};
 	} else if (scenario === "list") {
-		await seedOrders(baseUrl, 1000);
+		await seedOrders(baseUrl, Number(seedArg));
 		options = {
 			url: baseUrl,
 			duration: seconds,

@@ -30,7 +30,7 @@ export async function loadScenarios(
 	target: string,
 	baseUrl: string,
 	scenarios: readonly Scenario[],
-	opts: { seconds: number; connections: number; updates: number },
+	opts: { seconds: number; connections: number; updates: number; seed?: number },
 ): Promise<RestResult[]> {
 	const load = startNode("bench/rest-load.ts", [
 		baseUrl,
@@ -38,6 +38,7 @@ export async function loadScenarios(
 		String(opts.seconds),
 		String(opts.connections),
 		String(opts.updates),
+		String(opts.seed ?? 1000),
 	]);
 	const out = (await load.first) as unknown as Omit<RestResult, "target">[];
 	await load.stop();
@@ -48,7 +49,7 @@ async function runTarget(
 	target: Target,
 	script: string,
 	env: Record<string, string>,
-	opts: { seconds: number; connections: number; updates: number },
+	opts: { seconds: number; connections: number; updates: number; seed?: number },
 ): Promise<RestResult[]> {
 	const server = startNode(script, [], env);
 	try {
@@ -60,11 +61,16 @@ async function runTarget(
 }
 
 export async function benchRest(quick: boolean): Promise<RestResult[]> {
-	const opts = { seconds: quick ? 1 : 8, connections: 20, updates: quick ? 500 : 5000 };
+	const opts = {
+		seconds: quick ? 1 : 8,
+		connections: 20,
+		updates: quick ? 500 : 5000,
+		seed: quick ? 200 : 1000,
+	};
 	const azurite = startNode("bench/servers/azurite.ts");
 	try {
 		const { connectionString } = (await azurite.first) as { connectionString: string };
-		const onAzurite = { ...opts, updates: quick ? 200 : 2000 };
+		const onAzurite = { ...opts, updates: quick ? 100 : 2000 };
 		const tables = (name: string) => ({
 			BENCH_TABLES_CONNECTION_STRING: connectionString,
 			BENCH_TABLE_NAME: `${name}${Date.now()}`,

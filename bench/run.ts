@@ -28,58 +28,77 @@ const started = Date.now();
 const results: Record<string, unknown> = { startedAt: new Date().toISOString(), quick, machine };
 /** Sections the quick run leaves to the full run (or to --only): slow to set up, or slow to fill. */
 const NOT_QUICK = ["calls", "scale", "scaleout", "workers"];
-const run = (name: string) =>
-	only === undefined ? !(quick && NOT_QUICK.includes(name)) : only.split(",").includes(name);
+/** Seconds each section took (the quick run has a time budget). */
+const sectionSeconds: Record<string, number> = {};
+let sectionStarted = Date.now();
+const run = (name: string) => {
+	const yes = only === undefined ? !(quick && NOT_QUICK.includes(name)) : only.split(",").includes(name);
+	if (yes) sectionStarted = Date.now();
+	return yes;
+};
+const took = (name: string) => {
+	sectionSeconds[name] = Math.round((Date.now() - sectionStarted) / 1000);
+};
 
 if (run("rest")) {
 	const rest = await benchRest(quick);
 	results.rest = rest;
 	console.log(`\n${restTable(rest)}\n`);
+	took("rest");
 }
 if (run("auth")) {
 	const auth = await benchAuth(quick);
 	results.auth = auth;
 	console.log(`\n${authTable(auth)}\n`);
+	took("auth");
 }
 if (run("telemetry")) {
 	const telemetry = await benchTelemetry(quick);
 	results.telemetry = telemetry;
 	console.log(`\n${telemetryTable(telemetry)}\n`);
+	took("telemetry");
 }
 if (run("calls")) {
 	const calls = await benchStorageCalls(quick);
 	results.storageCalls = calls;
 	console.log(`\n${callsTable(calls)}\n`);
+	took("calls");
 }
 if (run("scale")) {
 	const scale = await benchStorageScale(quick);
 	results.storageScale = scale;
 	console.log(`\n${scaleTable(scale)}\n`);
+	took("scale");
 }
 if (run("e2e")) {
 	const e2e = await benchE2e(quick);
 	results.endToEnd = e2e;
 	console.log(`\n${e2eTable(e2e)}\n`);
+	took("e2e");
 }
 if (run("scaleout")) {
 	const scaleout = await benchScaleout(quick);
 	results.scaleout = scaleout;
 	console.log(`\n${scaleoutTable(scaleout)}\n`);
+	took("scaleout");
 }
 if (run("hub")) {
 	const hub = await benchHub(quick ? 2000 : 15_000, quick ? 3 : 5);
 	results.hub = hub;
 	console.log(`\n${hubTable(hub)}\n`);
+	took("hub");
 }
 
 if (run("workers")) {
 	const workers = await benchWorkers(quick);
 	results.workers = workers;
 	console.log(`\n${workersTable(workers)}\n`);
+	took("workers");
 }
 
 console.log(`machine: ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}; ${machine.note}`);
-console.log(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+results.sectionSeconds = sectionSeconds;
+console.log(`took ${((Date.now() - started) / 1000).toFixed(0)} s (${JSON.stringify(sectionSeconds)})`);
 mkdirSync("bench/results", { recursive: true });
 // A partial run (--only) or a quick one does not replace the full run's figures.
 const file =
