@@ -587,7 +587,8 @@ export class AzureTablesOrderStore implements OrderStore {
 					{ abortSignal },
 				),
 			);
-			const etag = result.getResponseForEntity(ORDER_ROW)?.etag;
+			// Sub-responses come in the order of the actions; an update's names no row key.
+			const etag = result.subResponses[0]?.etag?.trim();
 			if (etag) {
 				const order = { ...stored.order, status: change.status, updatedAt: change.at };
 				this.remember({ order, version, etag });

@@ -31,6 +31,19 @@ describe("AzureTablesOrderStore: the order rows an instance read or wrote recent
 		expect(await a.load(created.order.orderId, { recent: true })).toMatchObject({ ...read, recent: true });
 	});
 
+	it("remembers the row its own commit wrote, with the ETag storage gave it", async () => {
+		const [a] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		await a.get(orderId);
+		expect((await applyStatusChange(a, change(orderId, "Processing", "m1"))).kind).toBe("applied");
+		const remembered = await a.load(orderId, { recent: true });
+		const { recent, ...read } = remembered ?? {};
+		expect(recent).toBe(true);
+		expect(read).toEqual(await a.load(orderId));
+	});
+
 	it("commits a change on a fresh read when another instance changed the order since", async () => {
 		const [a, b] = twoInstances();
 		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
