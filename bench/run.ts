@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { authTable, benchAuth } from "./auth.js";
 import { benchE2e, e2eTable } from "./e2e.js";
-import { benchHub, hubTable } from "./hub.js";
+import { benchHub, benchHubSignalR, hubSignalRTable, hubTable } from "./hub.js";
 import { benchRest, restTable } from "./rest.js";
 import { benchScaleout, scaleoutTable } from "./scaleout.js";
 import { benchStorageCalls, callsTable } from "./storage-calls.js";
@@ -86,6 +86,9 @@ if (run("hub")) {
 	const hub = await benchHub(quick ? 2000 : 15_000, quick ? 3 : 5);
 	results.hub = hub;
 	console.log(`\n${hubTable(hub)}\n`);
+	const signalR = await benchHubSignalR(quick ? 1000 : 5000, quick ? 3 : 5);
+	results.hubSignalR = signalR;
+	console.log(`\n${hubSignalRTable(signalR)}\n`);
 	took("hub");
 }
 

@@ -1,25 +1,34 @@
 // SSE load generator, run in its own process: opens N raw subscriber connections to a server,
 // then triggers R updates and records when each subscriber sees each one.
-// Usage: sse-load.ts <baseUrl> <n> <app|bare> <token1,token2,...>   (one token = one round)
+// Usage: sse-load.ts <baseUrl> <n> <app|bare> <token1,token2,...> [sse|signalr]   (one token = one round)
+// signalr: each subscriber negotiates first, then opens the SignalR stream (GET /orderHub?id=…).
 // Prints one JSON line with memory and latency figures. Bounded: gives up after 60 s per round.
 import { connect, type Socket } from "node:net";
 
-const [baseUrl = "", nArg = "1000", target = "app", tokensArg = ""] = process.argv.slice(2);
+const [baseUrl = "", nArg = "1000", target = "app", tokensArg = "", format = "sse"] = process.argv.slice(2);
 const n = Number(nArg);
 const tokens = tokensArg.split(",").filter(Boolean);
 const url = new URL(baseUrl);
 
 const memory = async () => (await (await fetch(`${baseUrl}/__bench/memory`)).json()) as { rss: number };
 
-function open(): Promise<Socket> {
+/** The stream's path: /orderHub, or for SignalR the connection negotiated for it. */
+async function streamPath(): Promise<string> {
+	if (format !== "signalr") return "/orderHub";
+	const res = await fetch(`${baseUrl}/orderHub/negotiate?negotiateVersion=1`, { method: "POST" });
+	const { connectionToken } = (await res.json()) as { connectionToken: string };
+	return `/orderHub?id=${connectionToken}`;
+}
+
+function open(path: string): Promise<Socket> {
 	return new Promise((resolve, reject) => {
 		const socket = connect(Number(url.port), url.hostname);
 		socket.setNoDelay(true);
 		socket.once("error", reject);
 		socket.once("connect", () =>
-			socket.write(`GET /orderHub HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`),
+			socket.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`),
 		);
-		socket.once("data", () => resolve(socket)); // headers + retry hint: subscribed
+		socket.once("data", () => resolve(socket)); // headers + retry hint (or handshake response): subscribed
 	});
 }
 
@@ -53,10 +62,15 @@ async function trigger(token: string): Promise<void> {
 }
 
 async function main() {
+	// Negotiated before the memory is measured: what is measured is what the streams hold.
+	const paths: string[] = [];
+	for (let i = 0; i < n; i += 250) {
+		paths.push(...(await Promise.all(Array.from({ length: Math.min(250, n - i) }, streamPath))));
+	}
 	const before = await memory();
 	const sockets: Socket[] = [];
 	for (let i = 0; i < n; i += 250) {
-		sockets.push(...(await Promise.all(Array.from({ length: Math.min(250, n - i) }, open))));
+		sockets.push(...(await Promise.all(paths.slice(i, i + 250).map(open))));
 	}
 	await new Promise((r) => setTimeout(r, 500));
 	const after = await memory();

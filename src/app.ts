@@ -15,9 +15,11 @@ import { type HealthCheck, registerHealthRoutes } from "./health.js";
 import { appCorsPolicy } from "./http/cors.js";
 import { forwardedHeaders } from "./http/forwarded.js";
 import { jsonBody } from "./http/json-body.js";
+import { stripAccessToken } from "./http/query-token.js";
 import { requestTelemetry } from "./http/request-telemetry.js";
 import { validationHook } from "./http/validation.js";
 import type { OrderHub } from "./hub/hub.js";
+import type { SignalROptions } from "./hub/signalr.js";
 import {
 	type HubStatsSource,
 	type RemoteHub,
@@ -49,6 +51,11 @@ export interface AppDeps {
 	 * forwarded to it. Used instead of `hub`.
 	 */
 	remoteHub?: RemoteHub;
+	/**
+	 * SignalR on /orderHub across instances: the secret they share and the channel between them
+	 * (src/hub/signalr.ts). Absent, connection tokens are signed with a secret of this process.
+	 */
+	signalR?: SignalROptions;
 	/** How SSE bytes reach clients; web streams unless the runtime entry gives a faster one. */
 	sseTransport?: SseTransport;
 	corsOrigins: string[];
@@ -119,7 +126,9 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 	const log = deps.log ?? silentLogger;
 	const app = createProblemApp(log);
 
-	// First: the request's span (when tracing), then its id, log line and duration around all else.
+	// Before anything records the request: a token in its URL is taken off (src/http/query-token.ts).
+	app.use("*", stripAccessToken());
+	// Then the request's span (when tracing), then its id, log line and duration around all else.
 	if (deps.tracing) app.use("*", httpInstrumentationMiddleware());
 	app.use(
 		"*",
@@ -138,6 +147,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 	if (deps.hub) {
 		const transport = deps.sseTransport ?? webStreamTransport(deps.hub.maxBufferedBytes);
 		registerHubRoutes(app, deps.hub, transport, cors, {
+			...(deps.signalR ? { signalR: deps.signalR } : {}),
 			...(deps.auth?.maxSubscribersPerPrincipal
 				? { maxPerPrincipal: deps.auth.maxSubscribersPerPrincipal }
 				: {}),
@@ -202,7 +212,8 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 			{ name: "Orders", description: "Create, list and read orders; request status changes" },
 			{
 				name: "Events",
-				description: "Live order events over Server-Sent Events, for EventSource clients",
+				description:
+					"Live order events over Server-Sent Events, for EventSource clients and for the @microsoft/signalr client",
 			},
 			{ name: "Health", description: "Liveness and readiness probes" },
 		],

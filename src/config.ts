@@ -88,6 +88,13 @@ export const ConfigSchema = z
 		TableStorage: z
 			.object({
 				ConnectionString: optionalSecret,
+				/** `https://<account>.table.core.windows.net`: reached with a managed identity, no key. */
+				ServiceUri: optionalSecret.refine(
+					(v) => v === undefined || /^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(v),
+					{
+						message: "must be the account's https URL, like https://<account>.table.core.windows.net",
+					},
+				),
 				TableName: z
 					.string()
 					.regex(
@@ -97,10 +104,19 @@ export const ConfigSchema = z
 					.default("OrderTracking"),
 				TimeoutMs: intFromString(100, 120_000).default(5000),
 			})
-			.prefault({}),
+			.prefault({})
+			.refine((t) => !(t.ConnectionString && t.ServiceUri), {
+				message:
+					"TableStorage:ConnectionString and TableStorage:ServiceUri are both set: use one (ServiceUri connects with a managed identity, ConnectionString with a key)",
+			}),
 		ServiceBus: z
 			.object({
 				ConnectionString: optionalSecret,
+				/** `<namespace>.servicebus.windows.net`: reached with a managed identity, no key. */
+				FullyQualifiedNamespace: optionalSecret.refine(
+					(v) => v === undefined || /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(v),
+					{ message: "must be the namespace's host name, like <namespace>.servicebus.windows.net" },
+				),
 				QueueName: z
 					.string()
 					.regex(
@@ -114,6 +130,10 @@ export const ConfigSchema = z
 				SubscriptionName: optionalName,
 			})
 			.prefault({})
+			.refine((sb) => !(sb.ConnectionString && sb.FullyQualifiedNamespace), {
+				message:
+					"ServiceBus:ConnectionString and ServiceBus:FullyQualifiedNamespace are both set: use one (FullyQualifiedNamespace connects with a managed identity, ConnectionString with a key)",
+			})
 			.refine((sb) => (sb.TopicName === undefined) === (sb.SubscriptionName === undefined), {
 				message:
 					"TopicName and SubscriptionName go together: set both (fan-out to every instance) or neither",
@@ -308,6 +328,8 @@ const KNOWN_KEYS = [
 	"Token",
 	"TrustForwardedHeaders",
 	"MaxReplayReadsPerMinute",
+	"ServiceUri",
+	"FullyQualifiedNamespace",
 ];
 
 function findKey(obj: Json, key: string): string {

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { missingRoleOf } from "./azure-identity.js";
 import { withDeadline } from "./deadline.js";
 import { type Logger, silentLogger } from "./observability/log.js";
 import { UNAVAILABLE_REASONS, unavailableReasonOf } from "./unavailable.js";
@@ -11,14 +12,23 @@ export interface HealthCheck {
 
 const CHECK_TIMEOUT_MS = 2000;
 
-/** One check's answer: its own fields when ok; a fixed reason when not (the detail goes to the log). */
+/**
+ * One check's answer: its own fields when ok; a fixed reason when not (the detail goes to the log),
+ * and the Azure role to grant when the service's identity lacks one (src/azure-identity.ts).
+ */
 async function run(check: HealthCheck, log: Logger): Promise<Record<string, unknown>> {
 	try {
 		return { status: "ok", ...(await withDeadline(CHECK_TIMEOUT_MS, check.name, () => check.check())) };
 	} catch (err) {
 		const reason = unavailableReasonOf(err);
-		log.warn(`readiness check ${check.name} failed (${reason}): ${(err as Error)?.message ?? String(err)}`);
-		return { status: "unavailable", reason };
+		const missingRole = missingRoleOf(err);
+		log.warn(
+			`readiness check ${check.name} failed (${reason}): ${
+				missingRole ? `grant the service's identity the role "${missingRole}". ` : ""
+			}${(err as Error)?.message ?? String(err)}`,
+			missingRole ? { missingRole } : {},
+		);
+		return { status: "unavailable", reason, ...(missingRole ? { missingRole } : {}) };
 	}
 }
 
@@ -29,7 +39,7 @@ const Health = z
 			.record(z.string(), z.record(z.string(), z.unknown()))
 			.optional()
 			.openapi({
-				description: `Per check: status, and when unavailable a reason: ${UNAVAILABLE_REASONS.join(", ")}`,
+				description: `Per check: status, and when unavailable a reason: ${UNAVAILABLE_REASONS.join(", ")}; missingRole names the Azure role the service's identity lacks, when that is why`,
 			}),
 	})
 	.openapi("Health");

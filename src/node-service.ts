@@ -8,9 +8,11 @@ import { type AppDeps, createApp } from "./app.js";
 import type { OrderEvents } from "./domain/events.js";
 import type { EventFeed, EventLog } from "./events/port.js";
 import { EventPublisher } from "./events/publisher.js";
+import { type InstanceRegistry, ReplicaWatch } from "./events/replicas.js";
 import { type HubOptions, OrderHub } from "./hub/hub.js";
 import { nodeSseTransport } from "./hub/node-transport.js";
 import { EventSequencer } from "./hub/sequencer.js";
+import type { SignalROptions } from "./hub/signalr.js";
 import { webStreamTransport } from "./hub/sse.js";
 import { type Logger, silentLogger } from "./observability/log.js";
 import type { PrometheusMetrics } from "./observability/prometheus.js";
@@ -81,10 +83,18 @@ export interface EventFanOutOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
 	pollMs?: number;
 	logger?: Logger;
+	/**
+	 * Heartbeat rows of the instances on this log (src/events/replicas.ts): a shared subscription,
+	 * or other instances without a topic, are told in the log and readiness, and the log is tailed
+	 * fast. Without it the instance assumes its subscription is its own.
+	 */
+	replicas?: { registry: InstanceRegistry; topic: string; subscription: string };
 }
 
 export interface EventFanOut {
 	hub: OrderHub;
+	/** SignalR across instances: the log's shared secret, control messages over the feed. */
+	signalR: SignalROptions;
 	publisher: EventPublisher;
 	sequencer: EventSequencer;
 	/** Readiness of the log and the feed. */
@@ -114,8 +124,27 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 		log: say,
 		onRestart: (newEpoch, newHead, reason) => hub.restart(newEpoch, newHead, reason),
 	});
-	feed.start((logged) => sequencer.accept(logged));
+	const controlListeners: ((message: unknown) => void)[] = [];
+	feed.start(
+		(logged) => sequencer.accept(logged),
+		(message) => {
+			for (const listen of controlListeners) listen(message);
+		},
+	);
 	sequencer.start();
+	const replicas =
+		options.replicas &&
+		new ReplicaWatch({
+			registry: options.replicas.registry,
+			self: {
+				id: options.holder,
+				topic: options.replicas.topic,
+				subscription: options.replicas.subscription,
+			},
+			onFeedPartial: (partial) => sequencer.setFastTail(partial),
+			log: say,
+		});
+	await replicas?.start();
 	const sweep = () =>
 		publisher.sweep().then(
 			(n) => n > 0 && say.info(`published the pending events of ${n} order(s) left by a stopped publisher`),
@@ -126,17 +155,28 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 	sweeper.unref();
 	return {
 		hub,
+		signalR: {
+			sharedSecret: () => log.sharedSecret(),
+			control: { send: (m) => feed.sendControl({ ...m }), listen: (h) => controlListeners.push(h) },
+		},
 		publisher,
 		sequencer,
 		async ping() {
 			await Promise.all([log.ping(), feed.ping()]);
-			return { feed: feed.kind, position: sequencer.position };
+			const shared = replicas?.current.sharedSubscription;
+			return {
+				feed: feed.kind,
+				position: sequencer.position,
+				...(replicas ? { instances: replicas.current.instances, fastTail: sequencer.tailingFast } : {}),
+				...(shared ? { sharedSubscription: shared } : {}),
+			};
 		},
 		async close() {
 			// The hub is closed already; what is committed is published, then the feed stops.
 			clearInterval(sweeper);
 			sequencer.stop();
-			await publisher.drain();
+			// Meanwhile this instance's heartbeat row goes (the others stop counting it at once).
+			await Promise.all([publisher.drain(), replicas?.stop()]);
 			await feed.close();
 		},
 	};

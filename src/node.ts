@@ -1,16 +1,19 @@
 // Node composition root: reads configuration, picks the adapters, starts the receiver loop,
 // serves on PORT, and shuts down gracefully (idempotently: npm may deliver a signal twice).
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { serve } from "@hono/node-server";
 import { JwtVerifier } from "./auth/jwt.js";
+import { defaultAzureCredential, type TokenCredential } from "./azure-identity.js";
 import { boardFilesFromDisk } from "./board/files.js";
-import { type Config, ConfigError, hubOptions, jwtOptions, resolveConfig, storeOptions } from "./config.js";
+import { ConfigError, hubOptions, jwtOptions, storeOptions } from "./config.js";
+import { AzureTablesInstanceRegistry } from "./events/azure-instances.js";
 import { createAzureTablesEventLog } from "./events/azure-log.js";
 import { InProcessEventFeed } from "./events/in-process-feed.js";
 import { ServiceBusTopicFeed } from "./events/service-bus-feed.js";
+import { loadConfig } from "./node-config.js";
 import { createNodeService, startEventFanOut } from "./node-service.js";
+import { retryWhileStorageUnavailable, type StartingState, startingApp } from "./node-starting.js";
 import { errorFields, type Logger } from "./observability/log.js";
 import { createNodeLogger } from "./observability/node-logger.js";
 import { startNodeTracing } from "./observability/node-tracing.js";
@@ -18,7 +21,8 @@ import { createPrometheusMetrics } from "./observability/prometheus.js";
 import { InProcessStatusQueue } from "./queue/in-process.js";
 import type { StatusQueue } from "./queue/port.js";
 import { ServiceBusStatusQueue } from "./queue/service-bus.js";
-import { createAzureTablesStore } from "./storage/azure-tables.js";
+import type { ServiceBusConnection } from "./service-bus-connection.js";
+import { createAzureTablesStore, type TableConnection } from "./storage/azure-tables.js";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "./storage/embedded-azurite.js";
 import { instrumentStore } from "./storage/instrumented.js";
 import { swaggerAssetsFromPackage } from "./swagger-assets.js";
@@ -39,18 +43,6 @@ function everyHour(job: () => void): void {
 }
 /** Until the configuration says the level: start-up problems are errors, always written. */
 let log: Logger = createNodeLogger("info");
-
-function loadConfig(): Config {
-	let settings: unknown = {};
-	try {
-		settings = JSON.parse(readFileSync(process.env.APPSETTINGS_PATH ?? "appsettings.json", "utf8"));
-	} catch (err) {
-		if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-			throw new ConfigError([`appsettings.json: ${(err as Error).message}`]);
-		}
-	}
-	return resolveConfig(settings, process.env);
-}
 
 /** Loopback addresses: reachable only from this machine. */
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -74,20 +66,32 @@ async function main(): Promise<void> {
 		);
 	}
 
+	// One credential for every Azure client, made only when a setting asks for an identity.
+	let credential: Promise<TokenCredential> | undefined;
+	const identity = () => {
+		credential ??= defaultAzureCredential(process.env);
+		return credential;
+	};
+
 	let azurite: EmbeddedAzurite | undefined;
-	let connectionString = config.TableStorage.ConnectionString;
-	if (!connectionString) {
-		azurite = await startEmbeddedAzurite({ dataDir: config.Embedded.DataDir });
-		connectionString = azurite.connectionString;
-		log.info(`storage: embedded Azurite on 127.0.0.1:${azurite.port}, data in ${config.Embedded.DataDir}/`);
+	let connection: TableConnection;
+	const { ConnectionString, ServiceUri, TableName } = config.TableStorage;
+	if (ServiceUri) {
+		connection = { serviceUri: ServiceUri, credential: await identity() };
+		log.info(`storage: Azure Table Storage at ${ServiceUri} with a managed identity (table ${TableName})`);
+	} else if (ConnectionString) {
+		connection = ConnectionString;
+		log.info(`storage: Azure Table Storage (table ${TableName})`);
 	} else {
-		log.info(`storage: Azure Table Storage (table ${config.TableStorage.TableName})`);
+		azurite = await startEmbeddedAzurite({ dataDir: config.Embedded.DataDir });
+		connection = azurite.connectionString;
+		log.info(`storage: embedded Azurite on 127.0.0.1:${azurite.port}, data in ${config.Embedded.DataDir}/`);
 	}
 	// This instance's name in the claims on events it publishes.
 	const holder = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 	const leaseMs = config.Events.LeaseSeconds * 1000;
 	const store = instrumentStore(
-		createAzureTablesStore(connectionString, config.TableStorage.TableName, {
+		createAzureTablesStore(connection, config.TableStorage.TableName, {
 			...storeOptions(config),
 			recordEvents: true, // the outbox: every event reaches the event log, whatever happens after the commit
 			eventHolder: holder,
@@ -103,23 +107,24 @@ async function main(): Promise<void> {
 		),
 	);
 
-	const queue: StatusQueue = config.ServiceBus.ConnectionString
-		? new ServiceBusStatusQueue({
-				connectionString: config.ServiceBus.ConnectionString,
-				queueName: config.ServiceBus.QueueName,
-				log,
-			})
+	// Service Bus: a connection string, or the namespace reached with the managed identity.
+	const { FullyQualifiedNamespace } = config.ServiceBus;
+	const serviceBus: ServiceBusConnection | undefined = FullyQualifiedNamespace
+		? { fullyQualifiedNamespace: FullyQualifiedNamespace, credential: await identity() }
+		: config.ServiceBus.ConnectionString;
+	const queue: StatusQueue = serviceBus
+		? new ServiceBusStatusQueue({ connectionString: serviceBus, queueName: config.ServiceBus.QueueName, log })
 		: new InProcessStatusQueue({ log, metrics });
 	log.info(
 		queue.kind === "service-bus"
-			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}`
+			? `status queue: Azure Service Bus queue ${config.ServiceBus.QueueName}${FullyQualifiedNamespace ? ` on ${FullyQualifiedNamespace} with a managed identity` : ""}`
 			: "status queue: in-process (not durable across a crash; set ServiceBus:ConnectionString for Service Bus)",
 	);
 	const { TopicName, SubscriptionName } = config.ServiceBus;
 	const feed =
-		config.ServiceBus.ConnectionString && TopicName && SubscriptionName
+		serviceBus && TopicName && SubscriptionName
 			? new ServiceBusTopicFeed({
-					connectionString: config.ServiceBus.ConnectionString,
+					connectionString: serviceBus,
 					topicName: TopicName,
 					subscriptionName: SubscriptionName,
 					log,
@@ -127,7 +132,7 @@ async function main(): Promise<void> {
 			: new InProcessEventFeed();
 	if (feed.kind === "in-process" && queue.kind === "service-bus") {
 		log.warn(
-			"events: ServiceBus:TopicName is not set, so live events reach only this instance's subscribers; with several instances set TopicName and SubscriptionName",
+			"events: ServiceBus:TopicName is not set: the events other instances log reach this one's subscribers through the event log, read every 100-150 ms while others run; a topic with a subscription per instance is faster (docs/scale-out.md)",
 		);
 	} else {
 		log.info(
@@ -136,21 +141,71 @@ async function main(): Promise<void> {
 				: `events: fan-out through topic ${TopicName}, subscription ${SubscriptionName}`,
 		);
 	}
-	const eventLog = createAzureTablesEventLog(connectionString, config.TableStorage.TableName, {
+	const eventLog = createAzureTablesEventLog(connection, config.TableStorage.TableName, {
 		timeoutMs: config.TableStorage.TimeoutMs,
 	});
-	const fanOut = await startEventFanOut({
-		store,
-		log: eventLog,
-		feed,
-		hub: { ...hubOptions(config.Hub), metrics },
-		holder,
-		leaseMs,
-		storageTimeoutMs: config.TableStorage.TimeoutMs,
-		sweepMs: config.Events.SweepSeconds * 1000,
-		logger: log,
+	// Listen at once; until storage answers (src/node-starting.ts) only the probes are served.
+	const stopping = new AbortController();
+	let app: { fetch: (request: Request, env?: object) => Response | Promise<Response> } | undefined;
+	let notReady: StartingState | undefined;
+	const starting = startingApp(() => notReady);
+	const server = serve(
+		{ fetch: (request, env) => (app ?? starting).fetch(request, env), port: config.PORT, hostname: host },
+		(info) => {
+			port = info.port;
+		},
+	);
+	let port = config.PORT;
+	server.on("error", (err) => {
+		log.error(`cannot listen on ${host}:${config.PORT}: ${err.message}`);
+		process.exit(1);
 	});
+	const base = () => `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+	let fanOut: Awaited<ReturnType<typeof startEventFanOut>> | undefined;
+	const onSignal = (signal: string) => {
+		// Stopped before it was ready: nothing was accepted, nothing is in flight.
+		if (fanOut) return;
+		log.info(`${signal}: stopping before start-up finished`);
+		stopping.abort();
+		server.close();
+		void Promise.resolve(azurite?.close()).finally(() => process.exit(0));
+	};
+	process.once("SIGINT", onSignal);
+	process.once("SIGTERM", onSignal);
+	fanOut = await retryWhileStorageUnavailable(
+		() =>
+			startEventFanOut({
+				store,
+				log: eventLog,
+				feed,
+				hub: { ...hubOptions(config.Hub), metrics },
+				holder,
+				leaseMs,
+				storageTimeoutMs: config.TableStorage.TimeoutMs,
+				sweepMs: config.Events.SweepSeconds * 1000,
+				logger: log,
+				replicas: {
+					registry: new AzureTablesInstanceRegistry(eventLog.client, eventLog.timeoutMs),
+					topic: (feed.kind !== "in-process" && TopicName) || "",
+					subscription: (feed.kind !== "in-process" && SubscriptionName) || "",
+				},
+			}),
+		{
+			log,
+			signal: stopping.signal,
+			onFailure: (state) => {
+				if (!notReady)
+					log.info(
+						`order-tracker listening on ${base()}, not ready: only /health answers until storage does`,
+					);
+				notReady = state;
+			},
+		},
+	);
+	process.off("SIGINT", onSignal);
+	process.off("SIGTERM", onSignal);
 	const { hub } = fanOut;
+	const events = fanOut;
 	const retentionMs = config.Events.RetentionHours * 3600_000;
 	everyHour(() =>
 		eventLog.purge(retentionMs).then(
@@ -159,13 +214,13 @@ async function main(): Promise<void> {
 		),
 	);
 
-	const stopping = new AbortController();
-	const app = createNodeService({
+	app = createNodeService({
 		store,
 		queue,
 		hub,
+		signalR: fanOut.signalR,
 		events: fanOut.publisher,
-		readiness: [{ name: "events", check: () => fanOut.ping() }],
+		readiness: [{ name: "events", check: () => events.ping() }],
 		signal: stopping.signal,
 		corsOrigins: config.Cors.AllowedOrigins,
 		trustForwardedHeaders: config.Http.TrustForwardedHeaders,
@@ -185,16 +240,10 @@ async function main(): Promise<void> {
 		tracing: tracing !== undefined,
 	});
 
-	const server = serve({ fetch: app.fetch, port: config.PORT, hostname: host }, (info) => {
-		const base = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${info.port}`;
-		log.info(
-			`order-tracker listening on ${base}  board ${base}/  API ${base}/api/orders  OpenAPI ${base}/doc  Swagger UI ${base}/swagger`,
-		);
-	});
-	server.on("error", (err) => {
-		log.error(`cannot listen on ${host}:${config.PORT}: ${err.message}`);
-		process.exit(1);
-	});
+	notReady = undefined;
+	log.info(
+		`order-tracker listening on ${base()}  board ${base()}/  API ${base()}/api/orders  OpenAPI ${base()}/doc  Swagger UI ${base()}/swagger`,
+	);
 
 	let shuttingDown: Promise<void> | undefined;
 	const shutdown = (signal: string) => {
@@ -218,7 +267,7 @@ async function main(): Promise<void> {
 			await closed; // requests in flight answered (their creates committed)
 			clearTimeout(straggler);
 			await queue.close(); // settles in-flight and queued status changes
-			await fanOut.close(); // publishes what those requests and changes committed
+			await events.close(); // publishes what those requests and changes committed
 			await azurite?.close(); // flushes embedded storage to disk
 			await tracing?.shutdown().catch(() => {}); // exports the last spans
 			log.info("stopped");

@@ -23,7 +23,13 @@ export function unavailableReasonOf(err: unknown): UnavailableReason {
 		const { reason, name, code, statusCode } = e as Record<string, unknown>;
 		if (isReason(reason)) return reason;
 		if (name === "AbortError" || name === "TimeoutError" || code === "ServiceTimeout") return "timeout";
-		if (statusCode === 401 || statusCode === 403 || code === "UnauthorizedAccess") return "unauthorized";
+		if (
+			statusCode === 401 ||
+			statusCode === 403 ||
+			code === "UnauthorizedAccess" ||
+			code === "UnauthorizedError"
+		)
+			return "unauthorized";
 		if (statusCode === 404 || code === "MessagingEntityNotFound") return "misconfigured";
 		e = (e as { cause?: unknown }).cause;
 	}

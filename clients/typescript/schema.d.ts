@@ -13,11 +13,36 @@ export interface paths {
         };
         /**
          * Server-Sent Events stream of order events
-         * @description `event: OrderCreated` and `event: ReceiveOrderUpdate`, data = the order as JSON, every event with an `id`. On reconnect the browser sends Last-Event-ID and missed events are replayed; when they cannot be, `event: reset` tells the client to refetch. A `retry:` hint on connect, a heartbeat comment every 15 s.
+         * @description `event: OrderCreated` and `event: ReceiveOrderUpdate`, data = the order as JSON, every event with an `id`. On reconnect the browser sends Last-Event-ID and missed events are replayed; when they cannot be, `event: reset` tells the client to refetch. A `retry:` hint on connect, a heartbeat comment every 15 s. With `id` (a SignalR connection token), the same events as SignalR invocations for the @microsoft/signalr client.
          */
         get: operations["subscribeOrderEvents"];
         put?: never;
-        post?: never;
+        /**
+         * A SignalR client's messages: handshake, pings, invocations
+         * @description JSON hub protocol messages, each ended by 0x1E. Clients may not call server methods: an invocation with an id gets a completion with an error on the stream, and the connection stays up.
+         */
+        post: operations["sendSignalRMessages"];
+        /** End a SignalR connection */
+        delete: operations["endSignalRConnection"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orderHub/negotiate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a SignalR connection (the @microsoft/signalr client calls this)
+         * @description Answers a connection id and token, with Server-Sent Events as the only transport. The filters of /orderHub apply (`withUrl("/orderHub?orderId=…")`). The client then opens GET /orderHub?id=<token>.
+         */
+        post: operations["negotiateSignalR"];
         delete?: never;
         options?: never;
         head?: never;
@@ -199,6 +224,16 @@ export interface components {
                 [key: string]: string[];
             };
         };
+        SignalRNegotiation: {
+            negotiateVersion?: number;
+            connectionId: string;
+            connectionToken?: string;
+            availableTransports: {
+                /** @enum {string} */
+                transport: "ServerSentEvents";
+                transferFormats: "Text"[];
+            }[];
+        };
         HubStats: {
             instanceId: string;
             subscribers: number;
@@ -273,7 +308,7 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "ok" | "unavailable";
-            /** @description Per check: status, and when unavailable a reason: unreachable, timeout, unauthorized, misconfigured */
+            /** @description Per check: status, and when unavailable a reason: unreachable, timeout, unauthorized, misconfigured; missingRole names the Azure role the service's identity lacks, when that is why */
             checks?: {
                 [key: string]: {
                     [key: string]: unknown;
@@ -296,6 +331,8 @@ export interface operations {
                 orderId?: string | string[];
                 partitionKey?: string;
                 customerName?: string;
+                /** @description A SignalR connection token (from POST /orderHub/negotiate): the stream speaks the SignalR hub protocol (see docs/live-events.md#signalr-clients). Its client may pass its bearer token as `access_token` here, and only here. */
+                id?: string;
                 /** @description Resume after this event id on a first connect (browsers send the Last-Event-ID header on reconnect) */
                 lastEventId?: string;
             };
@@ -344,6 +381,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description `id` is not a SignalR connection token of this service, or too old to open */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The SignalR connection has a stream already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description The caller holds Hub:MaxSubscribersPerPrincipal streams already */
             429: {
                 headers: {
@@ -355,6 +410,205 @@ export interface operations {
             };
             /** @description At the subscriber cap, or shutting down */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    sendSignalRMessages: {
+        parameters: {
+            query: {
+                /** @description The connectionToken from negotiate */
+                id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description Taken */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad filter or message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No or a refused token (with Auth:Mode Jwt) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Without Orders.Read or Orders.ReadAll, or another caller's connection */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not a connection token of this service */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The instance holding the stream cannot be reached now */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    endSignalRConnection: {
+        parameters: {
+            query: {
+                /** @description The connectionToken from negotiate */
+                id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream ends */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad filter or message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No or a refused token (with Auth:Mode Jwt) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Without Orders.Read or Orders.ReadAll, or another caller's connection */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not a connection token of this service */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The instance holding the stream cannot be reached now */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    negotiateSignalR: {
+        parameters: {
+            query?: {
+                /** @description Only these orders (repeatable) */
+                orderId?: string | string[];
+                partitionKey?: string;
+                customerName?: string;
+                /** @description 1 (current clients) or 0 */
+                negotiateVersion?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The negotiation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignalRNegotiation"];
+                };
+            };
+            /** @description A bad filter or message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No or a refused token (with Auth:Mode Jwt) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Without Orders.Read or Orders.ReadAll, or another caller's connection */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,8 @@
 // Who is calling, for every route: a bearer token (Authorization header), or on GET /orderHub the
 // HttpOnly session cookie a page gets from POST /api/auth/session (a browser's EventSource cannot
-// send headers). Never a token in a URL. Runtime-neutral: the same on Node and Workers.
+// send headers). A token in a URL only on the SignalR stream (GET /orderHub?id=…), where the
+// @microsoft/signalr client puts it: src/http/query-token.ts takes it off the URL before anything
+// logs or traces the request. Runtime-neutral: the same on Node and Workers.
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { publicUrlOf } from "../http/forwarded.js";
@@ -48,10 +50,17 @@ export function authenticate(verifier: JwtVerifier | undefined): MiddlewareHandl
 			c.set("principal", ANONYMOUS);
 			return next();
 		}
-		// The cookie only for reading the stream: a cookie is sent by the browser on its own, so it
-		// must not authorise changes (no CSRF surface).
-		const fromCookie = c.req.method === "GET" && c.req.path.startsWith("/orderHub");
-		const token = bearerOf(c) ?? (fromCookie ? getCookie(c, SESSION_COOKIE) : undefined);
+		// The cookie only for the event streams: a cookie is sent by the browser on its own, so it
+		// must not authorise changes (no CSRF surface). Nothing under /orderHub changes anything:
+		// GET streams, and the SignalR client's negotiate, POSTs and DELETE only concern its own
+		// connection (a client may not call or broadcast anything).
+		const fromCookie = c.req.path === "/orderHub" || c.req.path.startsWith("/orderHub/");
+		// The SignalR client's token on its stream URL (never accepted anywhere else).
+		const fromQuery = c.req.method === "GET" && c.req.path === "/orderHub" && c.req.query("id") !== undefined;
+		const token =
+			bearerOf(c) ??
+			(fromQuery ? c.get("queryAccessToken") : undefined) ??
+			(fromCookie ? getCookie(c, SESSION_COOKIE) : undefined);
 		if (token !== undefined) {
 			try {
 				c.set("principal", await verifier.verify(token));

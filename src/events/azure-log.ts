@@ -2,15 +2,22 @@
 // listings never scan it):
 //   PartitionKey = "s" + floor(seq / 1000) (12 digits)   RowKey = seq (15 digits)   the event, loggedAt
 //   PartitionKey = "meta"  RowKey = "meta"                 epoch, firstRetained
+//   PartitionKey = "meta"  RowKey = "secret"               the secret instances share (sharedSecret)
 // A position is taken by creating its row: of two instances aiming at the same position one gets
 // 409 and tries the next, so the log is gapless and numbered alike for everyone.
 import { odata, RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { OrderEvent } from "../domain/events.js";
-import { tableClient, unavailableReason } from "../storage/azure-tables.js";
+import {
+	errorSummary,
+	type TableConnection,
+	tableClient,
+	unavailableReason,
+} from "../storage/azure-tables.js";
 import { StoreUnavailableError } from "../storage/port.js";
 import { ClaimExpiredError, type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
 
 const META = { partitionKey: "meta", rowKey: "meta" };
+const SECRET = { partitionKey: "meta", rowKey: "secret" };
 /** Appends that meet this many taken positions in a row read the head instead of stepping by one. */
 const STEPS_BEFORE_RESYNC = 3;
 /** Reads of up to this many positions use point reads instead of a range query. */
@@ -46,8 +53,9 @@ export class AzureTablesEventLog implements EventLog {
 	private knownLoaded?: Promise<void>;
 
 	constructor(
-		private readonly client: TableClient,
-		private readonly timeoutMs = 5000,
+		/** The log's table (the instances' heartbeat rows live in it too: src/events/azure-instances.ts). */
+		readonly client: TableClient,
+		readonly timeoutMs = 5000,
 		private readonly now: () => number = Date.now,
 	) {}
 
@@ -59,13 +67,10 @@ export class AzureTablesEventLog implements EventLog {
 		} catch (err) {
 			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
 			if (reason) {
-				throw new StoreUnavailableError(
-					`event log unavailable (${what}, ${reason}): ${(err as Error).message.split("\n")[0]}`,
-					{
-						cause: err,
-						reason,
-					},
-				);
+				throw new StoreUnavailableError(`event log unavailable (${what}, ${reason}): ${errorSummary(err)}`, {
+					cause: err,
+					reason,
+				});
 			}
 			throw err;
 		}
@@ -402,20 +407,42 @@ export class AzureTablesEventLog implements EventLog {
 		}
 	}
 
+	/** Made by the first instance that asks (of two at once, one gets 409 and reads the other's). */
+	async sharedSecret(): Promise<string> {
+		await this.loadMeta(); // the table exists
+		const random = () => {
+			const bytes = crypto.getRandomValues(new Uint8Array(32));
+			return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+		};
+		try {
+			const secret = random();
+			await this.call("create secret", (abortSignal) =>
+				this.client.createEntity({ ...SECRET, secret }, { abortSignal }),
+			);
+			return secret;
+		} catch (err) {
+			if (status(err) !== 409) throw err;
+		}
+		const row = await this.call("read secret", (abortSignal) =>
+			this.client.getEntity<{ secret: string }>(SECRET.partitionKey, SECRET.rowKey, { abortSignal }),
+		);
+		return row.secret;
+	}
+
 	async ping(): Promise<void> {
 		await this.loadMeta();
 		await this.firstRetained(); // a real read
 	}
 }
 
-/** An event log beside the orders table, reached with the same connection string. */
+/** An event log beside the orders table, reached the same way (connection string or identity). */
 export function createAzureTablesEventLog(
-	connectionString: string,
+	connection: TableConnection,
 	tableName: string,
 	options: { timeoutMs?: number; now?: () => number } = {},
 ): AzureTablesEventLog {
 	return new AzureTablesEventLog(
-		tableClient(connectionString, eventTableName(tableName)),
+		tableClient(connection, eventTableName(tableName)),
 		options.timeoutMs,
 		options.now,
 	);

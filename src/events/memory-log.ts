@@ -8,6 +8,7 @@ export class MemoryEventLog implements EventLog {
 	/** Position of events[0]. */
 	private first = 1;
 	private id = crypto.randomUUID().slice(0, 8);
+	private readonly secret = `${crypto.randomUUID()}${crypto.randomUUID()}`;
 
 	constructor(private readonly now: () => number = Date.now) {}
 
@@ -61,6 +62,11 @@ export class MemoryEventLog implements EventLog {
 	}
 
 	observe(): void {}
+
+	/** Random per log: in memory, only this process shares it. */
+	async sharedSecret(): Promise<string> {
+		return this.secret;
+	}
 
 	async ping(): Promise<void> {}
 }

@@ -48,15 +48,31 @@ export interface EventLog {
 	observe(seq: number): void;
 	/** Throws when the log cannot be reached (readiness). */
 	ping(): Promise<void>;
+	/**
+	 * A random secret made once and the same for every instance that shares this log (SignalR
+	 * connection tokens are signed with it, so any instance can check what another issued).
+	 */
+	sharedSecret(): Promise<string>;
 }
+
+/**
+ * A message for every instance that is not an order event: a SignalR client's request handled by
+ * one instance for a stream another holds (src/hub/signalr.ts). Plain JSON; receivers check it.
+ */
+export type ControlMessage = Record<string, unknown>;
 
 /** Carries logged events to every instance (one Service Bus topic subscription each, or in-process). */
 export interface EventFeed {
 	/** "in-process" or "service-bus-topic", for logs and readiness. */
 	readonly kind: string;
 	send(logged: LoggedEvent): Promise<void>;
-	/** Starts delivering what arrives (in any order, possibly twice) to `onEvent`. */
-	start(onEvent: (logged: LoggedEvent) => void): void;
+	/** Sends a control message to every instance (this one included); not logged, not retried. */
+	sendControl(message: ControlMessage): Promise<void>;
+	/**
+	 * Starts delivering what arrives (in any order, possibly twice) to `onEvent`, and control
+	 * messages to `onControl`.
+	 */
+	start(onEvent: (logged: LoggedEvent) => void, onControl?: (message: ControlMessage) => void): void;
 	ping(): Promise<void>;
 	close(): Promise<void>;
 }

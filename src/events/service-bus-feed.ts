@@ -2,13 +2,19 @@
 // receives all of them on its own subscription (the pattern of ASP.NET SignalR's Service Bus
 // backplane: one subscription per node). The feed is only the fast path: a message lost or late is
 // read from the event log by the sequencer, so receiving completes at once and never retries.
-import { ServiceBusClient, type ServiceBusReceiver, type ServiceBusSender } from "@azure/service-bus";
+import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
 import type { OrderEvent } from "../domain/events.js";
 import { type Logger, silentLogger } from "../observability/log.js";
-import type { EventFeed, LoggedEvent } from "./port.js";
+import {
+	createServiceBusClient,
+	type ServiceBusConnection,
+	serviceBusError,
+} from "../service-bus-connection.js";
+import type { ControlMessage, EventFeed, LoggedEvent } from "./port.js";
 
 export interface ServiceBusTopicFeedOptions {
-	connectionString: string;
+	/** A connection string, or the namespace and a credential (managed identity). */
+	connectionString: ServiceBusConnection;
 	topicName: string;
 	subscriptionName: string;
 	/** Upper bound for one send. Default 3 s. */
@@ -18,6 +24,8 @@ export interface ServiceBusTopicFeedOptions {
 
 /** The message's subject, so a subscription rule could select order events. */
 export const ORDER_EVENT_SUBJECT = "OrderEvent";
+/** The subject of a control message (src/hub/signalr.ts): for every instance, not an order event. */
+export const CONTROL_SUBJECT = "SignalRControl";
 
 export class ServiceBusTopicFeed implements EventFeed {
 	readonly kind = "service-bus-topic";
@@ -31,7 +39,7 @@ export class ServiceBusTopicFeed implements EventFeed {
 	constructor(private readonly options: ServiceBusTopicFeedOptions) {
 		this.log = options.log ?? silentLogger;
 		// Short, explicit retries (docs/facts.md): a receiver resumes within about a second.
-		this.client = new ServiceBusClient(options.connectionString, {
+		this.client = createServiceBusClient(options.connectionString, {
 			retryOptions: { retryDelayInMs: 500, maxRetryDelayInMs: 2000, maxRetries: 3, timeoutInMs: 10_000 },
 		});
 		this.sender = this.client.createSender(options.topicName);
@@ -50,7 +58,20 @@ export class ServiceBusTopicFeed implements EventFeed {
 		);
 	}
 
-	start(onEvent: (logged: LoggedEvent) => void): void {
+	async sendControl(message: ControlMessage): Promise<void> {
+		await this.sender.sendMessages(
+			{
+				body: message,
+				contentType: "application/json",
+				subject: CONTROL_SUBJECT,
+				// Worth nothing after a few seconds: the client has given up or moved on by then.
+				timeToLive: 30_000,
+			},
+			{ abortSignal: AbortSignal.timeout(this.options.sendTimeoutMs ?? 3000) },
+		);
+	}
+
+	start(onEvent: (logged: LoggedEvent) => void, onControl?: (message: ControlMessage) => void): void {
 		if (this.receiver) throw new Error("feed already started");
 		const receiver = this.client.createReceiver(this.options.topicName, this.options.subscriptionName, {
 			receiveMode: "peekLock",
@@ -59,6 +80,10 @@ export class ServiceBusTopicFeed implements EventFeed {
 		this.subscription = receiver.subscribe(
 			{
 				processMessage: async (message) => {
+					if (message.subject === CONTROL_SUBJECT) {
+						if (typeof message.body === "object" && message.body !== null) onControl?.(message.body);
+						return;
+					}
 					const body = message.body as { seq?: unknown; event?: unknown; epoch?: unknown } | undefined;
 					if (typeof body?.seq !== "number" || typeof body.event !== "object" || body.event === null) {
 						this.log.warn(`ignoring a message on ${this.options.topicName} that is not an order event`);
@@ -87,7 +112,9 @@ export class ServiceBusTopicFeed implements EventFeed {
 		this.peeker ??= this.client.createReceiver(this.options.topicName, this.options.subscriptionName, {
 			receiveMode: "peekLock",
 		});
-		await this.peeker.peekMessages(1, { abortSignal: AbortSignal.timeout(2000) });
+		await this.peeker
+			.peekMessages(1, { abortSignal: AbortSignal.timeout(2000) })
+			.catch((err) => Promise.reject(serviceBusError(err, this.options.connectionString)));
 	}
 
 	async close(): Promise<void> {

@@ -43,6 +43,9 @@ export function appCorsPolicy(origins: string[], credentials = false): CorsPolic
 			"X-Request-Id",
 			"traceparent",
 			"tracestate",
+			// Sent by the @microsoft/signalr client on negotiate and its POSTs.
+			"X-Requested-With",
+			"X-SignalR-User-Agent",
 		],
 		allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
 		exposeHeaders: [

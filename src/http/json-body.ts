@@ -47,7 +47,7 @@ export function normalizePropertyNames(value: unknown): unknown {
 	return out;
 }
 
-async function readLimited(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+export async function readLimited(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
 	const reader = body.getReader();
 	const chunks: Uint8Array[] = [];
 	let size = 0;

@@ -16,6 +16,7 @@ import { RateBudget } from "../util/rate-budget.js";
 import { Coalescer } from "./coalescer.js";
 import { ReplayHistory } from "./history.js";
 import { MAX_REPLAY, REPLAY_LOOKBACK, replayFromLog } from "./log-replay.js";
+import { closeFrame, HANDSHAKE_OK, PING, signalRBytesOf } from "./signalr-protocol.js";
 import { concat, type StoredEvent, toSseEvent } from "./sse-event.js";
 import { StaleFilter } from "./stale-filter.js";
 
@@ -69,8 +70,15 @@ export interface SseSink {
 	close(mode?: "end" | "abort"): void;
 }
 
+/**
+ * What a subscriber's stream speaks: plain SSE for EventSource (`event:`/`id:` frames, replay), or
+ * the SignalR hub protocol over SSE (src/hub/signalr.ts: invocation frames, pings, no replay).
+ */
+export type SubscriberFormat = "sse" | "signalr";
+
 interface Subscriber {
 	sink: SseSink;
+	format: SubscriberFormat;
 	/** Events up to this sequence number reached it by replay; a pending batch skips them. */
 	afterSeq: number;
 	/** While a replay is read from the event log: the live events that arrive meanwhile. */
@@ -102,6 +110,10 @@ export interface HubStats {
 
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
+
+/** The bytes of `e` in the subscriber's format, each serialised once per event. */
+const bytesFor = (s: Subscriber, e: StoredEvent) => (s.format === "signalr" ? signalRBytesOf(e) : e.bytes);
+const concatFor = (s: Subscriber, events: StoredEvent[]) => concat(events.map((e) => bytesFor(s, e)));
 
 function randomInstanceId(): string {
 	return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(36).padStart(2, "0")).join(
@@ -251,7 +263,12 @@ export class OrderHub implements OrderEvents {
 	/** Writes a batch of events: one write per subscriber, the same bytes for all unfiltered ones. */
 	private fanOut(batch: StoredEvent[]): void {
 		const first = (batch[0] as StoredEvent).seq;
-		const all = batch.length === 1 ? (batch[0] as StoredEvent).bytes : concat(batch.map((e) => e.bytes));
+		// The whole batch in each format, made once (SignalR's only when a SignalR client is there).
+		const whole: Partial<Record<SubscriberFormat, Uint8Array>> = {};
+		const all = (s: Subscriber) => {
+			whole[s.format] ??= batch.length === 1 ? bytesFor(s, batch[0] as StoredEvent) : concatFor(s, batch);
+			return whole[s.format] as Uint8Array;
+		};
 		let delivered = 0;
 		for (const s of this.subscribers) {
 			if (s.held) {
@@ -259,13 +276,13 @@ export class OrderHub implements OrderEvents {
 				continue;
 			}
 			if (isUnfiltered(s) && s.afterSeq < first) {
-				if (this.send(s, all)) delivered += batch.length;
+				if (this.send(s, all(s))) delivered += batch.length;
 				continue;
 			}
 			const mine = batch.filter((e) => e.seq > s.afterSeq && matches(s, e));
 			if (mine.length === batch.length) {
-				if (this.send(s, all)) delivered += batch.length;
-			} else if (mine.length > 0 && this.send(s, concat(mine.map((e) => e.bytes)))) delivered += mine.length;
+				if (this.send(s, all(s))) delivered += batch.length;
+			} else if (mine.length > 0 && this.send(s, concatFor(s, mine))) delivered += mine.length;
 		}
 		if (delivered > 0) this.metrics.eventsDelivered(delivered);
 	}
@@ -288,7 +305,8 @@ export class OrderHub implements OrderEvents {
 
 	/**
 	 * Registers a subscriber: writes the retry hint, replays what it missed since `lastEventId`
-	 * (or sends `reset` when that is impossible), then it receives live events.
+	 * (or sends `reset` when that is impossible), then it receives live events. A SignalR
+	 * subscriber gets the handshake response instead, and no replay (its protocol has no resume).
 	 * Returns the function to call when the stream ends (the client went away, unless told otherwise).
 	 */
 	subscribe(
@@ -297,16 +315,24 @@ export class OrderHub implements OrderEvents {
 		lastEventId?: string,
 		/** Who is asking (the caller's id, else their address): log replays are charged to them. */
 		replayer = "anonymous",
+		format: SubscriberFormat = "sse",
 	): (reason?: DisconnectReason) => void {
 		this.assertCanSubscribe();
 		const s: Subscriber = {
 			sink,
+			format,
 			afterSeq: this.seq,
 			...(filter.orderIds?.length ? { orderIds: new Set(filter.orderIds) } : {}),
 			...(filter.partitionKey !== undefined ? { partitionKey: filter.partitionKey } : {}),
 			...(filter.customerName !== undefined ? { customerName: filter.customerName } : {}),
 			...(filter.ownerId !== undefined ? { ownerId: filter.ownerId } : {}),
 		};
+		if (format === "signalr") {
+			sink.write(HANDSHAKE_OK);
+			this.subscribers.add(s);
+			this.startHeartbeat();
+			return (reason = "client_gone") => this.unsubscribe(s, reason);
+		}
 		sink.write(encoder.encode(`retry: ${this.opts.retryMs}\n: connected to ${this.instanceId}\n\n`));
 		if (lastEventId !== undefined && lastEventId !== "") {
 			const replay = this.eventsAfter(lastEventId);
@@ -425,7 +451,8 @@ export class OrderHub implements OrderEvents {
 	private startHeartbeat(): void {
 		if (this.heartbeat !== undefined) return;
 		this.heartbeat = setInterval(() => {
-			for (const s of this.subscribers) this.send(s, HEARTBEAT);
+			// A SignalR client ignores SSE comments: its keep-alive is a ping message.
+			for (const s of this.subscribers) this.send(s, s.format === "signalr" ? PING : HEARTBEAT);
 		}, this.opts.heartbeatMs);
 		// Never keep a process alive just to send heartbeats.
 		(this.heartbeat as { unref?: () => void }).unref?.();
@@ -451,7 +478,8 @@ export class OrderHub implements OrderEvents {
 		for (const s of this.subscribers) {
 			s.afterSeq = seq;
 			if (s.held) s.held = [];
-			this.sendReset(s.sink, reason, lastEventId);
+			// A SignalR client has no event ids to resume from: nothing it holds became wrong.
+			if (s.format === "sse") this.sendReset(s.sink, reason, lastEventId);
 		}
 	}
 
@@ -461,11 +489,15 @@ export class OrderHub implements OrderEvents {
 		this.coalescer.flushNow(); // what was published still goes out before the streams end
 		for (const s of [...this.subscribers]) {
 			this.unsubscribe(s, "shutdown");
+			// EventSource reconnects by itself; a SignalR client reconnects when told it may.
+			if (s.format === "signalr") s.sink.write(SHUTDOWN_CLOSE);
 			s.sink.close();
 		}
 		this.stopHeartbeat();
 	}
 }
+
+const SHUTDOWN_CLOSE = closeFrame(true);
 
 const isUnfiltered = (s: Subscriber) =>
 	s.orderIds === undefined &&

@@ -14,6 +14,14 @@ const GAP_GRACE_MS = 100;
 /** At most this many positions are read by point reads at a time (and a queue of early ones). */
 const SMALL_READ = 8;
 const MAX_EARLY = 10_000;
+/**
+ * The fast tail (setFastTail): while other instances take part of this one's feed (a shared
+ * subscription) or none of it reaches this one (no topic), the log's next position is read this
+ * often after an event, backing off to FAST_TAIL_IDLE_MS while nothing comes: one point read each,
+ * so an event the feed does not bring waits at most about FAST_TAIL_IDLE_MS (docs/scale-out.md).
+ */
+const FAST_TAIL_MS = 100;
+const FAST_TAIL_IDLE_MS = 150;
 
 export interface SequencerOptions {
 	/** How often the log's tail is read for events the feed did not bring. Default 1 s. */
@@ -37,6 +45,7 @@ export class EventSequencer {
 	private lastFailure = 0;
 	private gapTimer?: ReturnType<typeof setTimeout>;
 	private epoch: string;
+	private fastTail?: { timer?: ReturnType<typeof setTimeout>; everyMs: number };
 
 	constructor(
 		private readonly log: EventLog,
@@ -67,6 +76,41 @@ export class EventSequencer {
 		clearTimeout(this.gapTimer);
 		this.timer = undefined;
 		this.gapTimer = undefined;
+		this.setFastTail(false);
+	}
+
+	get tailingFast(): boolean {
+		return this.fastTail !== undefined;
+	}
+
+	/**
+	 * Tails the log fast (on) or only by the poll (off). On while the feed brings only part of the
+	 * events: other instances share this one's subscription (each message reaches one of them), or
+	 * there is no topic and other instances log events. A feed message that shows a gap then has the
+	 * missing positions read at once: they went to another instance and will not come.
+	 */
+	setFastTail(on: boolean): void {
+		if (!on) {
+			clearTimeout(this.fastTail?.timer);
+			this.fastTail = undefined;
+			return;
+		}
+		if (this.fastTail) return;
+		this.fastTail = { everyMs: FAST_TAIL_MS };
+		this.scheduleTail();
+	}
+
+	private scheduleTail(): void {
+		const tail = this.fastTail;
+		if (!tail) return;
+		tail.timer = setTimeout(async () => {
+			const before = this.delivered;
+			await this.catchUp();
+			// Something came: soon again (a burst goes on); nothing: back off to the idle pace.
+			tail.everyMs = this.delivered > before ? FAST_TAIL_MS : Math.min(tail.everyMs * 1.5, FAST_TAIL_IDLE_MS);
+			if (this.fastTail === tail) this.scheduleTail();
+		}, tail.everyMs);
+		(tail.timer as { unref?: () => void }).unref?.();
 	}
 
 	/** An event from the feed. */
@@ -81,6 +125,10 @@ export class EventSequencer {
 			return;
 		}
 		if (this.early.size < MAX_EARLY) this.early.set(logged.seq, logged);
+		if (this.fastTail) {
+			void this.catchUp(); // the missing positions went to another instance
+			return;
+		}
 		// The positions before it exist: give the feed a moment to bring them, then read them.
 		this.gapTimer ??= setTimeout(() => {
 			this.gapTimer = undefined;
@@ -142,6 +190,12 @@ export class EventSequencer {
 		}
 	}
 
+	/** How many positions lie between the delivered one and the first the feed brought early. */
+	private missingBeforeEarly(): number {
+		if (this.early.size === 0) return 0;
+		return Math.max(0, Math.min(...this.early.keys()) - this.delivered - 1);
+	}
+
 	/** Reads the log after the delivered position until it is exhausted; one reader at a time. */
 	catchUp(): Promise<void> {
 		if (this.catchingUp) {
@@ -152,15 +206,21 @@ export class EventSequencer {
 			try {
 				do {
 					this.again = false;
-					// One position first (usually nothing is missing: one point read), then a few, then big
-					// pages while far behind.
-					for (let want = 1; ; want = want === 1 ? SMALL_READ : LOG_PAGE) {
-						const page = await this.log.read(this.delivered, want);
+					// The positions before the first one the feed brought early exist: just those. Past
+					// them one position first (usually nothing is missing: one point read), then a few,
+					// then big pages while far behind.
+					for (let step = 1; ; ) {
+						const known = this.missingBeforeEarly();
+						const want = known > 0 ? Math.min(known, LOG_PAGE) : step;
+						const from = this.delivered;
+						const page = await this.log.read(from, want);
 						for (const logged of page) {
 							if (logged.seq === this.delivered + 1) this.hand(logged);
 						}
 						this.drainEarly();
-						if (page.length < want) break;
+						// No progress: the log does not hold the next position (purged; the poll sees to that).
+						if (page.length < want || this.delivered === from) break;
+						if (known === 0) step = step === 1 ? SMALL_READ : LOG_PAGE;
 					}
 				} while (this.again);
 			} catch (err) {

@@ -5,6 +5,11 @@ export interface StoredEvent {
 	seq: number;
 	/** `id:`, `event:` and `data:` lines, serialised once: the same bytes go to every subscriber. */
 	bytes: Uint8Array;
+	/** The event's name (`OrderCreated`, `ReceiveOrderUpdate`) and its data (the order as JSON). */
+	type: string;
+	data: string;
+	/** The same event as a SignalR invocation frame, made on first use (src/hub/signalr-protocol.ts). */
+	signalR?: Uint8Array;
 	orderId: string;
 	version?: number;
 	partitionKey: string;
@@ -31,6 +36,8 @@ export function toSseEvent(id: string, seq: number, event: OrderEvent): StoredEv
 	return {
 		seq,
 		bytes: encoder.encode(`id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n`),
+		type: event.type,
+		data,
 		orderId: order.orderId,
 		partitionKey: order.partitionKey,
 		customerName: order.customerName,

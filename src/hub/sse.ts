@@ -5,16 +5,19 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { FORWARDED_CALLER, forwardedCaller, requirePermission } from "../auth/http.js";
 import { BEARER, SESSION } from "../auth/openapi.js";
-import { ownerScope, type Permission } from "../auth/principal.js";
+import { ownerScope, type Permission, type Principal } from "../auth/principal.js";
 import type { CorsPolicy } from "../http/cors.js";
 import { REQUEST_ID_HEADER } from "../http/request-telemetry.js";
 import { currentLogContext } from "../observability/context.js";
 import type { DisconnectReason } from "../observability/metrics.js";
-import { CustomerNameFilter, PartitionKeyFilter, ProblemSchema, tableKey } from "../orders/schemas.js";
+import { ProblemSchema } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
 import { UNAVAILABLE_REASONS, type UnavailableReason } from "../unavailable.js";
 import { setTimeoutAt, type TimerAt } from "../util/timeout-at.js";
 import { type HubStats, HubUnavailableError, type OrderHub, type SseSink } from "./hub.js";
+import { filterOf, HubFilterQuery } from "./hub-query.js";
+import { type OpenStream, SignalRConnections, type SignalROptions, signalRRoutes } from "./signalr.js";
+import { closeFrame } from "./signalr-protocol.js";
 
 export interface SseTransport {
 	/** Starts a response with `headers`; `onClose` runs once when the client goes away. */
@@ -94,13 +97,18 @@ export function webStreamTransport(maxBufferedBytes: number): SseTransport {
 	};
 }
 
-const HubQuery = z.object({
-	orderId: z
-		.union([tableKey("orderId"), z.array(tableKey("orderId")).max(100, "at most 100 orderId filters")])
+const HubQuery = HubFilterQuery.extend({
+	id: z
+		.string()
+		.min(1)
+		.max(4100)
 		.optional()
-		.openapi({ param: { name: "orderId", in: "query" }, description: "Only these orders (repeatable)" }),
-	partitionKey: PartitionKeyFilter,
-	customerName: CustomerNameFilter,
+		.openapi({
+			param: { name: "id", in: "query" },
+			description:
+				"A SignalR connection token (from POST /orderHub/negotiate): the stream speaks the SignalR hub protocol " +
+				"(see docs/live-events.md#signalr-clients). Its client may pass its bearer token as `access_token` here, and only here.",
+		}),
 	lastEventId: z
 		.string()
 		.max(200)
@@ -152,7 +160,8 @@ const orderHubRoute = createRoute({
 	description:
 		"`event: OrderCreated` and `event: ReceiveOrderUpdate`, data = the order as JSON, every event with an `id`. " +
 		"On reconnect the browser sends Last-Event-ID and missed events are replayed; when they cannot be, " +
-		"`event: reset` tells the client to refetch. A `retry:` hint on connect, a heartbeat comment every 15 s.",
+		"`event: reset` tells the client to refetch. A `retry:` hint on connect, a heartbeat comment every 15 s. " +
+		"With `id` (a SignalR connection token), the same events as SignalR invocations for the @microsoft/signalr client.",
 	request: { query: HubQuery, headers: HubHeaders },
 	responses: {
 		200: { description: "The event stream", content: { "text/event-stream": { schema: z.string() } } },
@@ -163,6 +172,14 @@ const orderHubRoute = createRoute({
 		},
 		403: {
 			description: "Without Orders.Read or Orders.ReadAll",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
+		404: {
+			description: "`id` is not a SignalR connection token of this service, or too old to open",
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		},
+		409: {
+			description: "The SignalR connection has a stream already",
 			content: { "application/problem+json": { schema: ProblemSchema } },
 		},
 		429: {
@@ -210,17 +227,21 @@ export function registerHubRoutes(
 		receiverStatus?: () => ReceiverStatus | undefined;
 		/** Streams one principal may hold (with auth on). */
 		maxPerPrincipal?: number;
+		/** The SignalR protocol's shared secret and control channel (several instances). */
+		signalR?: SignalROptions;
 	} = {},
 ): void {
 	const { receiverStatus, maxPerPrincipal = 10 } = options;
-	/** Open streams per principal (with auth on). */
+	/** Open streams per principal (with auth on), EventSource and SignalR alike. */
 	const streamsOf = new Map<string, number>();
-	app.openapi(orderHubRoute, (c) => {
-		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+	/** Every stream, of either format: the caps, the CORS head, the end at token expiry. */
+	const open = (
+		c: Context,
+		caller: Principal,
+		filter: Parameters<OpenStream>[2],
+		stream: Parameters<OpenStream>[3] & { lastEventId?: string },
+	): Response => {
 		const owner = ownerScope(caller);
-		const query = c.req.valid("query");
-		const orderIds = query.orderId === undefined ? undefined : [query.orderId].flat();
-		const lastEventId = c.req.header("last-event-id") ?? query.lastEventId;
 		try {
 			hub.assertCanSubscribe(); // before any byte of a 200 is written
 		} catch (err) {
@@ -250,34 +271,46 @@ export function registerHubRoutes(
 			gone = true;
 			unsubscribe?.();
 			expiry?.clear();
+			stream.onClose?.();
 			if (id !== undefined) {
 				const left = (streamsOf.get(id) ?? 1) - 1;
 				if (left > 0) streamsOf.set(id, left);
 				else streamsOf.delete(id);
 			}
 		});
-		// The stream ends with its token: the client reconnects with a fresh one and resumes.
+		// The stream ends with its token: the client reconnects with a fresh one (and an EventSource resumes).
 		if (caller.expiresAt !== undefined) {
 			expiry = setTimeoutAt(caller.expiresAt, () => {
 				unsubscribe?.("token_expired");
+				if (stream.format === "signalr") sink.write(closeFrame(true, "The access token expired."));
 				sink.close();
 			});
 		}
 		unsubscribe = hub.subscribe(
 			sink,
-			{
-				...(orderIds ? { orderIds } : {}),
-				...(query.partitionKey !== undefined ? { partitionKey: query.partitionKey } : {}),
-				...(query.customerName !== undefined ? { customerName: query.customerName } : {}),
-				...(owner !== undefined ? { ownerId: owner } : {}),
-			},
-			lastEventId,
+			{ ...filter, ...(owner !== undefined ? { ownerId: owner } : {}) },
+			stream.lastEventId,
 			// Replays are charged to the caller; without auth, to their address.
 			id ?? c.get("clientAddress") ?? "anonymous",
+			stream.format,
 		);
 		if (gone) unsubscribe();
+		else stream.onOpen?.(sink, () => sink.close());
 		return response;
+	};
+
+	const signalR = new SignalRConnections(options.signalR);
+	app.openapi(orderHubRoute, async (c) => {
+		const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
+		const query = c.req.valid("query");
+		if (query.id !== undefined) return signalR.openStream(c, caller, query.id, open);
+		const lastEventId = c.req.header("last-event-id") ?? query.lastEventId;
+		return open(c, caller, filterOf(query), {
+			format: "sse",
+			...(lastEventId !== undefined ? { lastEventId } : {}),
+		});
 	});
+	signalR.registerRoutes(app);
 
 	app.openapi(statsRoute, (c) => {
 		requirePermission(c, "Orders.ReadAll");
@@ -308,4 +341,8 @@ export function registerRemoteHubRoutes(app: OpenAPIHono, hub: RemoteHub): void 
 		};
 	app.openapi(orderHubRoute, forward("Orders.Read", "Orders.ReadAll") as never);
 	app.openapi(statsRoute, forward("Orders.ReadAll") as never);
+	// SignalR: the object holds every stream, so its own tokens and no control channel suffice.
+	for (const route of Object.values(signalRRoutes)) {
+		app.openapi(route, forward("Orders.Read", "Orders.ReadAll") as never);
+	}
 }

@@ -1,17 +1,23 @@
 // The StatusQueue on Azure Service Bus (@azure/service-bus): one ServiceBusClient for the process,
 // a sender used by PUT, and a peek-lock receiver loop in the same process. Node only (AMQP over TCP).
-import {
+import type {
 	ServiceBusClient,
-	type ServiceBusReceivedMessage,
-	type ServiceBusReceiver,
-	type ServiceBusSender,
+	ServiceBusReceivedMessage,
+	ServiceBusReceiver,
+	ServiceBusSender,
 } from "@azure/service-bus";
+import { MissingRoleError } from "../azure-identity.js";
 import { withDeadline } from "../deadline.js";
 import type { StatusChange } from "../domain/order.js";
 import { messageLogContext, withOwnLogContext } from "../observability/context.js";
 import { type Logger, silentLogger } from "../observability/log.js";
 import type { ReceiverState } from "../observability/metrics.js";
 import { originProperties } from "../observability/tracing.js";
+import {
+	createServiceBusClient,
+	type ServiceBusConnection,
+	serviceBusError,
+} from "../service-bus-connection.js";
 import {
 	QueueUnavailableError,
 	type Settlement,
@@ -22,7 +28,8 @@ import {
 } from "./port.js";
 
 export interface ServiceBusQueueOptions {
-	connectionString: string;
+	/** A connection string, or the namespace and a credential (managed identity). */
+	connectionString: ServiceBusConnection;
 	queueName: string;
 	/** Upper bound for one send, the SDK's retries included; past it PUT answers 503. Default 3 s. */
 	sendTimeoutMs?: number;
@@ -54,6 +61,13 @@ export class ServiceBusStatusQueue implements StatusQueue {
 	private closing?: Promise<void>;
 	/** When the receiver last reported an error, until a message arrives again. */
 	private lastErrorAt: number | undefined;
+	/** The receiver's last error when it says the identity lacks a role (a MissingRoleError). */
+	private missingRole: MissingRoleError | undefined;
+	private roleLoggedAt = 0;
+	/** The send link's last check (readiness), and its refusal for want of a role. */
+	private sendCheck: Promise<void> | undefined;
+	private probe: ServiceBusClient | undefined;
+	private sendRefused: MissingRoleError | undefined;
 
 	constructor(private readonly options: ServiceBusQueueOptions) {
 		this.sendTimeoutMs = options.sendTimeoutMs ?? 3000;
@@ -62,7 +76,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 		// The SDK's default retry waits 30 s between attempts: a receiver would resume ~27 s after the
 		// broker returns (docs/facts.md). 500 ms fixed resumes within about a second. timeoutInMs is
 		// explicit because settling a message received before a reconnect can otherwise hang.
-		this.client = new ServiceBusClient(options.connectionString, {
+		this.client = createServiceBusClient(options.connectionString, {
 			retryOptions: { retryDelayInMs: 500, maxRetryDelayInMs: 2000, maxRetries: 3, timeoutInMs: 10_000 },
 		});
 		this.sender = this.client.createSender(options.queueName);
@@ -105,11 +119,23 @@ export class ServiceBusStatusQueue implements StatusQueue {
 			{
 				processMessage: (message) => {
 					this.lastErrorAt = undefined;
+					this.missingRole = undefined;
 					return this.track(this.process(receiver, handler, message));
 				},
 				processError: async ({ error, errorSource }) => {
 					this.lastErrorAt = Date.now();
-					this.log.warn(`service bus ${errorSource}: ${error.message.split("\n")[0]}`);
+					const refused = serviceBusError(error, this.options.connectionString);
+					this.missingRole = refused instanceof MissingRoleError ? refused : undefined;
+					// The SDK retries a refused link several times a second: the missing role is said
+					// once per 30 s, not with every retry.
+					if (this.missingRole) {
+						if (Date.now() - this.roleLoggedAt < 30_000) return;
+						this.roleLoggedAt = Date.now();
+					}
+					const hint = this.missingRole
+						? `grant the service's identity the role "${this.missingRole.missingRole}": `
+						: "";
+					this.log.warn(`service bus ${errorSource}: ${hint}${error.message.split("\n")[0]}`);
 				},
 			},
 			// Several messages in flight; the handler keeps those for one order in arrival order.
@@ -175,14 +201,53 @@ export class ServiceBusStatusQueue implements StatusQueue {
 
 	async ping(): Promise<void> {
 		if (this.closing) throw new QueueUnavailableError("the status queue is shutting down");
-		this.peeker ??= this.client.createReceiver(this.options.queueName, { receiveMode: "peekLock" });
+		// With a managed identity, a send link is opened in the background (on the probe client), so
+		// an identity without the Send right shows here, not only at the first PUT.
+		if (typeof this.options.connectionString !== "string") {
+			this.sendCheck ??= this.probeClient()
+				.createSender(this.options.queueName)
+				.createMessageBatch()
+				.then(
+					() => {
+						this.sendRefused = undefined;
+					},
+					(err) => {
+						const refused = serviceBusError(err, this.options.connectionString);
+						this.sendRefused = refused instanceof MissingRoleError ? refused : undefined;
+					},
+				)
+				.finally(() => setTimeout(() => (this.sendCheck = undefined), 10_000).unref());
+		}
+		if (this.sendRefused)
+			throw new QueueUnavailableError(`Service Bus refused the sender: ${this.sendRefused.message}`, {
+				cause: this.sendRefused,
+			});
+		// The receiver was just refused for want of a role: say so (a peek would be refused the same way).
+		if (this.missingRole && this.lastErrorAt !== undefined && Date.now() - this.lastErrorAt < 10_000)
+			throw new QueueUnavailableError(`Service Bus refused the receiver: ${this.missingRole.message}`, {
+				cause: this.missingRole,
+			});
+		this.peeker ??= this.probeClient().createReceiver(this.options.queueName, { receiveMode: "peekLock" });
 		try {
 			await this.peeker.peekMessages(1, { abortSignal: AbortSignal.timeout(2000) });
 		} catch (err) {
 			throw new QueueUnavailableError(`Service Bus unreachable: ${(err as Error).message.split("\n")[0]}`, {
-				cause: err,
+				cause: serviceBusError(err, this.options.connectionString),
 			});
 		}
+	}
+
+	/**
+	 * The client readiness checks use: the service's own, or with a managed identity one without
+	 * retries, whose errors keep Service Bus's text (a refused token, a missing role) and come
+	 * within the probe's deadline (the SDK's retries end in a bare "retry cancelled").
+	 */
+	private probeClient(): ServiceBusClient {
+		if (typeof this.options.connectionString === "string") return this.client;
+		this.probe ??= createServiceBusClient(this.options.connectionString, {
+			retryOptions: { maxRetries: 0, timeoutInMs: 5000 },
+		});
+		return this.probe;
 	}
 
 	/** Stops receiving, lets in-flight messages apply and settle, then closes the client. */
@@ -193,6 +258,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 			await withDeadline(this.settleTimeoutMs * 2, "in-flight messages", () =>
 				Promise.allSettled([...this.inFlight]),
 			).catch((err) => this.log.warn(`closing with unsettled messages: ${(err as Error).message}`));
+			await this.probe?.close();
 			await this.client.close();
 		})();
 		return this.closing;

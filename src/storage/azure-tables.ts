@@ -16,7 +16,8 @@ import {
 	type TableEntityResult,
 	type TransactionAction,
 } from "@azure/data-tables";
-import { createdEvent, type OrderEvent } from "../domain/events.js";
+import { AZURE_ROLES, isCredentialError, MissingRoleError, type TokenCredential } from "../azure-identity.js";
+import { createdEvent, type OrderEvent, updatedEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
 import { keyProblem } from "../domain/keys.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
@@ -33,7 +34,12 @@ import {
 	DEFAULT_IDEMPOTENCY_RETENTION_MS,
 	decodeToken,
 	encodeToken,
+	IMPORT_SOURCE,
+	type ImportOptions,
+	type ImportResult,
 	InvalidContinuationTokenError,
+	importedFields,
+	importMessageId,
 	type ListPage,
 	type ListQuery,
 	type LoadOptions,
@@ -42,6 +48,7 @@ import {
 	type StoredOrder,
 	type StoreOptions,
 	StoreUnavailableError,
+	sameImportedFields,
 } from "./port.js";
 
 const ORDER_ROW = "order";
@@ -170,6 +177,8 @@ function statusCode(err: unknown): number | undefined {
 export function unavailableReason(err: unknown): UnavailableReason | undefined {
 	if (err instanceof StoreUnavailableError) return err.reason;
 	if (!(err instanceof Error)) return undefined;
+	// No token (the identity endpoint refused or is absent), or a token without the role.
+	if (err instanceof MissingRoleError || isCredentialError(err)) return "unauthorized";
 	if (err.name === "AbortError" || err.name === "TimeoutError") return "timeout";
 	if (err instanceof RestError) {
 		const status = err.statusCode;
@@ -181,6 +190,22 @@ export function unavailableReason(err: unknown): UnavailableReason | undefined {
 	}
 	const code = (err as { code?: unknown }).code;
 	return typeof code === "string" && NETWORK_ERROR_CODES.has(code) ? "unreachable" : undefined;
+}
+
+/**
+ * One line saying what storage answered. An error answer's message is the service's XML body: its
+ * Code, the first line of its Message and, for a refused token, AuthenticationErrorDetail (the
+ * reason, such as the audience or an expired token) are what an operator needs.
+ */
+export function errorSummary(err: unknown): string {
+	const message = String((err as Error)?.message ?? err);
+	// DefaultAzureCredential lists every credential it tried; the managed identity's line says why.
+	const identity = message.split("\n").find((line) => line.includes("ManagedIdentityCredential"));
+	if (identity) return identity;
+	if (!message.startsWith("<?xml")) return message.split("\n")[0] as string;
+	const field = (name: string) =>
+		new RegExp(`<${name}>([^<]*)</${name}>`).exec(message)?.[1]?.split("\n")[0]?.trim();
+	return [field("Code"), field("Message"), field("AuthenticationErrorDetail")].filter(Boolean).join(": ");
 }
 
 /** System error codes of a connection that failed or broke (Node's net and dns). */
@@ -278,7 +303,7 @@ export class AzureTablesOrderStore implements OrderStore {
 			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
 			if (reason)
 				throw new StoreUnavailableError(
-					`Table Storage unavailable (${what}, ${reason}): ${(err as Error).message?.split("\n")[0]}`,
+					`Table Storage unavailable (${what}, ${reason}): ${errorSummary(err)}`,
 					{ cause: err, reason },
 				);
 			throw err;
@@ -369,6 +394,107 @@ export class AzureTablesOrderStore implements OrderStore {
 			throw err;
 		}
 		return { kind: "created", order: toOrder(entity) };
+	}
+
+	/**
+	 * The order row, its h~0000000000 history row (source "import", so history() shows it instead of
+	 * a derived creation entry) and, when recording events, its outbox row: one transaction. A 409
+	 * means the order is here already (imported before, or a run killed after its commit).
+	 */
+	async importOrder(order: Order, options: ImportOptions = {}): Promise<ImportResult> {
+		const orderId = order.orderId;
+		const entity: OrderEntity = {
+			partitionKey: orderId,
+			rowKey: ORDER_ROW,
+			orderPartitionKey: order.partitionKey,
+			customerName: order.customerName,
+			productName: order.productName,
+			status: order.status,
+			createdAt: order.createdAt,
+			updatedAt: order.updatedAt,
+			version: 0,
+			...(order.ownerId ? { ownerId: order.ownerId } : {}),
+		};
+		const imported = toOrder(entity);
+		// A point read first: cheap, and what a re-run meets for most orders (a transaction refused
+		// with 409 costs Azurite several times more).
+		let stored = await this.load(orderId);
+		if (!stored) {
+			const event = this.recordEvents ? createdEvent(imported) : undefined;
+			if (event) await this.pendingIndex.mark(orderId, 0);
+			try {
+				await this.call("import order", (abortSignal) =>
+					this.client.submitTransaction(
+						[
+							["create", entity],
+							["create", this.importHistoryRow(imported, 0)],
+							...(event ? [["create", this.outboxRow(orderId, 0, event)] as TransactionAction] : []),
+						],
+						{ abortSignal },
+					),
+				);
+				return { kind: "imported", order: imported, ...(event ? { event } : {}) };
+			} catch (err) {
+				if (statusCode(err) !== 409) throw err;
+			}
+		}
+		// Here already. (An SDK retry of the transaction above, after a lost answer, lands here too:
+		// reported as "exists", which is what a re-run would say of it.)
+		for (;;) {
+			stored ??= await this.load(orderId);
+			if (!stored) throw new StoreUnavailableError(`order ${orderId} exists and then does not; retry`);
+			const previous = stored.order;
+			if (!options.update) return { kind: "exists", order: previous };
+			if (sameImportedFields(previous, order)) return { kind: "unchanged", order: previous };
+			if (previous.updatedAt > order.updatedAt) return { kind: "newer-here", order: previous };
+			const { etag } = stored;
+			const version = stored.version + 1;
+			const updated: Order = { ...previous, ...importedFields(order) };
+			const { partitionKey, ...fields } = importedFields(order);
+			const event = this.recordEvents
+				? updatedEvent(updated, version, importMessageId(orderId, version), previous.status)
+				: undefined;
+			if (event) await this.pendingIndex.mark(orderId, version);
+			try {
+				await this.call("import update", (abortSignal) =>
+					this.client.submitTransaction(
+						[
+							[
+								"update",
+								{
+									partitionKey: orderId,
+									rowKey: ORDER_ROW,
+									orderPartitionKey: partitionKey,
+									...fields,
+									version,
+								},
+								"Merge",
+								{ etag },
+							],
+							["create", this.importHistoryRow(updated, version)],
+							...(event ? [["create", this.outboxRow(orderId, version, event)] as TransactionAction] : []),
+						],
+						{ abortSignal },
+					),
+				);
+				return { kind: "updated", order: updated, previous, ...(event ? { event } : {}) };
+			} catch (err) {
+				// Changed meanwhile (a status change applied): look again.
+				if (statusCode(err) !== 412 && statusCode(err) !== 409) throw err;
+				stored = undefined;
+			}
+		}
+	}
+
+	private importHistoryRow(order: Order, version: number): HistoryEntity {
+		return {
+			partitionKey: order.orderId,
+			rowKey: historyRowKey(version),
+			status: order.status,
+			at: order.updatedAt,
+			messageId: importMessageId(order.orderId, version),
+			source: IMPORT_SOURCE,
+		};
 	}
 
 	/**
@@ -737,20 +863,50 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 }
 
+/**
+ * How to reach Table Storage: a connection string (with a key or a SAS), or the service's URL and a
+ * token credential (a managed identity: see src/azure-identity.ts).
+ */
+export type TableConnection = string | { serviceUri: string; credential: TokenCredential };
+
+const RETRY = { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
+
 /** A client of `tableName`; SDK retries kept short so a dead store answers within ~timeoutMs. */
-export function tableClient(connectionString: string, tableName: string): TableClient {
-	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connectionString);
-	return TableClient.fromConnectionString(connectionString, tableName, {
+export function tableClient(connection: TableConnection, tableName: string): TableClient {
+	if (typeof connection !== "string") {
+		const client = new TableClient(connection.serviceUri, tableName, connection.credential, {
+			retryOptions: RETRY,
+		});
+		// Azure Storage answers 403 AuthorizationPermissionMismatch to a valid token whose identity has
+		// no data role on the account (docs/facts.md): say which role to grant.
+		client.pipeline.addPolicy({
+			name: "missingRole",
+			async sendRequest(request, next) {
+				const response = await next(request);
+				if (
+					response.status === 403 &&
+					response.headers.get("x-ms-error-code") === "AuthorizationPermissionMismatch"
+				)
+					throw new MissingRoleError(AZURE_ROLES.tables, new URL(connection.serviceUri).host, {
+						cause: new Error(`403 AuthorizationPermissionMismatch on ${request.method} ${tableName}`),
+					});
+				return response;
+			},
+		});
+		return client;
+	}
+	const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connection);
+	return TableClient.fromConnectionString(connection, tableName, {
 		allowInsecureConnection: insecure,
-		retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+		retryOptions: RETRY,
 	});
 }
 
-/** A store over `connectionString`. */
+/** A store over `connection` (a connection string, or the service URL and a credential). */
 export function createAzureTablesStore(
-	connectionString: string,
+	connection: TableConnection,
 	tableName: string,
 	options: AzureTablesOptions = {},
 ): AzureTablesOrderStore {
-	return new AzureTablesOrderStore(tableClient(connectionString, tableName), options);
+	return new AzureTablesOrderStore(tableClient(connection, tableName), options);
 }

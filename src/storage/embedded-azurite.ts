@@ -2,9 +2,10 @@
 // VS Code extension, so we load the table server directly; this is internal API, which is
 // why package.json pins azurite to an exact version. In-process means no orphaned child
 // holding the port, and close() flushes disk persistence (a SIGTERM'd Azurite CLI does not).
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 
 const require = createRequire(import.meta.url);
@@ -16,6 +17,8 @@ export const AZURITE_KEY =
 export interface EmbeddedAzurite {
 	readonly port: number;
 	readonly connectionString: string;
+	/** The account's URL, for a token credential (with `oauth`, over `https`). */
+	readonly serviceUri: string;
 	close(): Promise<void>;
 }
 
@@ -26,13 +29,79 @@ interface AzuriteTableServer {
 	httpServer: { address(): AddressInfo | string | null };
 }
 
+/** Another live process on this machine has the data folder open (npm start, or an import). */
+export class DataDirInUseError extends Error {
+	constructor(dir: string, pid: number) {
+		super(
+			`${dir} is in use by process ${pid} (npm start, or npm run import-legacy): two embedded Azurites on one folder overwrite each other's writes. Stop it first, or give this one another Embedded:DataDir (if no such process uses it, delete ${join(dir, LOCK_FILE)}).`,
+		);
+		this.name = "DataDirInUseError";
+	}
+}
+
+const LOCK_FILE = "azurite.lock";
+/** How long a start waits for the holder to let go (a restart while the last run still flushes). */
+const LOCK_WAIT_MS = 15_000;
+
+function isAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (err) {
+		return (err as NodeJS.ErrnoException).code === "EPERM";
+	}
+}
+
+/** The live process on this machine that holds `path`, if any. */
+function holderOf(path: string): number | undefined {
+	let held: { pid?: unknown; host?: unknown } | undefined;
+	try {
+		held = JSON.parse(readFileSync(path, "utf8"));
+	} catch {
+		return undefined; // none, or unreadable: free
+	}
+	const pid = held?.pid;
+	return typeof pid === "number" && held?.host === hostname() && pid !== process.pid && isAlive(pid)
+		? pid
+		: undefined;
+}
+
+/**
+ * Marks `dir` as this process's until the returned release is called. Each embedded Azurite keeps
+ * the whole database in memory and saves it over the file, so a second process on the same folder
+ * would silently lose one side's writes (or read the file before the last one flushed it). A holder
+ * still shutting down is waited for, up to 15 s; a mark left by a process that is gone (a crash, a
+ * kill, or another machine or container: another host name) does not count.
+ */
+async function lockDataDir(dir: string): Promise<() => void> {
+	const path = join(dir, LOCK_FILE);
+	const until = Date.now() + LOCK_WAIT_MS;
+	for (let pid = holderOf(path); pid !== undefined; pid = holderOf(path)) {
+		if (Date.now() >= until) throw new DataDirInUseError(dir, pid);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	const mine = JSON.stringify({ pid: process.pid, host: hostname() });
+	writeFileSync(path, mine);
+	return () => {
+		try {
+			if (readFileSync(path, "utf8") === mine) unlinkSync(path);
+		} catch {
+			// gone already
+		}
+	};
+}
+
 export function azuriteConnectionString(port: number, host = "127.0.0.1"): string {
 	return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://${host}:${port}/${AZURITE_ACCOUNT};`;
 }
 
-/** Starts Azurite Tables on 127.0.0.1. `dataDir` persists to disk; omit it to keep everything in memory. */
+/**
+ * Starts Azurite Tables on 127.0.0.1. `dataDir` persists to disk; omit it to keep everything in memory.
+ * `https` (PEM file paths) serves TLS; `oauth` also accepts bearer tokens (Azurite's `--oauth basic`:
+ * it checks their issuer, audience and lifetime), which Azurite allows over HTTPS only.
+ */
 export async function startEmbeddedAzurite(
-	options: { dataDir?: string; port?: number } = {},
+	options: { dataDir?: string; port?: number; https?: { cert: string; key: string }; oauth?: boolean } = {},
 ): Promise<EmbeddedAzurite> {
 	const { AzuriteTelemetryClient } = require("azurite/dist/src/common/Telemetry");
 	AzuriteTelemetryClient.enableTelemetry = false;
@@ -41,9 +110,11 @@ export async function startEmbeddedAzurite(
 
 	const inMemory = options.dataDir === undefined;
 	let dbPath = "__azurite_db_table__.json";
+	let release = () => {};
 	if (options.dataDir !== undefined) {
 		const dir = resolve(options.dataDir);
 		mkdirSync(dir, { recursive: true });
+		release = await lockDataDir(dir);
 		dbPath = join(dir, "__azurite_db_table__.json");
 	}
 	// The constructor's 16 positional arguments: host, port, keepAliveTimeout, metadataDBPath,
@@ -60,22 +131,30 @@ export async function startEmbeddedAzurite(
 		undefined,
 		false,
 		true,
+		options.https?.cert ?? "",
+		options.https?.key ?? "",
 		"",
-		"",
-		"",
-		undefined,
+		options.oauth ? "basic" : undefined, // the CLI's --oauth basic
 		false,
 		inMemory,
 	);
 	const server: AzuriteTableServer = new TableServer(config);
-	await server.start();
+	try {
+		await server.start();
+	} catch (err) {
+		release();
+		throw err;
+	}
 	const address = server.httpServer.address() as AddressInfo;
 	let closing: Promise<void> | undefined;
 	return {
 		port: address.port,
-		connectionString: azuriteConnectionString(address.port),
+		connectionString: options.https
+			? azuriteConnectionString(address.port).replaceAll("http", "https")
+			: azuriteConnectionString(address.port),
+		serviceUri: `${options.https ? "https" : "http"}://127.0.0.1:${address.port}/${AZURITE_ACCOUNT}`,
 		close: () => {
-			closing ??= server.close();
+			closing ??= server.close().finally(release);
 			return closing;
 		},
 	};

@@ -1,4 +1,4 @@
-import { createdEvent, type OrderEvent } from "../domain/events.js";
+import { createdEvent, type OrderEvent, updatedEvent } from "../domain/events.js";
 import { newOrderId } from "../domain/ids.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import { ClaimStamps } from "./claim-stamps.js";
@@ -9,13 +9,19 @@ import {
 	DEFAULT_IDEMPOTENCY_RETENTION_MS,
 	decodeToken,
 	encodeToken,
+	IMPORT_SOURCE,
+	type ImportOptions,
+	type ImportResult,
 	InvalidContinuationTokenError,
+	importedFields,
+	importMessageId,
 	type ListPage,
 	type ListQuery,
 	type OrderStore,
 	type PendingEvent,
 	type StoredOrder,
 	type StoreOptions,
+	sameImportedFields,
 } from "./port.js";
 
 interface Record_ {
@@ -81,6 +87,42 @@ export class MemoryOrderStore implements OrderStore {
 			this.idempotency.set(idempotencyKey, { fingerprint, orderId: order.orderId, claimedAt: this.now() });
 		}
 		return { kind: "created", order: { ...order } };
+	}
+
+	async importOrder(order: Order, options: ImportOptions = {}): Promise<ImportResult> {
+		const r = this.records.get(order.orderId);
+		if (!r) {
+			const imported = { ...order };
+			const event = this.recordEvents ? createdEvent({ ...imported }) : undefined;
+			this.insertSorted(order.orderId);
+			this.records.set(order.orderId, {
+				order: imported,
+				history: [
+					{
+						status: order.status,
+						at: order.updatedAt,
+						messageId: importMessageId(order.orderId, 0),
+						source: IMPORT_SOURCE,
+					},
+				],
+				appliedMessageIds: new Set(),
+				pending: event ? [this.pendingOf(order.orderId, 0, event)] : [],
+			});
+			return { kind: "imported", order: { ...imported }, ...(event ? { event } : {}) };
+		}
+		const previous = { ...r.order };
+		if (!options.update) return { kind: "exists", order: previous };
+		if (sameImportedFields(previous, order)) return { kind: "unchanged", order: previous };
+		if (previous.updatedAt > order.updatedAt) return { kind: "newer-here", order: previous };
+		const version = r.history.length;
+		const messageId = importMessageId(order.orderId, version);
+		r.order = { ...previous, ...importedFields(order) };
+		r.history.push({ status: order.status, at: order.updatedAt, messageId, source: IMPORT_SOURCE });
+		const event = this.recordEvents
+			? updatedEvent({ ...r.order }, version, messageId, previous.status)
+			: undefined;
+		if (event) r.pending.push(this.pendingOf(order.orderId, version, event));
+		return { kind: "updated", order: { ...r.order }, previous, ...(event ? { event } : {}) };
 	}
 
 	async get(orderId: string): Promise<Order | undefined> {

@@ -78,6 +78,50 @@ export interface PendingEvent {
 	etag: string;
 }
 
+/** How importOrder treats an order whose id is here already. */
+export interface ImportOptions {
+	/**
+	 * Overwrite it with the imported one (names, partitionKey, status, updatedAt), recording the
+	 * change in its history; unless it is the same, or was changed here after the imported one was.
+	 * Off: it is left alone ("exists").
+	 */
+	update?: boolean;
+}
+
+/**
+ * What importOrder did; `order` is the order as it now is here. `event` is the event recorded with
+ * the write (recordEvents only), for the publisher.
+ */
+export type ImportResult =
+	| { kind: "imported"; order: Order; event?: OrderEvent }
+	| { kind: "exists"; order: Order }
+	| { kind: "unchanged"; order: Order }
+	| { kind: "updated"; order: Order; previous: Order; event?: OrderEvent }
+	/** --update, but the order here was changed after the imported one's updatedAt: kept. */
+	| { kind: "newer-here"; order: Order };
+
+/** The history entry of an imported order, and of an order updated by an import. */
+export const IMPORT_SOURCE = "import";
+
+/** What an import with `update` overwrites (the id, createdAt and owner stay). */
+export function importedFields(order: Order) {
+	const { partitionKey, customerName, productName, status, updatedAt } = order;
+	return { partitionKey, customerName, productName, status, updatedAt };
+}
+
+/** Whether an import would change nothing of `here` (updatedAt aside: it moves on every change). */
+export function sameImportedFields(here: Order, imported: Order): boolean {
+	return (
+		here.partitionKey === imported.partitionKey &&
+		here.customerName === imported.customerName &&
+		here.productName === imported.productName &&
+		here.status === imported.status
+	);
+}
+
+/** The message id of an import's history entry at `version` (unique per order and version). */
+export const importMessageId = (orderId: string, version: number) => `import:${orderId}:${version}`;
+
 /** What every store adapter is built with, beside its connection. */
 export interface StoreOptions {
 	/**
@@ -120,6 +164,15 @@ export interface OrderStore {
 	 * first (or this message was recorded meanwhile): load again. No rules here: see applyStatusChange.
 	 */
 	commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict">;
+	/**
+	 * Writes an order brought over from another system with its own id, status and timestamps, and
+	 * one history entry at its updatedAt saying it was imported (source "import"): in one
+	 * transaction, so it is whole or absent. An id that exists is left alone, or updated with
+	 * `update` (see ImportOptions), so importing again changes nothing. With recordEvents the
+	 * OrderCreated (or, for an update, ReceiveOrderUpdate) event is recorded with it. No checks of
+	 * the values here: the caller validates them as the API would.
+	 */
+	importOrder(order: Order, options?: ImportOptions): Promise<ImportResult>;
 	/** Throws StoreUnavailableError when the store is not reachable. */
 	ping(): Promise<void>;
 	/**

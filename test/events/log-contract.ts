@@ -93,4 +93,12 @@ export function eventLogContract(makeLog: MakeLog): void {
 		const [log] = logs as [EventLog];
 		expect(await log.state()).toEqual({ epoch: await log.epoch(), firstRetained: 1 });
 	});
+
+	it("keeps one shared secret for every instance, made once even when they ask at once", async () => {
+		const secrets = await Promise.all(logs.map((l) => l.sharedSecret()));
+		expect(secrets[0]?.length).toBeGreaterThanOrEqual(32);
+		expect(new Set(secrets).size).toBe(1);
+		expect(await (logs[1] as EventLog).sharedSecret()).toBe(secrets[0]);
+		expect(await (logs[0] as EventLog).head()).toBe(0); // not an event
+	});
 }

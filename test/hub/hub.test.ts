@@ -215,4 +215,45 @@ describe("OrderHub replay budget", () => {
 		expect(refused).not.toContain('"orderId"');
 		expect(await replay("alice")).toContain('"orderId":"o299"');
 	});
+
+	it("serves SignalR subscribers beside EventSource ones: invocation frames made once per event, pings, the same cut-off, a close on shutdown", () => {
+		vi.useFakeTimers();
+		try {
+			const hub = new OrderHub({
+				instanceId: "abc",
+				coalesceMs: 0,
+				heartbeatMs: 1000,
+				maxBufferedBytes: 1000,
+			});
+			const es = new BufferSink();
+			const sr = new BufferSink();
+			const sr2 = new BufferSink();
+			const slow = new BufferSink();
+			hub.subscribe(es);
+			hub.subscribe(sr, {}, undefined, "anonymous", "signalr");
+			hub.subscribe(sr2, { orderIds: ["o1"] }, "abc-0", "anonymous", "signalr"); // no replay for SignalR
+			hub.subscribe(slow, {}, undefined, "anonymous", "signalr");
+			expect(sr.text).toBe("data: {}\u001e\n\n"); // the handshake response first, no retry hint
+			slow.pending = 1001;
+			hub.publish({ type: "OrderCreated", order: order("o1") });
+			hub.publish({ type: "OrderCreated", order: order("o2") });
+			const invocation = (id: string) =>
+				`data: {"type":1,"target":"OrderCreated","arguments":[{"orderId":"${id}","status":"Pending","partitionKey":"Orders","customerName":"A","productName":"P","createdAt":"t","updatedAt":"t"}]}\u001e\n\n`;
+			expect(sr.text).toBe(`data: {}\u001e\n\n${invocation("o1")}${invocation("o2")}`);
+			expect(sr2.text).toBe(`data: {}\u001e\n\n${invocation("o1")}`);
+			expect(es.text).toContain('id: abc-1\nevent: OrderCreated\ndata: {"orderId":"o1"');
+			expect(slow.closed).toBe("abort");
+			vi.advanceTimersByTime(1000);
+			expect(sr.text.endsWith('data: {"type":6}\u001e\n\n')).toBe(true);
+			expect(es.text.endsWith(": heartbeat\n\n")).toBe(true);
+			hub.restart("def", 10, "log-recreated"); // nothing to reset for a client without event ids
+			expect(sr.text).not.toContain("reset");
+			expect(es.text).toContain("event: reset");
+			hub.close();
+			expect(sr.text.endsWith('data: {"type":7,"allowReconnect":true}\u001e\n\n')).toBe(true);
+			expect(sr.closed).toBe("end");
+		} finally {
+			vi.useRealTimers();
+		}
+	});
 });

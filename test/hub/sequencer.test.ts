@@ -53,6 +53,46 @@ describe("EventSequencer", () => {
 		await vi.waitFor(() => expect(out).toEqual([1, 2, 3]));
 	});
 
+	it("reads just the positions a gap on the feed is missing (they exist), then one past them", async () => {
+		const { log, logged } = await logWith(20);
+		const reads: [number, number][] = [];
+		const read = log.read.bind(log);
+		log.read = (after, limit) => {
+			reads.push([after, limit]);
+			return read(after, limit);
+		};
+		const out: number[] = [];
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 0, await log.epoch(), { pollMs: 60_000 });
+		sequencer.accept(logged[14] as LoggedEvent); // 15 came; 1-14 went elsewhere
+		await vi.waitFor(() => expect(out).toHaveLength(20));
+		expect(out).toEqual(logged.map((l) => l.seq));
+		// 14 known to exist in one read; past them one, then eight (16-20 never came on the feed;
+		// fewer than asked for ends the pass).
+		expect(reads).toEqual([
+			[0, 14],
+			[15, 1],
+			[16, 8],
+		]);
+	});
+
+	it("tails the log fast while the feed brings only part of the events (replicas on one subscription)", async () => {
+		const { log } = await logWith(1);
+		const out: number[] = [];
+		// The poll would take a minute: only the fast tail can find what others logged.
+		sequencer = new EventSequencer(log, (l) => out.push(l.seq), 1, await log.epoch(), { pollMs: 60_000 });
+		sequencer.start();
+		sequencer.setFastTail(true);
+		expect(sequencer.tailingFast).toBe(true);
+		const appended = Date.now();
+		await log.append(createdEvent(order(2)));
+		await log.append(createdEvent(order(3)));
+		await vi.waitFor(() => expect(out).toEqual([2, 3]), { timeout: 5000, interval: 5 });
+		// Within its idle pace (150 ms), with room for a busy machine.
+		expect(Date.now() - appended).toBeLessThan(2000);
+		sequencer.setFastTail(false);
+		expect(sequencer.tailingFast).toBe(false);
+	});
+
 	it("starts after the position it is given (what came before is replay, not live)", async () => {
 		const { log, logged } = await logWith(3);
 		const out: number[] = [];

@@ -26,6 +26,9 @@ const OPERATION_IDS: Record<string, string> = {
 	"GET /api/orders/{orderId}/history": "getOrderHistory",
 	"PUT /api/orders/update-status/{orderId}": "updateOrderStatus",
 	"GET /orderHub": "subscribeOrderEvents",
+	"POST /orderHub/negotiate": "negotiateSignalR",
+	"POST /orderHub": "sendSignalRMessages",
+	"DELETE /orderHub": "endSignalRConnection",
 	"GET /orderHub/stats": "getHubStats",
 	"GET /health/live": "getLiveness",
 	"GET /health/ready": "getReadiness",
@@ -125,6 +128,7 @@ describe("the served OpenAPI document", () => {
 			"query:orderId",
 			"query:partitionKey",
 			"query:customerName",
+			"query:id",
 			"query:lastEventId",
 			"header:last-event-id",
 		]);

@@ -50,4 +50,30 @@ describe("test Service Bus broker", () => {
 		const [dead] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 2000 });
 		expect(dead).toMatchObject({ messageId: "a", deadLetterReason: "MaxDeliveryCountExceeded" });
 	});
+
+	it("hands the messages of one subscription to its competing receivers in turn (instances sharing it)", async () => {
+		broker = await TestServiceBusBroker.start();
+		broker.createSubscription("t", "shared");
+		client = new ServiceBusClient(broker.connectionString, { retryOptions: { retryDelayInMs: 200 } });
+		const got: string[][] = [[], [], []];
+		const subscriptions = got.map((mine) =>
+			(client as ServiceBusClient).createReceiver("t", "shared").subscribe(
+				{
+					processMessage: async (m) => {
+						mine.push(String(m.messageId));
+					},
+					processError: async () => {},
+				},
+				{ maxConcurrentCalls: 8 },
+			),
+		);
+		// Every receiver has attached and granted credit before anything is sent.
+		await expect.poll(() => broker?.entity("t/Subscriptions/shared").receivers.size).toBe(3);
+		const sender = client.createSender("t");
+		for (let i = 0; i < 30; i++) await sender.sendMessages({ body: i, messageId: `m${i}` });
+		await expect.poll(() => got.flat().length, { timeout: 5000 }).toBe(30);
+		expect(new Set(got.flat()).size).toBe(30); // each message to one receiver
+		for (const mine of got) expect(mine.length).toBeGreaterThanOrEqual(5); // each got a share
+		await Promise.all(subscriptions.map((s) => s.close()));
+	});
 });

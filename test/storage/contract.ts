@@ -1,7 +1,7 @@
 // The OrderStore contract: every adapter runs this same suite.
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { updatedEvent } from "../../src/domain/events.js";
-import type { StatusChange } from "../../src/domain/order.js";
+import type { Order, StatusChange } from "../../src/domain/order.js";
 import type { OrderStatus } from "../../src/domain/status.js";
 import {
 	InvalidContinuationTokenError,
@@ -127,6 +127,110 @@ export function orderStoreContract(
 			const ids = new Set(results.map((r) => (r.kind === "key-reused" ? "" : r.order.orderId)));
 			expect(ids.size).toBe(1);
 			expect((await store.list({ limit: 100 })).items).toHaveLength(1);
+		});
+	});
+
+	describe("importOrder (orders brought over from another system)", () => {
+		const legacy = (over: Partial<Order> = {}): Order => ({
+			orderId: "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+			partitionKey: "EU",
+			customerName: "Ada",
+			productName: "Engine",
+			status: "Shipped",
+			createdAt: "2024-05-01T10:00:00.000Z",
+			updatedAt: "2024-05-01T10:00:00.000Z",
+			...over,
+		});
+
+		it("writes the order with its own id, status and timestamps and one history entry saying it was imported", async () => {
+			const order = legacy();
+			expect(await store.importOrder(order)).toEqual({ kind: "imported", order });
+			expect(await store.get(order.orderId)).toEqual(order);
+			expect(await store.history(order.orderId)).toEqual([
+				{
+					status: "Shipped",
+					at: order.updatedAt,
+					messageId: `import:${order.orderId}:0`,
+					source: "import",
+				},
+			]);
+			expect((await store.list({ limit: 10, status: "Shipped", partitionKey: "EU" })).items).toEqual([order]);
+			expect(await store.load(order.orderId)).toMatchObject({ order, version: 0 });
+		});
+
+		it("leaves an existing id alone, so importing again changes nothing", async () => {
+			const order = legacy();
+			await store.importOrder(order);
+			const again = legacy({ status: "Delivered", updatedAt: "2024-06-01T00:00:00.000Z" });
+			expect(await store.importOrder(again)).toEqual({ kind: "exists", order });
+			expect(await store.get(order.orderId)).toEqual(order);
+			expect(await store.history(order.orderId)).toHaveLength(1);
+		});
+
+		it("with update: overwrites what changed and records it, keeps what is the same or newer here", async () => {
+			const order = legacy();
+			await store.importOrder(order);
+			expect(await store.importOrder(legacy(), { update: true })).toEqual({ kind: "unchanged", order });
+			const later = legacy({
+				status: "Delivered",
+				customerName: "Ada L.",
+				updatedAt: "2024-06-01T00:00:00.000Z",
+			});
+			expect(await store.importOrder(later, { update: true })).toEqual({
+				kind: "updated",
+				order: { ...later, createdAt: order.createdAt },
+				previous: order,
+			});
+			expect(await store.get(order.orderId)).toEqual(later);
+			expect(await store.history(order.orderId)).toEqual([
+				expect.objectContaining({ status: "Shipped", source: "import" }),
+				{
+					status: "Delivered",
+					at: later.updatedAt,
+					messageId: `import:${order.orderId}:1`,
+					source: "import",
+				},
+			]);
+			expect(await store.load(order.orderId)).toMatchObject({ version: 1 });
+			// A change applied here after the import is not undone by an older copy.
+			const mine = await create();
+			await apply(change(mine.orderId, "Processing"));
+			const here = await store.get(mine.orderId);
+			const older = { ...(here as Order), status: "Pending" as const, updatedAt: mine.createdAt };
+			expect(await store.importOrder(older, { update: true })).toEqual({ kind: "newer-here", order: here });
+			// ...and an order changed here after import still takes changes through the queue.
+			expect((await apply(change(order.orderId, "Delivered"))).kind).toBe("noop");
+		});
+
+		it("records the imported order's OrderCreated event (and an update's) only when recording events", async () => {
+			const s = await makeStore({ recordEvents: true });
+			const order = legacy();
+			await s.importOrder(order);
+			const pending = await s.pendingEvents(order.orderId);
+			expect(pending.map((p) => p.event)).toEqual([{ type: "OrderCreated", order, version: 0 }]);
+			await s.importOrder(legacy({ status: "Delivered", updatedAt: "2024-06-01T00:00:00.000Z" }), {
+				update: true,
+			});
+			expect((await s.pendingEvents(order.orderId)).map((p) => [p.version, p.event.type])).toEqual([
+				[0, "OrderCreated"],
+				[1, "ReceiveOrderUpdate"],
+			]);
+			await store.importOrder(order);
+			expect(await store.pendingEvents(order.orderId)).toEqual([]);
+		});
+
+		it("imports many orders at once, each whole", async () => {
+			const orders = Array.from({ length: 30 }, (_, i) =>
+				legacy({
+					orderId: `3f2504e0-4f89-41d3-9a0c-${String(i).padStart(12, "0")}`,
+					partitionKey: `p${i % 3}`,
+				}),
+			);
+			const results = await Promise.all([...orders, ...orders].map((o) => store.importOrder(o)));
+			expect(results.filter((r) => r.kind === "imported")).toHaveLength(30);
+			expect(results.filter((r) => r.kind === "exists")).toHaveLength(30);
+			for (const o of orders) expect(await store.history(o.orderId)).toHaveLength(1);
+			expect((await store.list({ limit: 100 })).items).toHaveLength(30);
 		});
 	});
 

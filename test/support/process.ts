@@ -17,11 +17,22 @@ export interface Service {
  */
 export async function startService(
 	env: Record<string, string>,
-	options: { viaNpm?: boolean; timeoutMs?: number } = {},
+	options: {
+		viaNpm?: boolean;
+		timeoutMs?: number;
+		/** Another command than `npm start`'s (the production build's, for one), run in `cwd`. */
+		command?: string[];
+		cwd?: string;
+	} = {},
 ): Promise<Service> {
 	const timeoutMs = options.timeoutMs ?? 20_000;
-	const [cmd, args] = options.viaNpm ? ["npm", ["start", "--silent"]] : [process.execPath, NODE_ARGS];
+	const [cmd, args] = options.command
+		? [options.command[0] as string, options.command.slice(1)]
+		: options.viaNpm
+			? ["npm", ["start", "--silent"]]
+			: [process.execPath, NODE_ARGS];
 	const child = spawn(cmd, args, {
+		...(options.cwd ? { cwd: options.cwd } : {}),
 		env: { ...process.env, PORT: "0", ...env },
 		stdio: ["ignore", "pipe", "pipe"],
 		detached: options.viaNpm === true,

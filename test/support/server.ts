@@ -41,6 +41,8 @@ export async function startServer(
 		auth?: { verifier: JwtVerifier; maxSubscribersPerPrincipal?: number };
 		/** Http:TrustForwardedHeaders. */
 		trustForwardedHeaders?: boolean;
+		/** More routes (a test's own page). */
+		extend?: (app: import("@hono/zod-openapi").OpenAPIHono) => void;
 	} = {},
 ): Promise<RunningServer> {
 	const { metrics } = options;
@@ -60,6 +62,7 @@ export async function startServer(
 		...(options.boardFiles ? { boardFiles: options.boardFiles } : {}),
 		...(options.auth ? { auth: options.auth } : {}),
 		...(options.trustForwardedHeaders ? { trustForwardedHeaders: true } : {}),
+		...(options.extend ? { extend: options.extend } : {}),
 	});
 	const sockets = new Set<Socket>();
 	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

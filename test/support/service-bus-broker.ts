@@ -23,7 +23,19 @@ const BATCH_FORMAT = 0x80013700;
 export interface BrokerOptions {
 	maxDeliveryCount?: number;
 	lockDurationMs?: number;
+	/** TLS with this certificate (PEM): the SDK then connects as to Azure (amqps), no emulator flag. */
+	tls?: { cert: string; key: string };
+	/**
+	 * Microsoft Entra ID auth, as on a namespace with local (SAS) auth disabled: a CBS put-token must
+	 * be of type `jwt` and pass this check, which answers the rights the token's identity holds
+	 * (its role assignments: Data Sender gives "Send", Data Receiver "Listen") or throws to refuse it.
+	 * A link to an entity on a connection that brought no token is refused; so is a link needing a
+	 * right the token lacks, with the error text Service Bus uses.
+	 */
+	verifyToken?: (token: string, audience: string) => Promise<Set<Right>>;
 }
+
+export type Right = "Send" | "Listen";
 
 export interface StoredMessage {
 	sequenceNumber: number;
@@ -50,6 +62,8 @@ class Entity {
 	/** Every message ever sent to this entity, as received (for tests to inspect). */
 	readonly received: Message[] = [];
 	readonly receivers = new Set<Sender>();
+	/** Competing receivers take turns (as on Service Bus): the one to try first next. */
+	turn = 0;
 	constructor(readonly name: string) {}
 }
 
@@ -94,6 +108,11 @@ export class TestServiceBusBroker {
 	private readonly connections = new Set<Connection>();
 	private readonly handedOver = new WeakMap<Sender, number>();
 	private sequence = 0;
+	private readonly options: BrokerOptions;
+	/** With verifyToken: the rights each connection's accepted tokens brought. */
+	private readonly rights = new WeakMap<Connection, Set<Right>>();
+	/** Why tokens and links were refused, for tests. */
+	readonly refusals: string[] = [];
 	private readonly maxDeliveryCount: number;
 	private readonly lockDurationMs: number;
 	port = 0;
@@ -102,6 +121,7 @@ export class TestServiceBusBroker {
 	renewals = 0;
 
 	private constructor(options: BrokerOptions) {
+		this.options = options;
 		this.maxDeliveryCount = options.maxDeliveryCount ?? 10;
 		this.lockDurationMs = options.lockDurationMs ?? 30_000;
 		this.container.sasl_server_mechanisms.enable_anonymous();
@@ -113,6 +133,7 @@ export class TestServiceBusBroker {
 			const receiver = ctx.receiver;
 			if (!receiver) return;
 			receiver.set_target({ address: remoteAttach(receiver)?.target?.address ?? "" });
+			this.refuseUnauthorized(receiver, entityName(remoteAttach(receiver)?.target?.address), "Send");
 		});
 		this.container.on("sendable", () => this.pumpAll());
 		this.container.on("sender_draining", (ctx: EventContext) => {
@@ -141,6 +162,11 @@ export class TestServiceBusBroker {
 		return broker;
 	}
 
+	/** For the SDK with a token credential: `host:port` (TLS when the broker was started with it). */
+	get fullyQualifiedNamespace(): string {
+		return `127.0.0.1:${this.port}`;
+	}
+
 	/** For the SDK: plain TCP, SASL ANONYMOUS, CBS accepted without checking the token. */
 	get connectionString(): string {
 		return `Endpoint=sb://127.0.0.1:${this.port};SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true`;
@@ -149,6 +175,9 @@ export class TestServiceBusBroker {
 	private listen(port: number): Promise<void> {
 		return new Promise((resolve, reject) => {
 			const server = this.container.listen({
+				...(this.options.tls
+					? { transport: "tls", cert: this.options.tls.cert, key: this.options.tls.key }
+					: {}),
 				port,
 				host: "127.0.0.1",
 				treat_modified_as_released: false,
@@ -237,10 +266,29 @@ export class TestServiceBusBroker {
 		const address = entityName(remoteAttach(sender)?.source?.address);
 		sender.set_source({ address });
 		if (address === "$cbs" || address.endsWith("/$management")) return; // reply links
+		if (this.refuseUnauthorized(sender, address, "Listen")) return;
 		const entity = this.entity(address);
 		entity.receivers.add(sender);
 		sender.on("sender_close", () => entity.receivers.delete(sender));
 		this.pump(entity);
+	}
+
+	/**
+	 * With verifyToken, closes a link to an entity its connection may not use, as Service Bus does
+	 * (amqp:unauthorized-access); answers whether it did.
+	 */
+	private refuseUnauthorized(link: Sender | Receiver, address: string, right: Right): boolean {
+		if (!this.options.verifyToken || address === "$cbs" || address.endsWith("/$management")) return false;
+		const rights = this.rights.get(link.connection);
+		const description = !rights
+			? `Unauthorized access. No token was put on $cbs for this connection. Resource: '${address}'.`
+			: !rights.has(right)
+				? `Unauthorized access. '${right}' claim(s) are required to perform this operation. Resource: '${address}'.`
+				: undefined;
+		if (!description) return false;
+		this.refusals.push(description);
+		link.close({ condition: "amqp:unauthorized-access", description });
+		return true;
 	}
 
 	private onConnectionGone(connection: Connection): void {
@@ -261,7 +309,7 @@ export class TestServiceBusBroker {
 		const target = entityName(receiver ? remoteAttach(receiver)?.target?.address : undefined);
 		const msg = ctx.message as Message;
 		if (target === "$cbs") {
-			this.reply(ctx, msg, { "status-code": 200, "status-description": "OK" }, undefined);
+			this.onPutToken(ctx, msg);
 			return;
 		}
 		if (target.endsWith("/$management")) {
@@ -279,6 +327,33 @@ export class TestServiceBusBroker {
 		} else {
 			this.enqueue(entity, msg);
 		}
+	}
+
+	private onPutToken(ctx: EventContext, msg: Message): void {
+		const ok = () => this.reply(ctx, msg, { "status-code": 200, "status-description": "OK" }, undefined);
+		const verify = this.options.verifyToken;
+		if (!verify) {
+			ok();
+			return;
+		}
+		const refuse = (description: string) => {
+			this.refusals.push(description);
+			this.reply(ctx, msg, { "status-code": 401, "status-description": description }, undefined);
+		};
+		const { type, name } = (msg.application_properties ?? {}) as { type?: string; name?: string };
+		if (type !== "jwt") {
+			refuse(`only Microsoft Entra ID tokens (jwt) are accepted, not ${type}`);
+			return;
+		}
+		verify(String(msg.body), String(name)).then(
+			(granted) => {
+				const rights = this.rights.get(ctx.connection) ?? new Set<Right>();
+				for (const r of granted) rights.add(r);
+				this.rights.set(ctx.connection, rights);
+				ok();
+			},
+			(err) => refuse(`InvalidToken: ${(err as Error).message}`),
+		);
 	}
 
 	private enqueue(entity: Entity, message: Message, from?: StoredMessage): void {
@@ -326,6 +401,14 @@ export class TestServiceBusBroker {
 	private onManagement(ctx: EventContext, request: Message, queue: string): void {
 		const operation = request.application_properties?.operation;
 		const body = (request.body ?? {}) as Record<string, unknown>;
+		// Every management operation here (peek, renew-lock) is a receiver's: it needs Listen.
+		const rights = this.rights.get(ctx.connection);
+		if (this.options.verifyToken && !rights?.has("Listen")) {
+			const description = `Unauthorized access. '${rights ? "Listen" : "No token: Listen"}' claim(s) are required to perform this operation. Resource: '${queue}'.`;
+			this.refusals.push(description);
+			this.reply(ctx, request, { statusCode: 401, statusDescription: description }, undefined);
+			return;
+		}
 		if (operation === "com.microsoft:renew-lock") {
 			const tokens = (body["lock-tokens"] as Buffer[] | undefined) ?? [];
 			const expirations: Date[] = [];
@@ -388,14 +471,20 @@ export class TestServiceBusBroker {
 
 	private pump(entity: Entity): void {
 		for (const sender of entity.receivers) {
-			if (!this.connections.has(sender.connection)) {
-				entity.receivers.delete(sender);
-				continue;
-			}
-			while (entity.available.length > 0 && this.creditLeft(sender) > 0 && sender.is_open()) {
-				const stored = entity.available.shift() as StoredMessage;
-				this.deliver(entity, sender, stored);
-			}
+			if (!this.connections.has(sender.connection)) entity.receivers.delete(sender);
+		}
+		// One message at a time to the next receiver in turn that has credit: several receivers of
+		// one entity (instances sharing a subscription) each get a share, as on Service Bus.
+		const receivers = [...entity.receivers];
+		while (entity.available.length > 0) {
+			const i = receivers.findIndex((_, k) => {
+				const s = receivers[(entity.turn + k) % receivers.length] as Sender;
+				return this.creditLeft(s) > 0 && s.is_open();
+			});
+			if (i < 0) return;
+			const sender = receivers[(entity.turn + i) % receivers.length] as Sender;
+			entity.turn = (entity.turn + i + 1) % receivers.length;
+			this.deliver(entity, sender, entity.available.shift() as StoredMessage);
 		}
 	}
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Order } from "../../src/domain/order.js";
 import { authContract, CUSTOMER } from "../auth/contract.js";
 import { AUDIENCE, TestOidcProvider } from "../support/oidc-provider.js";
+import { RecordingHubConnection } from "../support/signalr-client.js";
 import { RecordingEventSource } from "../support/sse-client.js";
 import { type RunningWorker, startWorker } from "../support/workerd.js";
 
@@ -75,5 +76,31 @@ describe("Auth:Mode Jwt on Workers", () => {
 			timeout: 10_000,
 		});
 		expect(spoof.events.some((e) => e.data.orderId === bobs.orderId)).toBe(false);
+	}, 60_000);
+
+	it("gives a SignalR client (access_token on its stream) only its customer's orders; none without a token", async () => {
+		const anonymous = new RecordingHubConnection(`${worker.baseUrl}/orderHub`);
+		await expect(anonymous.start()).rejects.toThrow(/401/);
+		const carol = await idp.sign("carol-w", CUSTOMER);
+		const hub = new RecordingHubConnection(`${worker.baseUrl}/orderHub`, { accessTokenFactory: () => carol });
+		await hub.start();
+		try {
+			const mine = (await (
+				await call("POST", "/api/orders/create", carol, { customerName: "Carol W", productName: "P" })
+			).json()) as Order;
+			await call("POST", "/api/orders/create", await idp.sign("dan-w", CUSTOMER), {
+				customerName: "Dan W",
+				productName: "P",
+			});
+			const marker = (await (
+				await call("POST", "/api/orders/create", carol, { customerName: "Carol marker", productName: "P" })
+			).json()) as Order;
+			await vi.waitFor(() => expect(hub.statusesOf(marker.orderId)).toEqual(["Pending"]), {
+				timeout: 10_000,
+			});
+			expect(hub.received.map((r) => r.order.orderId)).toEqual([mine.orderId, marker.orderId]);
+		} finally {
+			await hub.stop();
+		}
 	}, 60_000);
 });

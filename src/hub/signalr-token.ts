@@ -1,0 +1,94 @@
+// The SignalR connection token: self-contained and signed, so that negotiate, the stream and each
+// POST of one connection may reach different instances (no sticky sessions). It carries what a
+// later request needs — the connection id, the stream's filters, who negotiated it — signed with
+// HMAC-SHA256 under a secret every instance shares (EventLog.sharedSecret(): a row of the event
+// log's table). Not secret itself (it is in URLs): it grants nothing without the caller's own
+// credentials, which every request still carries. Web Crypto only: the same on Node and Workers.
+
+export interface ConnectionClaims {
+	/** The connection id (what the client calls connectionId). */
+	connectionId: string;
+	/** The stream's filters, validated at negotiate. */
+	orderIds?: string[];
+	partitionKey?: string;
+	customerName?: string;
+	/** The principal that negotiated (with auth on): only it may open the stream or post to it. */
+	principalId?: string;
+	/** When it was issued (ms since the epoch): the stream must open soon after. */
+	issuedAt: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function base64url(bytes: Uint8Array): string {
+	let binary = "";
+	for (const b of bytes) binary += String.fromCharCode(b);
+	return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array {
+	const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+	return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+/** Issues and checks connection tokens under one shared secret. */
+export class ConnectionTokens {
+	private key?: Promise<CryptoKey>;
+
+	/** `secret` is read once, on first use (it may need storage). */
+	constructor(private readonly secret: () => Promise<string>) {}
+
+	private hmacKey(): Promise<CryptoKey> {
+		this.key ??= this.secret().then((s) =>
+			crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, [
+				"sign",
+				"verify",
+			]),
+		);
+		this.key.catch(() => {
+			this.key = undefined; // storage was down: try again on the next request
+		});
+		return this.key;
+	}
+
+	/** A URL-safe token (the client puts it in URLs without encoding it). */
+	async issue(claims: ConnectionClaims): Promise<string> {
+		const body = base64url(encoder.encode(JSON.stringify(claims)));
+		const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await this.hmacKey(), encoder.encode(body)));
+		return `${body}.${base64url(mac)}`;
+	}
+
+	/** The claims of a token this service issued; undefined for anything else (forged, altered, garbage). */
+	async verify(token: string): Promise<ConnectionClaims | undefined> {
+		const m = /^([A-Za-z0-9_-]{1,4000})\.([A-Za-z0-9_-]{43})$/.exec(token);
+		if (!m) return undefined;
+		const [, body, mac] = m as unknown as [string, string, string];
+		let valid: boolean;
+		try {
+			valid = await crypto.subtle.verify(
+				"HMAC",
+				await this.hmacKey(),
+				fromBase64url(mac) as Uint8Array<ArrayBuffer>,
+				encoder.encode(body),
+			);
+		} catch (err) {
+			if (err instanceof DOMException) return undefined; // not base64
+			throw err;
+		}
+		if (!valid) return undefined;
+		try {
+			const claims = JSON.parse(decoder.decode(fromBase64url(body))) as ConnectionClaims;
+			return typeof claims.connectionId === "string" && typeof claims.issuedAt === "number"
+				? claims
+				: undefined;
+		} catch {
+			return undefined;
+		}
+	}
+}
+
+/** A random secret for one process (an instance alone, or a log that keeps none). */
+export function randomSecret(): string {
+	return base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
