@@ -1,19 +1,35 @@
 // End-to-end load generator, run in its own process. Usage:
-//   e2e-load.ts <baseUrl[,baseUrl…]> <subscribers> <changesPerSecond> <seconds>
+//   e2e-load.ts <baseUrl[,baseUrl…]> <subscribers> <changesPerSecond> <seconds> [serverPid]
+// With a server pid, also the CPU time that process spent (from /proc/<pid>/stat) from the first
+// PUT until every event arrived, per change.
 // With several base URLs (instances), subscribers and PUTs are spread over them round-robin.
 // Seeds one order per change, opens N raw SSE subscribers, then sends status changes (PUT) at a
 // steady rate and records when each subscriber sees each change. Prints one JSON line: the rate
 // achieved, latency from PUT to the event at the last subscriber, and lost / doubled counts.
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { seedOrders } from "./lib.js";
 
-const [baseUrl = "", subsArg = "1000", rateArg = "100", secondsArg = "20"] = process.argv.slice(2);
+const [baseUrl = "", subsArg = "1000", rateArg = "100", secondsArg = "20", pidArg] = process.argv.slice(2);
 const subscribers = Number(subsArg);
 const rate = Number(rateArg);
 const total = rate * Number(secondsArg);
 const baseUrls = baseUrl.split(",");
 const urls = baseUrls.map((u) => new URL(u));
 const json = { "content-type": "application/json" };
+
+/** CPU time (user + system) the process has used, in ms; NaN when unknown. */
+function cpuMs(pid: string | undefined): number {
+	if (!pid) return Number.NaN;
+	try {
+		// Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+	} catch {
+		return Number.NaN;
+	}
+}
 
 const percentile = (xs: number[], p: number) => {
 	const s = [...xs].sort((a, b) => a - b);
@@ -76,6 +92,7 @@ async function main() {
 	await new Promise((r) => setTimeout(r, 500));
 
 	// Steady rate: change i is due at start + i / rate; each PUT is awaited concurrently.
+	const cpuAtStart = cpuMs(pidArg);
 	const started = performance.now();
 	let rejected = 0;
 	const puts: Promise<void>[] = [];
@@ -100,6 +117,7 @@ async function main() {
 	const deadline = Date.now() + 30_000;
 	while (Date.now() < deadline && received.some((n) => n < subscribers))
 		await new Promise((r) => setTimeout(r, 100));
+	const cpuPerChange = (cpuMs(pidArg) - cpuAtStart) / total;
 
 	const latencies: number[] = [];
 	let lost = 0;
@@ -121,6 +139,7 @@ async function main() {
 			lost,
 			doubled,
 			rejected,
+			cpuPerChange,
 		}),
 	);
 }

@@ -25,34 +25,31 @@ export interface RestResult {
 	ofBareTables?: number;
 }
 
-/** Runs each scenario's load generator against a server already listening at `baseUrl`. */
+/** Runs the scenarios in one load generator process against a server already listening at `baseUrl`. */
 export async function loadScenarios(
 	target: string,
 	baseUrl: string,
 	scenarios: readonly Scenario[],
-	opts: { seconds: number; connections: number; updates: number },
+	opts: { seconds: number; connections: number; updates: number; seed?: number },
 ): Promise<RestResult[]> {
-	const results: RestResult[] = [];
-	for (const scenario of scenarios) {
-		const load = startNode("bench/rest-load.ts", [
-			baseUrl,
-			scenario,
-			String(opts.seconds),
-			String(opts.connections),
-			String(opts.updates),
-		]);
-		const out = (await load.first) as Omit<RestResult, "target">;
-		await load.stop();
-		results.push({ target, ...out });
-	}
-	return results;
+	const load = startNode("bench/rest-load.ts", [
+		baseUrl,
+		scenarios.join(","),
+		String(opts.seconds),
+		String(opts.connections),
+		String(opts.updates),
+		String(opts.seed ?? 1000),
+	]);
+	const out = (await load.first) as unknown as Omit<RestResult, "target">[];
+	await load.stop();
+	return out.map((r) => ({ target, ...r }));
 }
 
 async function runTarget(
 	target: Target,
 	script: string,
 	env: Record<string, string>,
-	opts: { seconds: number; connections: number; updates: number },
+	opts: { seconds: number; connections: number; updates: number; seed?: number },
 ): Promise<RestResult[]> {
 	const server = startNode(script, [], env);
 	try {
@@ -64,11 +61,16 @@ async function runTarget(
 }
 
 export async function benchRest(quick: boolean): Promise<RestResult[]> {
-	const opts = { seconds: quick ? 1 : 8, connections: 20, updates: quick ? 500 : 5000 };
+	const opts = {
+		seconds: quick ? 1 : 8,
+		connections: 20,
+		updates: quick ? 500 : 5000,
+		seed: quick ? 200 : 1000,
+	};
 	const azurite = startNode("bench/servers/azurite.ts");
 	try {
 		const { connectionString } = (await azurite.first) as { connectionString: string };
-		const onAzurite = { ...opts, updates: quick ? 200 : 2000 };
+		const onAzurite = { ...opts, updates: quick ? 100 : 2000 };
 		const tables = (name: string) => ({
 			BENCH_TABLES_CONNECTION_STRING: connectionString,
 			BENCH_TABLE_NAME: `${name}${Date.now()}`,

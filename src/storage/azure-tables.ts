@@ -23,6 +23,7 @@ import { keyProblem } from "../domain/keys.js";
 import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
+import { BoundedMap } from "../util/bounded-map.js";
 import { ClaimStamps } from "./claim-stamps.js";
 import { PENDING_PARTITION, PendingIndex } from "./pending-index.js";
 import {
@@ -41,6 +42,7 @@ import {
 	importMessageId,
 	type ListPage,
 	type ListQuery,
+	type LoadOptions,
 	type OrderStore,
 	type PendingEvent,
 	type StoredOrder,
@@ -57,6 +59,12 @@ const IDEMPOTENCY_PREFIX = "~idem~";
 const IDEMPOTENCY_ROW = "idem";
 /** In the pending index's partition: a pass over the whole table found no unindexed outbox row. */
 const LEGACY_SCANNED_ROW = "~scanned";
+/**
+ * How long load({ recent }) may answer from a row this instance read or wrote: long enough for a
+ * PUT's read to serve its change's commit, short enough that a row another instance changes since
+ * costs a failed commit rarely.
+ */
+const RECENT_ROW_MS = 5000;
 /** Expired Idempotency-Key rows deleted per purge call (the next call takes the rest). */
 const PURGE_BATCH = 1000;
 
@@ -252,6 +260,16 @@ export class AzureTablesOrderStore implements OrderStore {
 
 	/** Claims this store stamped on outbox rows it wrote (see OrderStore.claimStampedUntil). */
 	private readonly stampedClaims = new ClaimStamps(() => this.now());
+
+	/**
+	 * The order rows this instance read or wrote last (with their ETags), for load({ recent }): the
+	 * receiver applying a change usually finds the row the PUT read a moment ago, and skips a read.
+	 */
+	private readonly recentRows = new BoundedMap<string, { stored: StoredOrder; at: number }>(10_000);
+
+	private remember(stored: StoredOrder): void {
+		this.recentRows.set(stored.order.orderId, { stored, at: this.now() });
+	}
 
 	claimStampedUntil(orderId: string, version: number): number | undefined {
 		return this.stampedClaims.get(orderId, version);
@@ -556,8 +574,7 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 
 	async get(orderId: string): Promise<Order | undefined> {
-		const e = await this.getEntity<OrderEntity>(orderId, ORDER_ROW);
-		return e ? toOrder(e) : undefined;
+		return (await this.load(orderId))?.order;
 	}
 
 	async list(query: ListQuery): Promise<ListPage> {
@@ -633,10 +650,17 @@ export class AzureTablesOrderStore implements OrderStore {
 		return entries;
 	}
 
-	async load(orderId: string): Promise<StoredOrder | undefined> {
+	async load(orderId: string, options: LoadOptions = {}): Promise<StoredOrder | undefined> {
+		if (options.recent) {
+			const seen = this.recentRows.get(orderId);
+			if (seen && this.now() - seen.at < RECENT_ROW_MS) return { ...seen.stored, recent: true };
+		}
 		// A point read: the cheapest request (a query scans, in Azurite even the whole table).
 		const row = await this.getEntity<OrderEntity>(orderId, ORDER_ROW);
-		return row ? { order: toOrder(row), version: row.version ?? 0, etag: row.etag } : undefined;
+		if (!row) return undefined;
+		const stored = { order: toOrder(row), version: row.version ?? 0, etag: row.etag };
+		this.remember(stored);
+		return stored;
 	}
 
 	async wasApplied(orderId: string, messageId: string): Promise<boolean> {
@@ -662,7 +686,7 @@ export class AzureTablesOrderStore implements OrderStore {
 		};
 		if (this.recordEvents) await this.pendingIndex.mark(orderId, version);
 		try {
-			await this.call("commit change", (abortSignal) =>
+			const result = await this.call("commit change", (abortSignal) =>
 				this.client.submitTransaction(
 					[
 						[
@@ -689,8 +713,15 @@ export class AzureTablesOrderStore implements OrderStore {
 					{ abortSignal },
 				),
 			);
+			// Sub-responses come in the order of the actions; an update's names no row key.
+			const etag = result.subResponses[0]?.etag?.trim();
+			if (etag) {
+				const order = { ...stored.order, status: change.status, updatedAt: change.at };
+				this.remember({ order, version, etag });
+			} else this.recentRows.delete(orderId);
 			return "committed";
 		} catch (err) {
+			this.recentRows.delete(orderId); // whatever happened, the row is read afresh next time
 			// 412: the order changed since it was loaded; 409: its next history row or this message's
 			// marker exists already. Either way another writer was first.
 			const status = statusCode(err);

@@ -7,11 +7,15 @@
 //
 // Every change marks and unmarks a row: the writes of one moment go together, up to 100 in one
 // transaction (one partition), one transaction at a time — under load one request carries many
-// changes' index rows.
+// changes' index rows. A mark is written at once (its commit waits for it); an unmark waits to ride
+// with the next mark, or for UNMARK_DELAY_MS when no mark comes: a row left a little longer only
+// costs the sweep a point read.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 
 export const PENDING_PARTITION = "~pending";
 const MAX_BATCH = 100;
+/** How long an unmark waits for a mark to ride with before it is written on its own. */
+export const UNMARK_DELAY_MS = 1000;
 
 export const pendingRowKey = (orderId: string, version: number) =>
 	`${orderId}~${version.toString().padStart(10, "0")}`;
@@ -26,6 +30,8 @@ type Op = { kind: "mark" | "unmark"; rowKey: string; resolve(): void; reject(err
 export class PendingIndex {
 	private readonly waiting: Op[] = [];
 	private writing = false;
+	/** Writes the unmarks no mark took along. */
+	private unmarkTimer: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(
 		private readonly client: TableClient,
@@ -39,7 +45,7 @@ export class PendingIndex {
 		return this.enqueue("mark", pendingRowKey(orderId, version));
 	}
 
-	/** Resolves once the row is gone (or was already). */
+	/** Resolves once the row is gone (or was already): with the next mark, or within UNMARK_DELAY_MS. */
 	unmark(orderId: string, version: number): Promise<void> {
 		return this.enqueue("unmark", pendingRowKey(orderId, version));
 	}
@@ -47,14 +53,28 @@ export class PendingIndex {
 	private enqueue(kind: Op["kind"], rowKey: string): Promise<void> {
 		return new Promise((resolve, reject) => {
 			this.waiting.push({ kind, rowKey, resolve, reject });
-			if (!this.writing) void this.writeWaiting();
+			if (kind === "mark") this.writeNow();
+			else this.writeUnmarksSoon();
 		});
 	}
 
-	private async writeWaiting(): Promise<void> {
+	private writeUnmarksSoon(): void {
+		if (this.unmarkTimer !== undefined) return;
+		this.unmarkTimer = setTimeout(() => this.writeNow(true), UNMARK_DELAY_MS);
+		// It must not keep a stopping process alive: an index row left behind is the sweep's to drop.
+		(this.unmarkTimer as { unref?: () => void }).unref?.();
+	}
+
+	/** Writes what waits: marks and the unmarks riding with them (`all`: unmarks alone too). */
+	private writeNow(all = false): void {
+		if (all) this.unmarkTimer = undefined;
+		if (!this.writing) void this.writeWaiting(all);
+	}
+
+	private async writeWaiting(all: boolean): Promise<void> {
 		this.writing = true;
 		try {
-			while (this.waiting.length > 0) {
+			while (this.waiting.some((op) => all || op.kind === "mark")) {
 				// One transaction names each row once: a row marked and unmarked in one moment keeps
 				// its last operation only.
 				const batch = new Map<string, Op[]>();
@@ -72,6 +92,8 @@ export class PendingIndex {
 			}
 		} finally {
 			this.writing = false;
+			// Unmarks left without a mark to ride with: written on their own shortly.
+			if (this.waiting.length > 0) this.writeUnmarksSoon();
 		}
 	}
 

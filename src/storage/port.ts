@@ -38,6 +38,20 @@ export interface StoredOrder {
 	version: number;
 	/** Opaque: commitChange succeeds only while the order is still at this state. */
 	etag: string;
+	/**
+	 * Answered from the row this instance read or wrote recently (load({ recent: true })), without a
+	 * request: it may be stale. A commit's ETag check catches that; any other outcome must be
+	 * decided on a fresh load.
+	 */
+	recent?: boolean;
+}
+
+export interface LoadOptions {
+	/**
+	 * May answer from the order row this instance read or wrote in the last few seconds (no
+	 * request). Only for a load that leads to commitChange, which refuses a stale one.
+	 */
+	recent?: boolean;
 }
 
 /** One status change to write: the order's new status, and a history entry saying why. */
@@ -141,7 +155,7 @@ export interface OrderStore {
 	/** Oldest first, creation first; undefined when the order does not exist. */
 	history(orderId: string): Promise<HistoryEntry[] | undefined>;
 	/** The order with its version; undefined when there is none. */
-	load(orderId: string): Promise<StoredOrder | undefined>;
+	load(orderId: string, options?: LoadOptions): Promise<StoredOrder | undefined>;
 	/** Whether the queue message `messageId` was applied to the order. */
 	wasApplied(orderId: string, messageId: string): Promise<boolean>;
 	/**

@@ -20,12 +20,16 @@ const MAX_ATTEMPTS = 8;
 
 export async function applyStatusChange(store: OrderStore, change: StatusChange): Promise<ApplyOutcome> {
 	for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-		const stored = await store.load(change.orderId);
+		// The first try may take the row this instance read or wrote a moment ago (the PUT that sent
+		// this change read it): no request. Stale, it fails the commit's ETag check and is read again.
+		const stored = await store.load(change.orderId, { recent: attempt === 0 });
 		if (!stored) return { kind: "not-found" };
 		const { order } = stored;
 		// Statuses only move forward, so a change that would still apply cannot have been applied:
 		// the applied-message marker is read only when the change would not apply (one read less).
 		const applies = decide(order.status, change.status, false).kind === "apply";
+		// Only a commit checks the row: any other answer is given on a fresh read.
+		if (!applies && stored.recent) continue;
 		const applied = !applies && (await store.wasApplied(change.orderId, change.messageId));
 		const decision = decide(order.status, change.status, applied);
 		if (decision.kind === "reject") return { kind: "rejected", order, reason: decision.reason };

@@ -1,6 +1,129 @@
-import { describe } from "vitest";
-import { azuriteStore } from "../support/tables.js";
+import { describe, expect, inject, it } from "vitest";
+import { createAzureTablesStore, tableClient } from "../../src/storage/azure-tables.js";
+import { PENDING_PARTITION, pendingRowKey } from "../../src/storage/pending-index.js";
+import { applyStatusChange } from "../../src/usecases/apply-status-change.js";
+import { azuriteStore, uniqueTableName } from "../support/tables.js";
 import { orderStoreContract } from "./contract.js";
 
 describe("AzureTablesOrderStore against Azurite", () =>
 	orderStoreContract((options) => azuriteStore(options)));
+
+describe("AzureTablesOrderStore: the order rows an instance read or wrote recently", () => {
+	// Two instances on one table: each remembers the rows it saw, which the other then changes.
+	const twoInstances = () => {
+		const table = uniqueTableName();
+		const cs = inject("azuriteConnectionString");
+		return [createAzureTablesStore(cs, table), createAzureTablesStore(cs, table)] as const;
+	};
+	const change = (orderId: string, status: "Processing" | "Shipped", messageId: string) => ({
+		orderId,
+		status,
+		messageId,
+		occurredAt: new Date().toISOString(),
+	});
+
+	it("answers load({ recent }) from the row it just read, marked recent; a plain load reads", async () => {
+		const [a] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const read = await a.load(created.order.orderId);
+		expect(read?.recent).toBeUndefined();
+		expect(await a.load(created.order.orderId, { recent: true })).toMatchObject({ ...read, recent: true });
+	});
+
+	it("remembers the row its own commit wrote, with the ETag storage gave it", async () => {
+		const [a] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		await a.get(orderId);
+		expect((await applyStatusChange(a, change(orderId, "Processing", "m1"))).kind).toBe("applied");
+		const remembered = await a.load(orderId, { recent: true });
+		const { recent, ...read } = remembered ?? {};
+		expect(recent).toBe(true);
+		expect(read).toEqual(await a.load(orderId));
+	});
+
+	it("commits a change on a fresh read when another instance changed the order since", async () => {
+		const [a, b] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		expect((await a.get(orderId))?.status).toBe("Pending"); // a remembers Pending
+		expect((await applyStatusChange(b, change(orderId, "Processing", "m1"))).kind).toBe("applied");
+		const outcome = await applyStatusChange(a, change(orderId, "Shipped", "m2"));
+		expect(outcome).toMatchObject({ kind: "applied", previous: "Processing" });
+		expect((await b.history(orderId))?.map((h) => h.status)).toEqual(["Pending", "Processing", "Shipped"]);
+	});
+
+	it("answers a redelivery through a stale row as a duplicate, from a fresh read", async () => {
+		const [a, b] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		await a.get(orderId); // a remembers Pending
+		await applyStatusChange(b, change(orderId, "Processing", "m1"));
+		await applyStatusChange(b, change(orderId, "Shipped", "m2"));
+		// To a, m1 looks new (Pending -> Processing); the commit's ETag check says otherwise.
+		expect((await applyStatusChange(a, change(orderId, "Processing", "m1"))).kind).toBe("duplicate");
+		expect(await a.history(orderId)).toHaveLength(3);
+	});
+
+	it("answers noop from a fresh read, never from a remembered row", async () => {
+		const [a, b] = twoInstances();
+		const created = await a.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+		if (created.kind !== "created") throw new Error("not created");
+		const { orderId } = created.order;
+		await applyStatusChange(a, change(orderId, "Processing", "m1")); // a remembers Processing
+		await applyStatusChange(b, change(orderId, "Shipped", "m2"));
+		// Remembered, Processing -> Processing is a noop; the order is Shipped: moving back is refused.
+		const outcome = await applyStatusChange(a, change(orderId, "Processing", "m3"));
+		expect(outcome).toMatchObject({ kind: "rejected", order: { status: "Shipped" } });
+	});
+});
+
+describe("AzureTablesOrderStore: the outbox's index", () => {
+	const newOrder = { customerName: "C", productName: "P", partitionKey: "Orders" };
+	const setUp = () => {
+		const table = uniqueTableName();
+		const cs = inject("azuriteConnectionString");
+		const store = createAzureTablesStore(cs, table, { recordEvents: true });
+		const client = tableClient(cs, table);
+		const indexed = async (orderId: string) => {
+			try {
+				await client.getEntity(PENDING_PARTITION, pendingRowKey(orderId, 0));
+				return true;
+			} catch {
+				return false;
+			}
+		};
+		return { store, indexed };
+	};
+	const createAndClear = async (store: ReturnType<typeof setUp>["store"]) => {
+		const created = await store.create(newOrder);
+		if (created.kind !== "created") throw new Error(created.kind);
+		const [pending] = await store.pendingEvents(created.order.orderId);
+		if (!pending) throw new Error("not recorded");
+		await store.clearPendingEvent(pending);
+		return created.order.orderId;
+	};
+
+	it("removes a published event's index row with the next event's mark, in its transaction", async () => {
+		const { store, indexed } = setUp();
+		const first = await createAndClear(store);
+		expect(await indexed(first)).toBe(true); // waiting to ride with the next mark
+		const created = await store.create(newOrder); // its mark is written before it answers
+		if (created.kind !== "created") throw new Error(created.kind);
+		expect(await indexed(first)).toBe(false);
+		expect(await indexed(created.order.orderId)).toBe(true);
+	});
+
+	it("removes it on its own shortly when no other event follows", async () => {
+		const { store, indexed } = setUp();
+		const orderId = await createAndClear(store);
+		const deadline = Date.now() + 15_000;
+		while ((await indexed(orderId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+		expect(await indexed(orderId)).toBe(false);
+		expect(await store.ordersWithUnclaimedEvents()).toEqual([]);
+	});
+});
