@@ -28,3 +28,14 @@ export function serviceBusError(err: unknown, connection: ServiceBusConnection):
 			: undefined;
 	return role ? new MissingRoleError(role, connection.fullyQualifiedNamespace, { cause: err }) : err;
 }
+
+/**
+ * The client readiness checks use: `own` (the service's client) with a connection string, or with
+ * a managed identity one without retries, whose errors keep Service Bus's text (a refused token, a
+ * missing role) and come within the probe's deadline (the SDK's retries end in a bare "retry
+ * cancelled", docs/facts.md). The caller closes it when it is not `own`.
+ */
+export function createProbeClient(connection: ServiceBusConnection, own: ServiceBusClient): ServiceBusClient {
+	if (typeof connection === "string") return own;
+	return createServiceBusClient(connection, { retryOptions: { maxRetries: 0, timeoutInMs: 5000 } });
+}

@@ -6,6 +6,7 @@ import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@az
 import type { OrderEvent } from "../domain/events.js";
 import { type Logger, silentLogger } from "../observability/log.js";
 import {
+	createProbeClient,
 	createServiceBusClient,
 	type ServiceBusConnection,
 	serviceBusError,
@@ -33,6 +34,7 @@ export class ServiceBusTopicFeed implements EventFeed {
 	private readonly sender: ServiceBusSender;
 	private receiver?: ServiceBusReceiver;
 	private peeker?: ServiceBusReceiver;
+	private probe?: ServiceBusClient;
 	private subscription?: { close(): Promise<void> };
 	private readonly log: Logger;
 
@@ -109,7 +111,9 @@ export class ServiceBusTopicFeed implements EventFeed {
 
 	/** The subscription answers a peek (it exists and this instance may read it). */
 	async ping(): Promise<void> {
-		this.peeker ??= this.client.createReceiver(this.options.topicName, this.options.subscriptionName, {
+		// With a managed identity a client without retries, so a missing Listen right is named (readiness).
+		this.probe ??= createProbeClient(this.options.connectionString, this.client);
+		this.peeker ??= this.probe.createReceiver(this.options.topicName, this.options.subscriptionName, {
 			receiveMode: "peekLock",
 		});
 		await this.peeker
@@ -119,6 +123,7 @@ export class ServiceBusTopicFeed implements EventFeed {
 
 	async close(): Promise<void> {
 		await this.subscription?.close();
+		if (this.probe !== this.client) await this.probe?.close();
 		await this.client.close();
 	}
 }

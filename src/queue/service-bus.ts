@@ -14,6 +14,7 @@ import { type Logger, silentLogger } from "../observability/log.js";
 import type { ReceiverState } from "../observability/metrics.js";
 import { originProperties } from "../observability/tracing.js";
 import {
+	createProbeClient,
 	createServiceBusClient,
 	type ServiceBusConnection,
 	serviceBusError,
@@ -237,16 +238,9 @@ export class ServiceBusStatusQueue implements StatusQueue {
 		}
 	}
 
-	/**
-	 * The client readiness checks use: the service's own, or with a managed identity one without
-	 * retries, whose errors keep Service Bus's text (a refused token, a missing role) and come
-	 * within the probe's deadline (the SDK's retries end in a bare "retry cancelled").
-	 */
+	/** The client readiness checks use (src/service-bus-connection.ts). */
 	private probeClient(): ServiceBusClient {
-		if (typeof this.options.connectionString === "string") return this.client;
-		this.probe ??= createServiceBusClient(this.options.connectionString, {
-			retryOptions: { maxRetries: 0, timeoutInMs: 5000 },
-		});
+		this.probe ??= createProbeClient(this.options.connectionString, this.client);
 		return this.probe;
 	}
 
@@ -258,7 +252,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 			await withDeadline(this.settleTimeoutMs * 2, "in-flight messages", () =>
 				Promise.allSettled([...this.inFlight]),
 			).catch((err) => this.log.warn(`closing with unsettled messages: ${(err as Error).message}`));
-			await this.probe?.close();
+			if (this.probe !== this.client) await this.probe?.close();
 			await this.client.close();
 		})();
 		return this.closing;

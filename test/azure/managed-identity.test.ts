@@ -236,14 +236,23 @@ describe("Service Bus with a managed identity (ServiceBus:FullyQualifiedNamespac
 	it("an identity without Azure Service Bus Data Receiver: readiness names the role, the log says to grant it", async () => {
 		const endpoint = await identityEndpoint();
 		const broker = await keylessBroker(endpoint, ["Send"]);
-		const svc = await start(keylessServiceBus(endpoint, broker));
+		// With the events topic too: its subscription's readiness check names the same role.
+		const svc = await start({
+			...keylessServiceBus(endpoint, broker),
+			ServiceBus__TopicName: "order-events",
+			ServiceBus__SubscriptionName: "replicas",
+		});
+		const refused = {
+			status: "unavailable",
+			reason: "unauthorized",
+			missingRole: "Azure Service Bus Data Receiver",
+		};
 		await expect
 			.poll(async () => (await readiness(svc)).body.checks.queue, { timeout: 20_000 })
-			.toEqual({
-				status: "unavailable",
-				reason: "unauthorized",
-				missingRole: "Azure Service Bus Data Receiver",
-			});
+			.toEqual(refused);
+		await expect
+			.poll(async () => (await readiness(svc)).body.checks.events, { timeout: 20_000 })
+			.toEqual(refused);
 		// The log is written asynchronously: wait for the line.
 		await expect
 			.poll(() => svc.output(), { timeout: 10_000 })
