@@ -75,7 +75,11 @@ describe("Dockerfile", () => {
 				if (step.kind === "ENV")
 					for (const v of Object.values(step.values)) expect(v).not.toMatch(SECRET_TEXT);
 				if (step.kind === "COPY" && !step.from)
-					for (const s of step.sources) expect(s).not.toMatch(/^\.\/?$/);
+					for (const s of step.sources) {
+						expect(s).not.toMatch(/^\.\/?$/);
+						// Settings files are where keys get written: settings come from the environment.
+						expect(s).not.toMatch(/appsettings/i);
+					}
 				// The npm cache is a build-time mount, never a layer.
 				if (step.kind === "RUN")
 					for (const f of step.flags) expect(f).toBe("mount=type=cache,target=/root/.npm");
@@ -192,6 +196,14 @@ describe("the image's steps, run in a temp copy of the repository", () => {
 		expect(existsSync(join(app, "node_modules", "typescript"))).toBe(false);
 		expect(existsSync(join(app, "node_modules", "esbuild"))).toBe(false);
 		expect(existsSync(join(app, "src"))).toBe(false);
+		// The legacy import runs from the build as well (npm run import-legacy:prod).
+		const importHelp = spawnSync(process.execPath, ["dist/node/legacy-import/cli.js", "--help"], {
+			cwd: app,
+			encoding: "utf8",
+			env: { ...process.env, NODE_OPTIONS: "" },
+		});
+		expect(importHelp.status, importHelp.stderr).toBe(0);
+		expect(importHelp.stdout).toContain("--from-service-uri");
 
 		expect(command[0]).toBe("node");
 		const svc = await startService(
