@@ -17,9 +17,8 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, posix } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { createOrder, putStatus } from "../support/orders-client.js";
+import { expectCreateChangeAndEvent } from "../support/orders-client.js";
 import { startService } from "../support/process.js";
-import { RecordingEventSource } from "../support/sse-client.js";
 import { uniqueTableName } from "../support/tables.js";
 import { readDockerfile, type Stage, type Step } from "./dockerfile.js";
 
@@ -217,19 +216,9 @@ describe("the image's steps, run in a temp copy of the repository", () => {
 			},
 			{ command: [process.execPath, ...command.slice(1)], cwd: app, timeoutMs: 60_000 },
 		);
-		const stream = new RecordingEventSource(`${svc.baseUrl}/orderHub`);
 		try {
-			await stream.opened();
-			const order = await createOrder(svc.baseUrl, { CustomerName: "Ada", ProductName: "Engine" });
-			expect((await putStatus(svc.baseUrl, order.orderId, "Shipped")).status).toBe(202);
-			await expect
-				.poll(() => stream.of("ReceiveOrderUpdate").map((e) => [e.data.orderId, e.data.status]), {
-					timeout: 20_000,
-				})
-				.toContainEqual([order.orderId, "Shipped"]);
-			expect(stream.of("OrderCreated").map((e) => e.data.orderId)).toContain(order.orderId);
+			await expectCreateChangeAndEvent(svc.baseUrl);
 		} finally {
-			stream.close();
 			svc.child.kill("SIGTERM");
 			expect(await svc.exited).toBe(0);
 		}
