@@ -20,8 +20,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # The npm cache is a build-time mount, so it is in no layer.
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev
-COPY appsettings.json ./
 COPY --from=build /app/dist/node ./dist/node
+# No appsettings.json: a team that filled in its keys would bake them into a layer. Settings come
+# from the environment (TableStorage__ServiceUri, …), as on Container Apps.
 # Embedded storage (used only when no TableStorage setting is given) writes here.
 RUN mkdir .data && chown node:node .data
 # The node user of the base image: the service needs no root.

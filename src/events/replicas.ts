@@ -55,10 +55,12 @@ export function replicaState(
 	beating: (row: InstanceRow) => boolean = () => true,
 ): ReplicaState {
 	const others = live.filter((r) => r.id !== self.id);
+	// Service Bus entity names are case-insensitive: "Orders" and "orders" are one subscription.
+	const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 	const sharing = (r: InstanceRow) =>
-		self.topic !== "" && r.topic === self.topic && r.subscription === self.subscription;
+		self.topic !== "" && same(r.topic, self.topic) && same(r.subscription, self.subscription);
 	// Events of an instance without a topic (or with another) never reach this one's subscription.
-	const unseen = (r: InstanceRow) => !self.topic || r.topic !== self.topic;
+	const unseen = (r: InstanceRow) => !self.topic || !same(r.topic, self.topic);
 	const sharedWith = others.filter((r) => sharing(r) && beating(r)).length;
 	return {
 		instances: others.filter(beating).length + 1,

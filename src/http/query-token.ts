@@ -17,9 +17,11 @@ export const ACCESS_TOKEN_PARAM = "access_token";
 /** First middleware: the request that every later one sees has no `access_token` in its URL. */
 export function stripAccessToken(): MiddlewareHandler {
 	return async (c, next) => {
-		// A cheap test first: nearly every request has none (the name may come percent-encoded).
-		if (c.req.url.includes("access")) {
-			const url = new URL(c.req.url);
+		// A cheap test first: nearly every request has none. Any `%` may spell the name encoded
+		// (`%61ccess_token`), which URLSearchParams decodes: those are parsed too.
+		const url0 = c.req.url;
+		if (url0.includes("access") || url0.includes("%")) {
+			const url = new URL(url0);
 			const token = url.searchParams.get(ACCESS_TOKEN_PARAM);
 			if (token !== null) {
 				url.searchParams.delete(ACCESS_TOKEN_PARAM);

@@ -475,11 +475,17 @@ export class OrderHub implements OrderEvents {
 		this.seq = seq;
 		this.history.clear();
 		this.stalePositions.clear();
-		for (const s of this.subscribers) {
+		for (const s of [...this.subscribers]) {
 			s.afterSeq = seq;
 			if (s.held) s.held = [];
-			// A SignalR client has no event ids to resume from: nothing it holds became wrong.
 			if (s.format === "sse") this.sendReset(s.sink, reason, lastEventId);
+			else {
+				// A SignalR client has no `reset` event, and events it should have had were skipped: it is
+				// closed with leave to reconnect, so its onreconnected runs and the frontend refetches.
+				this.unsubscribe(s, "reset");
+				s.sink.write(SHUTDOWN_CLOSE);
+				s.sink.close();
+			}
 		}
 	}
 

@@ -3,7 +3,8 @@
 // later request needs — the connection id, the stream's filters, who negotiated it — signed with
 // HMAC-SHA256 under a secret every instance shares (EventLog.sharedSecret(): a row of the event
 // log's table). Not secret itself (it is in URLs): it grants nothing without the caller's own
-// credentials, which every request still carries. Web Crypto only: the same on Node and Workers.
+// credentials, which every request still carries. Readable, though (base64url JSON): it shows the
+// caller's id and the stream's filters to whoever sees the URL. Web Crypto only: the same on Node and Workers.
 
 export interface ConnectionClaims {
 	/** The connection id (what the client calls connectionId). */
@@ -32,6 +33,9 @@ function fromBase64url(text: string): Uint8Array {
 	return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
+/** The longest token body verify() takes (the stream's `id` query parameter is bounded just above it). */
+export const MAX_TOKEN_BODY = 4000;
+
 /** Issues and checks connection tokens under one shared secret. */
 export class ConnectionTokens {
 	private key?: Promise<CryptoKey>;
@@ -52,16 +56,21 @@ export class ConnectionTokens {
 		return this.key;
 	}
 
-	/** A URL-safe token (the client puts it in URLs without encoding it). */
-	async issue(claims: ConnectionClaims): Promise<string> {
+	/**
+	 * A URL-safe token (the client puts it in URLs without encoding it); undefined when the claims
+	 * (the stream's filters) make it longer than verify() would take.
+	 */
+	async issue(claims: ConnectionClaims): Promise<string | undefined> {
 		const body = base64url(encoder.encode(JSON.stringify(claims)));
+		if (body.length > MAX_TOKEN_BODY) return undefined;
 		const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await this.hmacKey(), encoder.encode(body)));
 		return `${body}.${base64url(mac)}`;
 	}
 
 	/** The claims of a token this service issued; undefined for anything else (forged, altered, garbage). */
 	async verify(token: string): Promise<ConnectionClaims | undefined> {
-		const m = /^([A-Za-z0-9_-]{1,4000})\.([A-Za-z0-9_-]{43})$/.exec(token);
+		if (token.length > MAX_TOKEN_BODY + 44) return undefined;
+		const m = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(token);
 		if (!m) return undefined;
 		const [, body, mac] = m as unknown as [string, string, string];
 		let valid: boolean;

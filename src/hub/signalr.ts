@@ -300,6 +300,14 @@ export class SignalRConnections {
 				...(caller.id !== undefined ? { principalId: caller.id } : {}),
 				issuedAt: Date.now(),
 			});
+			// Filters that would make a token the stream request cannot carry: say so now, not at the stream.
+			if (token === undefined)
+				throw new ProblemError(
+					problem(
+						400,
+						"The hub URL's filters are too long for one SignalR connection; subscribe to fewer orders.",
+					),
+				);
 			return c.json(negotiateAnswer(version, connectionId, token) as z.infer<typeof NegotiateSchema>, 200);
 		});
 

@@ -3,7 +3,13 @@
 // nothing on Workers, where docs/observability.md says what to use instead).
 
 /** Why a subscriber's stream ended (or was refused, for over_cap). */
-export type DisconnectReason = "client_gone" | "too_slow" | "over_cap" | "token_expired" | "shutdown";
+export type DisconnectReason =
+	| "client_gone"
+	| "too_slow"
+	| "over_cap"
+	| "token_expired"
+	| "shutdown"
+	| "reset";
 
 /** What became of a status message the receiver took. */
 export type StatusChangeOutcome = "applied" | "duplicate" | "noop" | "dead_lettered" | "abandoned";

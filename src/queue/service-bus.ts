@@ -69,6 +69,7 @@ export class ServiceBusStatusQueue implements StatusQueue {
 	private sendCheck: Promise<void> | undefined;
 	private probe: ServiceBusClient | undefined;
 	private sendRefused: MissingRoleError | undefined;
+	private probeSender?: ServiceBusSender;
 
 	constructor(private readonly options: ServiceBusQueueOptions) {
 		this.sendTimeoutMs = options.sendTimeoutMs ?? 3000;
@@ -205,8 +206,9 @@ export class ServiceBusStatusQueue implements StatusQueue {
 		// With a managed identity, a send link is opened in the background (on the probe client), so
 		// an identity without the Send right shows here, not only at the first PUT.
 		if (typeof this.options.connectionString !== "string") {
-			this.sendCheck ??= this.probeClient()
-				.createSender(this.options.queueName)
+			// One sender for every check: each createSender opens an AMQP link that lives until closed.
+			this.probeSender ??= this.probeClient().createSender(this.options.queueName);
+			this.sendCheck ??= this.probeSender
 				.createMessageBatch()
 				.then(
 					() => {

@@ -12,7 +12,7 @@ import rhea from "rhea";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedAzurite, startEmbeddedAzurite } from "../../src/storage/embedded-azurite.js";
 import { TestManagedIdentityEndpoint } from "../support/managed-identity.js";
-import { createOrder, putStatus } from "../support/orders-client.js";
+import { createOrder, expectCreateChangeAndEvent, putStatus } from "../support/orders-client.js";
 import { runService, type Service, startService } from "../support/process.js";
 import { type Right, TestServiceBusBroker } from "../support/service-bus-broker.js";
 import { RecordingEventSource } from "../support/sse-client.js";
@@ -83,19 +83,7 @@ describe("Table Storage with a managed identity (TableStorage:ServiceUri)", () =
 			/storage: Azure Table Storage at https:\/\/127\.0\.0\.1:\d+\/\S+ with a managed identity/,
 		);
 		expect(svc.output()).not.toMatch(/embedded Azurite/);
-		const stream = new RecordingEventSource(`${svc.baseUrl}/orderHub`);
-		try {
-			await stream.opened();
-			const order = await createOrder(svc.baseUrl, { CustomerName: "Ada", ProductName: "Engine" });
-			expect((await putStatus(svc.baseUrl, order.orderId, "Shipped")).status).toBe(202);
-			await expect
-				.poll(() => stream.of("ReceiveOrderUpdate").map((e) => [e.data.orderId, e.data.status]), {
-					timeout: 20_000,
-				})
-				.toContainEqual([order.orderId, "Shipped"]);
-		} finally {
-			stream.close();
-		}
+		await expectCreateChangeAndEvent(svc.baseUrl);
 		expect((await readiness(svc)).status).toBe(200);
 		// The user-assigned identity AZURE_CLIENT_ID names, for Azure Storage's audience.
 		expect(endpoint.requests.length).toBeGreaterThan(0);

@@ -52,6 +52,12 @@ describe("replicaState", () => {
 			instances: 2,
 			feedIsPartial: false,
 		});
+		// Service Bus names are case-insensitive: "T"/"S" is the same subscription.
+		expect(replicaState(self, [self, row("e", "T", "S")])).toEqual({
+			instances: 2,
+			sharedSubscription: { name: "s", instances: 2 },
+			feedIsPartial: true,
+		});
 		// An instance without a topic sends nothing to it: this one's feed misses its events.
 		expect(replicaState(self, [self, row("d", "", "")])).toEqual({ instances: 2, feedIsPartial: true });
 		const alone = row("a", "", "");

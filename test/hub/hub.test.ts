@@ -216,7 +216,7 @@ describe("OrderHub replay budget", () => {
 		expect(await replay("alice")).toContain('"orderId":"o299"');
 	});
 
-	it("serves SignalR subscribers beside EventSource ones: invocation frames made once per event, pings, the same cut-off, a close on shutdown", () => {
+	it("serves SignalR subscribers beside EventSource ones: invocation frames made once per event, pings, the same cut-off, a close on a log restart and on shutdown", () => {
 		vi.useFakeTimers();
 		try {
 			const hub = new OrderHub({
@@ -246,12 +246,18 @@ describe("OrderHub replay budget", () => {
 			vi.advanceTimersByTime(1000);
 			expect(sr.text.endsWith('data: {"type":6}\u001e\n\n')).toBe(true);
 			expect(es.text.endsWith(": heartbeat\n\n")).toBe(true);
-			hub.restart("def", 10, "log-recreated"); // nothing to reset for a client without event ids
-			expect(sr.text).not.toContain("reset");
+			// Events were skipped: EventSource gets `reset`, a SignalR client (no event ids) a close with
+			// leave to reconnect, so its onreconnected refetches.
+			hub.restart("def", 10, "log-recreated");
 			expect(es.text).toContain("event: reset");
-			hub.close();
+			expect(sr.text).not.toContain("reset");
 			expect(sr.text.endsWith('data: {"type":7,"allowReconnect":true}\u001e\n\n')).toBe(true);
 			expect(sr.closed).toBe("end");
+			const after = new BufferSink();
+			hub.subscribe(after, {}, undefined, "anonymous", "signalr");
+			hub.close();
+			expect(after.text.endsWith('data: {"type":7,"allowReconnect":true}\u001e\n\n')).toBe(true);
+			expect(after.closed).toBe("end");
 		} finally {
 			vi.useRealTimers();
 		}

@@ -181,6 +181,18 @@ describe("the SignalR protocol over HTTP", () => {
 		const bad = await fetch(`${base()}/orderHub/negotiate?orderId=a/b`, { method: "POST" });
 		expect(bad.status).toBe(400);
 		expect(bad.headers.get("content-type")).toContain("application/problem+json");
+		// Filters a stream's token could not carry are refused at negotiate, not at the stream.
+		const many = Array.from({ length: 90 }, () => `orderId=${crypto.randomUUID()}`).join("&");
+		const tooLong = await fetch(`${base()}/orderHub/negotiate?negotiateVersion=1&${many}`, {
+			method: "POST",
+		});
+		expect(tooLong.status).toBe(400);
+		expect(((await tooLong.json()) as { detail: string }).detail).toMatch(/filters are too long/);
+		const fewer = Array.from({ length: 20 }, () => `orderId=${crypto.randomUUID()}`).join("&");
+		const fine = await negotiate(`negotiateVersion=1&${fewer}`);
+		const fineStream = await fetch(`${base()}/orderHub?id=${fine.connectionToken}`);
+		expect(fineStream.status).toBe(200);
+		await fineStream.body?.cancel();
 
 		const { connectionToken } = await negotiate();
 		const forged = `${String(connectionToken).slice(0, -2)}AA`;

@@ -2,6 +2,7 @@
 // (Node or workerd): create an order, ask for a status change.
 import { expect } from "vitest";
 import type { Order } from "../../src/domain/order.js";
+import { RecordingEventSource } from "./sse-client.js";
 
 /** POST /api/orders/create; expects 201 and answers the order. */
 export async function createOrder(baseUrl: string, body: Record<string, string>): Promise<Order> {
@@ -24,4 +25,25 @@ export function putStatus(baseUrl: string, orderId: string, status: string, idem
 		},
 		body: JSON.stringify(status),
 	});
+}
+
+/**
+ * What a deployment must do on its first request: an EventSource on /orderHub gets the created
+ * order's OrderCreated and its status change's ReceiveOrderUpdate.
+ */
+export async function expectCreateChangeAndEvent(baseUrl: string): Promise<void> {
+	const stream = new RecordingEventSource(`${baseUrl}/orderHub`);
+	try {
+		await stream.opened();
+		const order = await createOrder(baseUrl, { CustomerName: "Ada", ProductName: "Engine" });
+		expect((await putStatus(baseUrl, order.orderId, "Shipped")).status).toBe(202);
+		await expect
+			.poll(() => stream.of("ReceiveOrderUpdate").map((e) => [e.data.orderId, e.data.status]), {
+				timeout: 20_000,
+			})
+			.toContainEqual([order.orderId, "Shipped"]);
+		expect(stream.of("OrderCreated").map((e) => e.data.orderId)).toContain(order.orderId);
+	} finally {
+		stream.close();
+	}
 }
