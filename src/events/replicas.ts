@@ -41,6 +41,11 @@ export interface ReplicaState {
 	sharedSubscription?: { name: string; instances: number };
 	/** Whether the feed misses events that others log (so the log is tailed fast). */
 	feedIsPartial: boolean;
+	/**
+	 * Whether any live instance's feed is partial, this one's or another's (then SignalR control
+	 * messages go through the log's table too: src/events/control.ts).
+	 */
+	someFeedIsPartial: boolean;
 }
 
 /**
@@ -57,14 +62,23 @@ export function replicaState(
 	const others = live.filter((r) => r.id !== self.id);
 	const sharing = (r: InstanceRow) =>
 		self.topic !== "" && r.topic === self.topic && r.subscription === self.subscription;
-	// Events of an instance without a topic (or with another) never reach this one's subscription.
-	const unseen = (r: InstanceRow) => !self.topic || r.topic !== self.topic;
 	const sharedWith = others.filter((r) => sharing(r) && beating(r)).length;
+	const everyone = live.some((r) => r.id === self.id) ? live : [self, ...live];
 	return {
 		instances: others.filter(beating).length + 1,
 		...(sharedWith > 0 ? { sharedSubscription: { name: self.subscription, instances: sharedWith + 1 } } : {}),
-		feedIsPartial: others.some((r) => sharing(r) || unseen(r)),
+		feedIsPartial: feedIsPartial(self, live),
+		someFeedIsPartial: everyone.some((r) => feedIsPartial(r, everyone)),
 	};
+}
+
+/** Whether `self`'s feed misses some of what the other `live` instances send. */
+function feedIsPartial(self: InstanceRow, live: InstanceRow[]): boolean {
+	const sharing = (r: InstanceRow) =>
+		self.topic !== "" && r.topic === self.topic && r.subscription === self.subscription;
+	// Events of an instance without a topic (or with another) never reach this one's subscription.
+	const unseen = (r: InstanceRow) => !self.topic || r.topic !== self.topic;
+	return live.some((r) => r.id !== self.id && (sharing(r) || unseen(r)));
 }
 
 export interface ReplicaWatchOptions {
@@ -79,7 +93,7 @@ export interface ReplicaWatchOptions {
 
 /** Beats every HEARTBEAT_MS; says in the log when the subscription becomes shared and when not. */
 export class ReplicaWatch {
-	private state: ReplicaState = { instances: 1, feedIsPartial: false };
+	private state: ReplicaState = { instances: 1, feedIsPartial: false, someFeedIsPartial: false };
 	private timer?: ReturnType<typeof setInterval>;
 	private lastFailure = 0;
 	private beating?: Promise<void>;
