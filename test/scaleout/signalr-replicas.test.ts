@@ -120,11 +120,15 @@ describe.each(configurations)(
 			);
 
 			const invocationsFrom = proxy.routed.length;
+			const answeredInMs: number[] = [];
 			for (let i = 0; i < 5; i++) {
+				const sent = performance.now();
 				await expect(within(c.connection.invoke("Broadcast", i), 15_000)).rejects.toThrow(
 					/no methods a client may call/,
 				);
+				answeredInMs.push(Math.round(performance.now() - sent));
 			}
+			console.log(`invocations answered in (ms): ${answeredInMs.join(", ")}`);
 			const elsewhere = proxy.routed
 				.slice(invocationsFrom)
 				.filter((r) => r.method === "POST" && r.backend !== holder?.backend);
