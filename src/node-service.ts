@@ -6,7 +6,8 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type AppDeps, createApp } from "./app.js";
 import type { OrderEvents } from "./domain/events.js";
-import type { EventFeed, EventLog } from "./events/port.js";
+import { ControlRelay } from "./events/control.js";
+import type { ControlBoard, EventFeed, EventLog } from "./events/port.js";
 import { EventPublisher } from "./events/publisher.js";
 import { type InstanceRegistry, ReplicaWatch } from "./events/replicas.js";
 import { type HubOptions, OrderHub } from "./hub/hub.js";
@@ -88,12 +89,18 @@ export interface EventFanOutOptions {
 	 * or other instances without a topic, are told in the log and readiness, and the log is tailed
 	 * fast. Without it the instance assumes its subscription is its own.
 	 */
-	replicas?: { registry: InstanceRegistry; topic: string; subscription: string };
+	replicas?: {
+		registry: InstanceRegistry;
+		topic: string;
+		subscription: string;
+		/** SignalR control messages in the log's table, while some instance's feed is partial. */
+		control?: ControlBoard;
+	};
 }
 
 export interface EventFanOut {
 	hub: OrderHub;
-	/** SignalR across instances: the log's shared secret, control messages over the feed. */
+	/** SignalR across instances: the log's shared secret, control messages (src/events/control.ts). */
 	signalR: SignalROptions;
 	publisher: EventPublisher;
 	sequencer: EventSequencer;
@@ -124,15 +131,20 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 		log: say,
 		onRestart: (newEpoch, newHead, reason) => hub.restart(newEpoch, newHead, reason),
 	});
-	const controlListeners: ((message: unknown) => void)[] = [];
+	// Declared before the watch that feeds it; `replicas` is read only once messages are sent.
+	let replicas: ReplicaWatch | undefined;
+	const control = new ControlRelay({
+		feed,
+		...(options.replicas?.control ? { board: options.replicas.control } : {}),
+		someFeedIsPartial: () => replicas?.current.someFeedIsPartial ?? false,
+		log: say,
+	});
 	feed.start(
 		(logged) => sequencer.accept(logged),
-		(message) => {
-			for (const listen of controlListeners) listen(message);
-		},
+		(message) => control.receive(message),
 	);
 	sequencer.start();
-	const replicas =
+	replicas =
 		options.replicas &&
 		new ReplicaWatch({
 			registry: options.replicas.registry,
@@ -141,7 +153,10 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 				topic: options.replicas.topic,
 				subscription: options.replicas.subscription,
 			},
-			onFeedPartial: (partial) => sequencer.setFastTail(partial),
+			onFeedPartial: (partial) => {
+				sequencer.setFastTail(partial);
+				control.setFeedPartial(partial);
+			},
 			log: say,
 		});
 	await replicas?.start();
@@ -157,7 +172,11 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 		hub,
 		signalR: {
 			sharedSecret: () => log.sharedSecret(),
-			control: { send: (m) => feed.sendControl({ ...m }), listen: (h) => controlListeners.push(h) },
+			control: {
+				send: (m) => control.send({ ...m }),
+				listen: (h) => control.listen(h),
+				holding: (streams) => control.holding(streams),
+			},
 		},
 		publisher,
 		sequencer,
@@ -167,7 +186,13 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 			return {
 				feed: feed.kind,
 				position: sequencer.position,
-				...(replicas ? { instances: replicas.current.instances, fastTail: sequencer.tailingFast } : {}),
+				...(replicas
+					? {
+							instances: replicas.current.instances,
+							fastTail: sequencer.tailingFast,
+							...(control.readingBoard ? { controlFromTable: true } : {}),
+						}
+					: {}),
 				...(shared ? { sharedSubscription: shared } : {}),
 			};
 		},
@@ -175,6 +200,7 @@ export async function startEventFanOut(options: EventFanOutOptions): Promise<Eve
 			// The hub is closed already; what is committed is published, then the feed stops.
 			clearInterval(sweeper);
 			sequencer.stop();
+			control.close();
 			// Meanwhile this instance's heartbeat row goes (the others stop counting it at once).
 			await Promise.all([publisher.drain(), replicas?.stop()]);
 			await feed.close();

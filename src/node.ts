@@ -7,6 +7,7 @@ import { JwtVerifier } from "./auth/jwt.js";
 import { defaultAzureCredential, type TokenCredential } from "./azure-identity.js";
 import { boardFilesFromDisk } from "./board/files.js";
 import { ConfigError, hubOptions, jwtOptions, storeOptions } from "./config.js";
+import { AzureTablesControlBoard } from "./events/azure-control.js";
 import { AzureTablesInstanceRegistry } from "./events/azure-instances.js";
 import { createAzureTablesEventLog } from "./events/azure-log.js";
 import { InProcessEventFeed } from "./events/in-process-feed.js";
@@ -186,6 +187,7 @@ async function main(): Promise<void> {
 				logger: log,
 				replicas: {
 					registry: new AzureTablesInstanceRegistry(eventLog.client, eventLog.timeoutMs),
+					control: new AzureTablesControlBoard(eventLog.client, eventLog.timeoutMs),
 					topic: (feed.kind !== "in-process" && TopicName) || "",
 					subscription: (feed.kind !== "in-process" && SubscriptionName) || "",
 				},

@@ -3,6 +3,8 @@
 //   PartitionKey = "s" + floor(seq / 1000) (12 digits)   RowKey = seq (15 digits)   the event, loggedAt
 //   PartitionKey = "meta"  RowKey = "meta"                 epoch, firstRetained
 //   PartitionKey = "meta"  RowKey = "secret"               the secret instances share (sharedSecret)
+// Partitions "instances" (heartbeat rows: src/events/azure-instances.ts) and "control" (SignalR
+// control messages: src/events/azure-control.ts) share the table; the log never lists them.
 // A position is taken by creating its row: of two instances aiming at the same position one gets
 // 409 and tries the next, so the log is gapless and numbered alike for everyone.
 import { odata, RestError, type TableClient, type TransactionAction } from "@azure/data-tables";

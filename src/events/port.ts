@@ -77,6 +77,20 @@ export interface EventFeed {
 	close(): Promise<void>;
 }
 
+/**
+ * Control messages kept a short while in the event log's storage, for the instances a feed does
+ * not reach (a shared subscription hands each message to one receiver; without a topic the feed
+ * reaches no other instance): src/events/control.ts reads it only then.
+ */
+export interface ControlBoard {
+	/** Keeps `message` for the others to read (under `id`, unique per message). */
+	post(id: string, message: ControlMessage): Promise<void>;
+	/** The messages posted in the last `withinMs` (by the poster's clock), oldest first. */
+	recent(withinMs: number): Promise<{ id: string; message: ControlMessage }[]>;
+	/** Removes messages posted more than `olderThanMs` ago; answers how many. */
+	removeOld(olderThanMs: number): Promise<number>;
+}
+
 /** An append refused because the caller's claim on the event would run out while it is written. */
 export class ClaimExpiredError extends Error {
 	constructor(message = "the claim on this event runs out before it could be logged") {

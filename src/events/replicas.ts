@@ -41,6 +41,11 @@ export interface ReplicaState {
 	sharedSubscription?: { name: string; instances: number };
 	/** Whether the feed misses events that others log (so the log is tailed fast). */
 	feedIsPartial: boolean;
+	/**
+	 * Whether any live instance's feed is partial, this one's or another's (then SignalR control
+	 * messages go through the log's table too: src/events/control.ts).
+	 */
+	someFeedIsPartial: boolean;
 }
 
 /**
@@ -55,18 +60,31 @@ export function replicaState(
 	beating: (row: InstanceRow) => boolean = () => true,
 ): ReplicaState {
 	const others = live.filter((r) => r.id !== self.id);
-	// Service Bus entity names are case-insensitive: "Orders" and "orders" are one subscription.
-	const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
-	const sharing = (r: InstanceRow) =>
-		self.topic !== "" && same(r.topic, self.topic) && same(r.subscription, self.subscription);
-	// Events of an instance without a topic (or with another) never reach this one's subscription.
-	const unseen = (r: InstanceRow) => !self.topic || !same(r.topic, self.topic);
-	const sharedWith = others.filter((r) => sharing(r) && beating(r)).length;
+	const sharedWith = others.filter((r) => sharesSubscription(self, r) && beating(r)).length;
+	const everyone = live.some((r) => r.id === self.id) ? live : [self, ...live];
 	return {
 		instances: others.filter(beating).length + 1,
 		...(sharedWith > 0 ? { sharedSubscription: { name: self.subscription, instances: sharedWith + 1 } } : {}),
-		feedIsPartial: others.some((r) => sharing(r) || unseen(r)),
+		feedIsPartial: feedIsPartial(self, live),
+		someFeedIsPartial: everyone.some((r) => feedIsPartial(r, everyone)),
 	};
+}
+
+/** Service Bus entity names are case-insensitive: "Orders" and "orders" are one subscription. */
+const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** Whether `other` receives from the same topic subscription as `self` (they compete for its messages). */
+function sharesSubscription(self: InstanceRow, other: InstanceRow): boolean {
+	return (
+		self.topic !== "" && sameName(other.topic, self.topic) && sameName(other.subscription, self.subscription)
+	);
+}
+
+/** Whether `self`'s feed misses some of what the other `live` instances send. */
+function feedIsPartial(self: InstanceRow, live: InstanceRow[]): boolean {
+	// Events of an instance without a topic (or with another) never reach this one's subscription.
+	const unseen = (r: InstanceRow) => !self.topic || !sameName(r.topic, self.topic);
+	return live.some((r) => r.id !== self.id && (sharesSubscription(self, r) || unseen(r)));
 }
 
 export interface ReplicaWatchOptions {
@@ -81,7 +99,7 @@ export interface ReplicaWatchOptions {
 
 /** Beats every HEARTBEAT_MS; says in the log when the subscription becomes shared and when not. */
 export class ReplicaWatch {
-	private state: ReplicaState = { instances: 1, feedIsPartial: false };
+	private state: ReplicaState = { instances: 1, feedIsPartial: false, someFeedIsPartial: false };
 	private timer?: ReturnType<typeof setInterval>;
 	private lastFailure = 0;
 	private beating?: Promise<void>;

@@ -10,8 +10,9 @@
 //
 // No sticky sessions: every request of a connection may reach another instance. The token carries
 // what a later request needs (src/hub/signalr-token.ts); a POST or DELETE that reaches an instance
-// that does not hold the stream is carried to the one that does as a control message on the event
-// feed (every instance receives it; the holder acts on it).
+// that does not hold the stream is carried to the one that does as a control message (every
+// instance receives it; the holder acts on it): on the event feed, and through the event log's
+// table while the feed does not reach every instance (src/events/control.ts).
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requirePermission } from "../auth/http.js";
@@ -44,11 +45,13 @@ export interface SignalRControl {
 	close?: boolean;
 }
 
-/** Carries control messages to every instance (the event feed, on Node). */
+/** Carries control messages to every instance (on Node: src/events/control.ts). */
 export interface SignalRControlChannel {
 	send(message: SignalRControl): Promise<void>;
 	/** Control messages from every instance, this one's included, go to `handler`. */
 	listen(handler: (message: unknown) => void): void;
+	/** How many streams this instance holds, on every change (a channel may listen only while some). */
+	holding?(streams: number): void;
 }
 
 export interface SignalROptions {
@@ -281,8 +284,14 @@ export class SignalRConnections {
 			},
 			{
 				format: "signalr",
-				onOpen: (sink, end) => this.held.set(connectionId, { sink, end }),
-				onClose: () => this.held.delete(connectionId),
+				onOpen: (sink, end) => {
+					this.held.set(connectionId, { sink, end });
+					this.control?.holding?.(this.held.size);
+				},
+				onClose: () => {
+					this.held.delete(connectionId);
+					this.control?.holding?.(this.held.size);
+				},
 			},
 		);
 	}

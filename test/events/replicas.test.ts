@@ -47,10 +47,19 @@ describe("replicaState", () => {
 			instances: 3,
 			sharedSubscription: { name: "s", instances: 2 },
 			feedIsPartial: true,
+			someFeedIsPartial: true,
 		});
 		expect(replicaState(self, [self, row("c", "t", "other")])).toEqual({
 			instances: 2,
 			feedIsPartial: false,
+			someFeedIsPartial: false,
+		});
+		// Its own subscription, beside two that share one: its feed is whole, theirs are not.
+		const own = row("o", "t", "own");
+		expect(replicaState(own, [own, row("b"), row("c")])).toEqual({
+			instances: 3,
+			feedIsPartial: false,
+			someFeedIsPartial: true,
 		});
 		// Service Bus names are case-insensitive: "T"/"S" is the same subscription.
 		expect(replicaState(self, [self, row("e", "T", "S")])).toEqual({
@@ -59,10 +68,22 @@ describe("replicaState", () => {
 			feedIsPartial: true,
 		});
 		// An instance without a topic sends nothing to it: this one's feed misses its events.
-		expect(replicaState(self, [self, row("d", "", "")])).toEqual({ instances: 2, feedIsPartial: true });
+		expect(replicaState(self, [self, row("d", "", "")])).toEqual({
+			instances: 2,
+			feedIsPartial: true,
+			someFeedIsPartial: true,
+		});
 		const alone = row("a", "", "");
-		expect(replicaState(alone, [alone])).toEqual({ instances: 1, feedIsPartial: false });
-		expect(replicaState(alone, [alone, row("b", "", "")])).toEqual({ instances: 2, feedIsPartial: true });
+		expect(replicaState(alone, [alone])).toEqual({
+			instances: 1,
+			feedIsPartial: false,
+			someFeedIsPartial: false,
+		});
+		expect(replicaState(alone, [alone, row("b", "", "")])).toEqual({
+			instances: 2,
+			feedIsPartial: true,
+			someFeedIsPartial: true,
+		});
 	});
 });
 
@@ -85,9 +106,12 @@ describe("ReplicaWatch over Azurite", () => {
 		// b stops (its row is removed): a tails normally again and says so.
 		await b.w.stop();
 		watches.splice(watches.indexOf(b.w), 1);
-		await vi.waitFor(() => expect(a.w.current).toEqual({ instances: 1, feedIsPartial: false }), {
-			timeout: 5000,
-		});
+		await vi.waitFor(
+			() => expect(a.w.current).toEqual({ instances: 1, feedIsPartial: false, someFeedIsPartial: false }),
+			{
+				timeout: 5000,
+			},
+		);
 		expect(a.partial.at(-1)).toBe(false);
 		expect(a.lines.some((l) => l.includes("subscription s is no longer shared"))).toBe(true);
 		// Each said it once, however many heartbeats passed.
@@ -103,7 +127,7 @@ describe("ReplicaWatch over Azurite", () => {
 		await a.w.start();
 		// Fresh, so it might be running: the log is tailed fast meanwhile, but nothing says "shared".
 		expect(a.partial).toEqual([true]);
-		expect(a.w.current).toEqual({ instances: 1, feedIsPartial: true });
+		expect(a.w.current).toEqual({ instances: 1, feedIsPartial: true, someFeedIsPartial: true });
 		await vi.waitFor(() => expect(a.partial).toEqual([true, false]), { timeout: 15_000 });
 		expect(a.lines.filter((l) => l.includes("share"))).toEqual([]);
 		const rows = [];
@@ -119,9 +143,12 @@ describe("ReplicaWatch over Azurite", () => {
 		const a = watch(reg, row("n-1", "", ""));
 		const b = watch(reg, row("n-2", "", ""));
 		await Promise.all([a.w.start(), b.w.start()]);
-		await vi.waitFor(() => expect(a.w.current).toEqual({ instances: 2, feedIsPartial: true }), {
-			timeout: 5000,
-		});
+		await vi.waitFor(
+			() => expect(a.w.current).toEqual({ instances: 2, feedIsPartial: true, someFeedIsPartial: true }),
+			{
+				timeout: 5000,
+			},
+		);
 		expect(a.lines.some((l) => /2 instance\(s\) on this event log without a topic/.test(l))).toBe(true);
 	});
 });
