@@ -66,6 +66,7 @@ describe("replicaState", () => {
 			instances: 2,
 			sharedSubscription: { name: "s", instances: 2 },
 			feedIsPartial: true,
+			someFeedIsPartial: true,
 		});
 		// An instance without a topic sends nothing to it: this one's feed misses its events.
 		expect(replicaState(self, [self, row("d", "", "")])).toEqual({
