@@ -65,6 +65,8 @@ const LEGACY_SCANNED_ROW = "~scanned";
  * costs a failed commit rarely.
  */
 const RECENT_ROW_MS = 5000;
+/** The event lease when none is configured (Events:LeaseSeconds sets it in npm start). */
+const DEFAULT_EVENT_LEASE_MS = 10_000;
 /** Expired Idempotency-Key rows deleted per purge call (the next call takes the rest). */
 const PURGE_BATCH = 1000;
 
@@ -277,7 +279,7 @@ export class AzureTablesOrderStore implements OrderStore {
 
 	/** The outbox row recording `event` in its order's partition (in the change's transaction). */
 	private outboxRow(orderId: string, version: number, event: OrderEvent) {
-		const { eventHolder, eventLeaseMs = 10_000 } = this.options;
+		const { eventHolder, eventLeaseMs = DEFAULT_EVENT_LEASE_MS } = this.options;
 		return {
 			partitionKey: orderId,
 			rowKey: outboxRowKey(version),
@@ -802,10 +804,14 @@ export class AzureTablesOrderStore implements OrderStore {
 		const orders = new Set<string>();
 		// The index holds only events not yet cleared: a handful in flight, plus what stopped
 		// instances left. One point read of each tells whether it is there and held.
-		for (const { orderId, version } of await this.pendingIndex.list(1000)) {
-			const row = await this.getEntity<OutboxEntity>(orderId, outboxRowKey(version));
-			if (!row) this.pendingIndex.unmark(orderId, version).catch(() => {});
-			else if (Number(row.claimedUntil ?? 0) < now) orders.add(orderId);
+		// A row without its event is dropped only once it is older than the lease: a younger one may
+		// be a mark whose commit has not landed yet (see pending-index.ts).
+		const { eventLeaseMs = DEFAULT_EVENT_LEASE_MS } = this.options;
+		for (const listed of await this.pendingIndex.list(1000)) {
+			const row = await this.getEntity<OutboxEntity>(listed.orderId, outboxRowKey(listed.version));
+			if (!row) {
+				if (now - listed.markedAt > eventLeaseMs) await this.pendingIndex.drop(listed);
+			} else if (Number(row.claimedUntil ?? 0) < now) orders.add(listed.orderId);
 		}
 		for (const orderId of await this.scanForUnindexedEvents(now)) orders.add(orderId);
 		return [...orders];

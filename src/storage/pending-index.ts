@@ -10,6 +10,11 @@
 // changes' index rows. A mark is written at once (its commit waits for it); an unmark waits to ride
 // with the next mark, or for UNMARK_DELAY_MS when no mark comes: a row left a little longer only
 // costs the sweep a point read.
+//
+// The sweep drops an index row whose outbox row is missing only when the row is older than the
+// event lease (≥ 2× the store's deadline): a younger one may be a mark whose commit is still on its
+// way, and dropping it would leave that event unfindable if its instance then stopped. The drop is
+// conditional on the row's ETag, so a row marked again meanwhile is kept.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 
 export const PENDING_PARTITION = "~pending";
@@ -24,6 +29,9 @@ export function parsePendingRowKey(rowKey: string): { orderId: string; version: 
 	const at = rowKey.lastIndexOf("~");
 	return { orderId: rowKey.slice(0, at), version: Number(rowKey.slice(at + 1)) };
 }
+
+/** An index row as the sweep lists it: which event, when it was marked, its ETag. */
+export type IndexedEvent = { orderId: string; version: number; markedAt: number; etag: string };
 
 type Op = { kind: "mark" | "unmark"; rowKey: string; resolve(): void; reject(err: unknown): void };
 
@@ -133,20 +141,35 @@ export class PendingIndex {
 	}
 
 	/** Up to `limit` pending events the index names, oldest orders first by id. */
-	async list(limit: number): Promise<{ orderId: string; version: number }[]> {
+	async list(limit: number): Promise<IndexedEvent[]> {
 		return this.call("pending index", async (abortSignal) => {
-			const out: { orderId: string; version: number }[] = [];
-			const rows = this.client.listEntities({
-				queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION}`, select: ["RowKey"] },
+			const out: IndexedEvent[] = [];
+			const rows = this.client.listEntities<{ at?: number }>({
+				queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION}`, select: ["RowKey", "at"] },
 				abortSignal,
 			});
 			for await (const row of rows) {
 				const rowKey = row.rowKey as string;
 				if (rowKey.startsWith("~")) continue; // the partition's own markers
-				out.push(parsePendingRowKey(rowKey));
+				out.push({ ...parsePendingRowKey(rowKey), markedAt: Number(row.at ?? 0), etag: row.etag });
 				if (out.length >= limit) break;
 			}
 			return out;
+		});
+	}
+
+	/** Removes a listed row whose event is gone, unless it was marked again since it was listed. */
+	async drop(listed: IndexedEvent): Promise<void> {
+		await this.call("pending index", async (abortSignal) => {
+			try {
+				await this.client.deleteEntity(PENDING_PARTITION, pendingRowKey(listed.orderId, listed.version), {
+					etag: listed.etag,
+					abortSignal,
+				});
+			} catch (err) {
+				const status = (err as { statusCode?: number }).statusCode;
+				if (status !== 404 && status !== 412) throw err; // gone already, or marked again: kept
+			}
 		});
 	}
 }

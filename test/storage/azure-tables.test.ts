@@ -126,4 +126,38 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 		expect(await indexed(orderId)).toBe(false);
 		expect(await store.ordersWithUnclaimedEvents()).toEqual([]);
 	});
+
+	it("keeps a fresh mark whose commit has not landed yet; drops an old one whose event never came", async () => {
+		// Another instance marked an event and is about to commit it (mark first, then the commit's
+		// transaction): a sweep running in between must not take the index row away, or the event
+		// would be unfindable should that instance stop before publishing it.
+		const table = uniqueTableName();
+		const cs = inject("azuriteConnectionString");
+		const sweeper = createAzureTablesStore(cs, table, { recordEvents: true, eventLeaseMs: 10_000 });
+		const client = tableClient(cs, table);
+		await sweeper.ordersWithUnclaimedEvents(); // creates the table
+		const row = (orderId: string, at: number) => ({
+			partitionKey: PENDING_PARTITION,
+			rowKey: pendingRowKey(orderId, 1),
+			at,
+		});
+		const exists = (orderId: string) =>
+			client.getEntity(PENDING_PARTITION, pendingRowKey(orderId, 1)).then(
+				() => true,
+				() => false,
+			);
+		await client.createEntity(row("fresh-mark", Date.now()));
+		await client.createEntity(row("failed-commit", Date.now() - 60_000)); // older than the lease
+
+		expect(await sweeper.ordersWithUnclaimedEvents()).toEqual([]);
+		// The old row is dropped (the marker that the sweep's drops are done) …
+		const deadline = Date.now() + 10_000;
+		while ((await exists("failed-commit")) && Date.now() < deadline)
+			await new Promise((r) => setTimeout(r, 100));
+		expect(await exists("failed-commit")).toBe(false);
+		// … and the fresh one is there; its commit now lands, and the next sweep finds the event.
+		expect(await exists("fresh-mark")).toBe(true);
+		await client.createEntity({ partitionKey: "fresh-mark", rowKey: "o~0000000001", event: "{}" });
+		expect(await sweeper.ordersWithUnclaimedEvents()).toEqual(["fresh-mark"]);
+	});
 });
