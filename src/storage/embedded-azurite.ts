@@ -2,7 +2,7 @@
 // VS Code extension, so we load the table server directly; this is internal API, which is
 // why package.json pins azurite to an exact version. In-process means no orphaned child
 // holding the port, and close() flushes disk persistence (a SIGTERM'd Azurite CLI does not).
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -52,11 +52,20 @@ function isAlive(pid: number): boolean {
 	}
 }
 
-/** The live process on this machine that holds `path`, if any. */
-function holderOf(path: string): number | undefined {
+/** What a lock file says: undefined when there is none, "" when it cannot be read. */
+function readLock(path: string): string | undefined {
+	try {
+		return readFileSync(path, "utf8");
+	} catch (err) {
+		return (err as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "";
+	}
+}
+
+/** The live process on this machine that a lock file's text names, if any. */
+function liveHolder(text: string | undefined): number | undefined {
 	let held: { pid?: unknown; host?: unknown } | undefined;
 	try {
-		held = JSON.parse(readFileSync(path, "utf8"));
+		held = JSON.parse(text ?? "");
 	} catch {
 		return undefined; // none, or unreadable: free
 	}
@@ -66,28 +75,64 @@ function holderOf(path: string): number | undefined {
 		: undefined;
 }
 
+/** Creates the lock file only if there is none (`wx`): of two processes starting at once, one wins. */
+function tryCreate(path: string, text: string): boolean {
+	try {
+		writeFileSync(path, text, { flag: "wx" });
+		return true;
+	} catch (err) {
+		if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+		throw err;
+	}
+}
+
+/**
+ * Takes away a lock file whose holder is gone, unless it changed since it was judged stale (another
+ * process took it over meanwhile): it is renamed aside first, which only one process can do, and
+ * put back (a link never replaces a file) when what was renamed is not what was judged.
+ */
+function removeStale(path: string, judged: string): boolean {
+	const aside = `${path}.${process.pid}.stale`;
+	try {
+		renameSync(path, aside);
+	} catch {
+		return false; // gone already (another process took it away), or not ours to move
+	}
+	if (readLock(aside) !== judged) {
+		try {
+			linkSync(aside, path);
+		} catch {
+			// a newer lock is in place already
+		}
+	}
+	unlinkSync(aside);
+	return true;
+}
+
 /**
  * Marks `dir` as this process's until the returned release is called. Each embedded Azurite keeps
  * the whole database in memory and saves it over the file, so a second process on the same folder
  * would silently lose one side's writes (or read the file before the last one flushed it). A holder
- * still shutting down is waited for, up to 15 s; a mark left by a process that is gone (a crash, a
- * kill, or another machine or container: another host name) does not count.
+ * still shutting down is waited for, up to `waitMs`; a mark left by a process that is gone (a crash,
+ * a kill, or another machine or container: another host name) does not count. The mark is created
+ * only where there is none, so two processes starting at once cannot both hold it.
  */
-async function lockDataDir(dir: string): Promise<() => void> {
+export async function lockDataDir(dir: string, waitMs = LOCK_WAIT_MS): Promise<() => void> {
 	const path = join(dir, LOCK_FILE);
-	const until = Date.now() + LOCK_WAIT_MS;
-	for (let pid = holderOf(path); pid !== undefined; pid = holderOf(path)) {
-		if (Date.now() >= until) throw new DataDirInUseError(dir, pid);
+	const mine = JSON.stringify({ pid: process.pid, host: hostname() });
+	const until = Date.now() + waitMs;
+	while (!tryCreate(path, mine)) {
+		const text = readLock(path);
+		const pid = liveHolder(text);
+		if (text === undefined || (pid === undefined && removeStale(path, text))) continue; // try again at once
+		if (Date.now() >= until) {
+			if (pid !== undefined) throw new DataDirInUseError(dir, pid);
+			throw new Error(`${path} exists and cannot be replaced: delete it, or give this process the right to.`);
+		}
 		await new Promise((resolve) => setTimeout(resolve, 100));
 	}
-	const mine = JSON.stringify({ pid: process.pid, host: hostname() });
-	writeFileSync(path, mine);
 	return () => {
-		try {
-			if (readFileSync(path, "utf8") === mine) unlinkSync(path);
-		} catch {
-			// gone already
-		}
+		if (readLock(path) === mine) unlinkSync(path);
 	};
 }
 
