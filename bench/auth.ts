@@ -7,7 +7,7 @@ const OFF = "order-tracker, memory, auth off";
 const ON = "order-tracker, memory, Auth:Mode Jwt";
 
 export async function benchAuth(quick: boolean): Promise<RestResult[]> {
-	const opts = { seconds: quick ? 1 : 8, connections: 20, updates: 0, seed: quick ? 200 : 1000 };
+	const opts = { seconds: quick ? 1 : 5, connections: 20, updates: 0, seed: quick ? 200 : 1000 };
 	const idp = startNode("bench/servers/oidc.ts");
 	try {
 		const { issuer, audience, token } = (await idp.first) as {

@@ -109,9 +109,9 @@ export async function benchE2e(quick: boolean): Promise<E2eBench> {
 						[1000, 100, 4, false],
 					]
 				: [
-						[10, 100, 15, true],
-						[1000, 20, 15, false],
-						[1000, 100, 20, true],
+						[10, 100, 10, true],
+						[1000, 20, 10, false],
+						[1000, 100, 15, true],
 					];
 		// Warm both up first (JIT, connections, the queue's links), off the record.
 		await load(serviceUrl, undefined, 1, 50, 1);

@@ -62,7 +62,7 @@ async function runTarget(
 
 export async function benchRest(quick: boolean): Promise<RestResult[]> {
 	const opts = {
-		seconds: quick ? 1 : 8,
+		seconds: quick ? 1 : 5,
 		connections: 20,
 		updates: quick ? 500 : 5000,
 		seed: quick ? 200 : 1000,

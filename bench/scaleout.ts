@@ -31,7 +31,7 @@ async function runWith(instances: number, quick: boolean, tables: string, bus: s
 	);
 	try {
 		const urls = await Promise.all(services.map((s) => s.url));
-		const [subs, rate, seconds] = quick ? [200, 50, 5] : [1000, 100, 20];
+		const [subs, rate, seconds] = quick ? [200, 50, 5] : [1000, 100, 12];
 		const load = startNode("bench/e2e-load.ts", [
 			urls.join(","),
 			String(subs),

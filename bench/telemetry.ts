@@ -36,8 +36,8 @@ function checkoutBaseline(): { dir: string; remove(): void } {
 }
 
 export async function benchTelemetry(quick: boolean): Promise<TelemetryResult[]> {
-	const opts = { seconds: quick ? 1 : 8, connections: 20, updates: 0, seed: quick ? 200 : 1000 };
-	const rounds = quick ? 1 : 3;
+	const opts = { seconds: quick ? 1 : 5, connections: 20, updates: 0, seed: quick ? 200 : 1000 };
+	const rounds = quick ? 1 : 2;
 	const azurite = startNode("bench/servers/azurite.ts");
 	const sink = startNode("bench/servers/otlp-sink.ts");
 	const baseline = quick ? undefined : checkoutBaseline();

@@ -21,7 +21,7 @@ async function runTarget(target: string, worker: Parameters<typeof startWorker>[
 }
 
 export async function benchWorkers(quick: boolean): Promise<RestResult[]> {
-	const seconds = quick ? 1 : 8;
+	const seconds = quick ? 1 : 5;
 	const results = [
 		...(await runTarget(BARE, { script: "bench/servers/bare-worker.ts", config: null }, seconds)),
 		...(await runTarget("order-tracker Worker, memory", {}, seconds)),
