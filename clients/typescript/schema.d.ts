@@ -487,6 +487,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description More than 120 requests a minute from this caller for streams another instance holds (Retry-After says when to try again) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description The instance holding the stream cannot be reached now */
             503: {
                 headers: {
@@ -546,6 +555,15 @@ export interface operations {
             };
             /** @description Not a connection token of this service */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description More than 120 requests a minute from this caller for streams another instance holds (Retry-After says when to try again) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -19,6 +19,7 @@ export function registerSecuritySchemes(app: OpenAPIHono): void {
 		type: "apiKey",
 		in: "cookie",
 		name: SESSION_COOKIE,
-		description: "From POST /api/auth/session, for EventSource (GET /orderHub only)",
+		description:
+			"From POST /api/auth/session, for browsers; accepted under /orderHub only (the EventSource stream, and the SignalR client's negotiate, stream, POSTs and DELETE), never on the API",
 	});
 }

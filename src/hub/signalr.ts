@@ -21,6 +21,7 @@ import type { Principal } from "../auth/principal.js";
 import { jsonNestingExceeds, MAX_JSON_DEPTH, readLimited } from "../http/json-body.js";
 import { ProblemSchema } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
+import { RateBudget } from "../util/rate-budget.js";
 import type { SseSink, SubscriberFilter, SubscriberFormat } from "./hub.js";
 import { filterOf, HubFilterQuery } from "./hub-query.js";
 import {
@@ -80,6 +81,13 @@ const STREAM_OPENS_WITHIN_MS = 5 * 60_000;
 const MAX_POST_BYTES = 64 * 1024;
 /** Invocations one POST may carry (each is answered on the stream). */
 const MAX_INVOCATIONS_PER_POST = 100;
+/**
+ * Control messages one caller may send to other instances per minute (a token bucket): each POST
+ * or DELETE for a stream held elsewhere becomes a topic send or a table write, so without a bound
+ * one caller could multiply its requests into work for every instance. A frontend needs a few per
+ * connection (a refused invocation, the close), far below this.
+ */
+export const CONTROL_MESSAGES_PER_MINUTE = 120;
 const REFUSED_INVOCATION =
 	"This hub has no methods a client may call: it only sends ReceiveOrderUpdate and OrderCreated.";
 
@@ -142,6 +150,11 @@ const negotiateRoute = createRoute({
 	},
 });
 
+const tooManyControlMessages = {
+	description: `More than ${CONTROL_MESSAGES_PER_MINUTE} requests a minute from this caller for streams another instance holds (Retry-After says when to try again)`,
+	content: { "application/problem+json": { schema: ProblemSchema } },
+};
+
 const sendRoute = createRoute({
 	method: "post",
 	path: "/orderHub",
@@ -164,6 +177,7 @@ const sendRoute = createRoute({
 			content: { "application/problem+json": { schema: ProblemSchema } },
 		},
 		413: { description: "Too large", content: { "application/problem+json": { schema: ProblemSchema } } },
+		429: tooManyControlMessages,
 		503: {
 			description: "The instance holding the stream cannot be reached now",
 			content: { "application/problem+json": { schema: ProblemSchema } },
@@ -186,6 +200,7 @@ const endRoute = createRoute({
 			description: "Not a connection token of this service",
 			content: { "application/problem+json": { schema: ProblemSchema } },
 		},
+		429: tooManyControlMessages,
 		503: {
 			description: "The instance holding the stream cannot be reached now",
 			content: { "application/problem+json": { schema: ProblemSchema } },
@@ -211,6 +226,8 @@ export class SignalRConnections {
 	private readonly held = new Map<string, { sink: SseSink; end: () => void }>();
 	private readonly tokens: ConnectionTokens;
 	private readonly control: SignalRControlChannel | undefined;
+	/** What each caller may still send to other instances (see CONTROL_MESSAGES_PER_MINUTE). */
+	private readonly controlBudget = new RateBudget(CONTROL_MESSAGES_PER_MINUTE);
 
 	constructor(options: SignalROptions = {}) {
 		const secret = randomSecret();
@@ -238,9 +255,18 @@ export class SignalRConnections {
 		return true;
 	}
 
-	/** Here if the stream is here, else to every instance (the holder acts). */
-	private async deliver(m: SignalRControl): Promise<void> {
+	/** Here if the stream is here, else to every instance (the holder acts), within `sender`'s budget. */
+	private async deliver(m: SignalRControl, sender: string): Promise<void> {
 		if (this.apply(m) || !this.control) return;
+		if (!this.controlBudget.take(sender, 1)) {
+			throw new ProblemError(
+				problem(
+					429,
+					`Too many requests for SignalR streams held by another instance: at most ${CONTROL_MESSAGES_PER_MINUTE} a minute per caller.`,
+				),
+				{ "Retry-After": String(Math.ceil(60 / CONTROL_MESSAGES_PER_MINUTE)) },
+			);
+		}
 		try {
 			await this.control.send(m);
 		} catch {
@@ -355,17 +381,22 @@ export class SignalRConnections {
 			if (refuse.length > 0) control.refuse = refuse;
 			// One message for the whole request, and none when there is nothing to do (pings).
 			if (control.refuse || control.handshakeError !== undefined || control.close)
-				await this.deliver(control);
+				await this.deliver(control, senderOf(c, caller));
 			return c.body(null, 200);
 		});
 
 		app.openapi(endRoute, async (c) => {
 			const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
 			const { connectionId } = await this.claimsFor(c.req.valid("query").id, caller);
-			await this.deliver({ connectionId, close: true });
+			await this.deliver({ connectionId, close: true }, senderOf(c, caller));
 			return c.body(null, 202);
 		});
 	}
+}
+
+/** Whom a request's control message is charged to: the caller, else their address (as replays are). */
+function senderOf(c: Context, caller: Principal): string {
+	return caller.id ?? c.get("clientAddress") ?? "anonymous";
 }
 
 /** A connection id: 128 random bits, URL-safe. */

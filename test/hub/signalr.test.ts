@@ -1,6 +1,7 @@
 // SignalR on /orderHub: the real @microsoft/signalr client (Node build, unmodified) against a real
 // HTTP server, beside a real EventSource on the same hub; and the protocol's edges with raw HTTP.
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import { CONTROL_MESSAGES_PER_MINUTE } from "../../src/hub/signalr.js";
 import { createOrder, putStatus } from "../support/orders-client.js";
 import { type Service, startService } from "../support/process.js";
 import { RoundRobinProxy } from "../support/round-robin-proxy.js";
@@ -262,6 +263,51 @@ describe("the SignalR protocol over HTTP", () => {
 		expect(await created.json()).toMatchObject({ customerName: "Body", productName: "Kept" });
 		const listed = await fetch(`${base()}/api/orders?customerName=Body&access_token=abc`);
 		expect(((await listed.json()) as unknown[]).length).toBe(1);
+	});
+
+	it("bounds what one caller sends to other instances; requests for a stream held here are not charged", async () => {
+		// A control channel that counts what it is given to carry to the other instances.
+		let carried = 0;
+		server = await startServer({
+			signalR: {
+				control: {
+					send: async () => {
+						carried++;
+					},
+					listen: () => {},
+				},
+			},
+		});
+		// Negotiated, never opened here: each POST's refused invocation is a control message for
+		// whichever instance holds the stream.
+		const elsewhere = await negotiate();
+		const invoke = (token: unknown, i: number) =>
+			fetch(`${base()}/orderHub?id=${token}`, {
+				method: "POST",
+				body: `{"type":1,"invocationId":"${i}","target":"X","arguments":[]}${RS}`,
+			});
+		let refused: Response | undefined;
+		let sent = 0;
+		for (; sent < CONTROL_MESSAGES_PER_MINUTE + 20 && !refused; sent++) {
+			const res = await invoke(elsewhere.connectionToken, sent);
+			if (res.status !== 200) refused = res;
+		}
+		if (!refused) throw new Error(`${sent} requests, none refused`);
+		expect(refused.status).toBe(429);
+		expect(sent).toBeGreaterThanOrEqual(CONTROL_MESSAGES_PER_MINUTE);
+		expect(carried).toBe(sent - 1);
+		expect(refused.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+		expect(refused.headers.get("retry-after")).toBe("1");
+		expect(((await refused.json()) as { detail: string }).detail).toMatch(
+			new RegExp(`at most ${CONTROL_MESSAGES_PER_MINUTE} a minute per caller`),
+		);
+
+		// The same caller's stream held by this instance is answered as ever.
+		const here = await negotiate();
+		const stream = await fetch(`${base()}/orderHub?id=${here.connectionToken}`);
+		expect((await invoke(here.connectionToken, 7)).status).toBe(200);
+		expect(await readUntil(stream, /"invocationId":"7"/)).toMatch(/"type":3,"invocationId":"7"/);
+		expect(carried).toBe(sent - 1);
 	});
 
 	it("ends the connection on DELETE", async () => {

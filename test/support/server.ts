@@ -43,6 +43,8 @@ export async function startServer(
 		trustForwardedHeaders?: boolean;
 		/** More routes (a test's own page). */
 		extend?: (app: import("@hono/zod-openapi").OpenAPIHono) => void;
+		/** SignalR across instances (a control channel): default none, as for one instance alone. */
+		signalR?: import("../../src/hub/signalr.js").SignalROptions;
 	} = {},
 ): Promise<RunningServer> {
 	const { metrics } = options;
@@ -63,6 +65,7 @@ export async function startServer(
 		...(options.auth ? { auth: options.auth } : {}),
 		...(options.trustForwardedHeaders ? { trustForwardedHeaders: true } : {}),
 		...(options.extend ? { extend: options.extend } : {}),
+		...(options.signalR ? { signalR: options.signalR } : {}),
 	});
 	const sockets = new Set<Socket>();
 	const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
