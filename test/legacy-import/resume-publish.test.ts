@@ -117,4 +117,69 @@ describe("--publish", () => {
 		});
 		expect(created().filter((id) => imported.includes(id))).toHaveLength(3); // once each
 	}, 120_000);
+
+	it("with --update, each order changed on the old side is broadcast as ReceiveOrderUpdate, once; the rest not", async () => {
+		const orders = ordinaryOrders(3, 1).map((o) => ({ ...o, Status: "Pending" }));
+		const legacy = await seedLegacyTable(orders);
+		const source = fromLegacy(legacy);
+		const env = { ...destinationEnv(table), ...source.env };
+		expect((await runCli(source.args, env)).code).toBe(0);
+		const [changed] = orders as [(typeof orders)[0]];
+		await legacy.updateEntity(
+			{ partitionKey: changed.PartitionKey, rowKey: changed.RowKey, Status: "Shipped" },
+			"Merge",
+		);
+
+		const result = await runCli([...source.args, "--update", "--publish"], env);
+		expect(result.code, result.stderr).toBe(0);
+		expect(result.stdout).toContain("  updated:   1\n");
+		expect(result.stdout).toContain("  unchanged: 2\n");
+		expect(result.stdout).toContain("published: 1 event(s)");
+		// A marker created after the run comes after anything the run logged.
+		const marker = await createOrder(service.baseUrl, { customerName: "Marker", productName: "Flag" });
+		await vi.waitFor(() => expect(created()).toContain(marker.orderId), { timeout: 30_000, interval: 50 });
+		const ids = new Set(orders.map((o) => o.RowKey));
+		const updates = events.of("ReceiveOrderUpdate").filter((e) => ids.has(e.data.orderId as string));
+		expect(updates.map((e) => [e.data.orderId, e.data.status])).toEqual([[changed.RowKey, "Shipped"]]);
+		expect(created().filter((id) => ids.has(id))).toEqual([]); // the first run was without --publish
+	}, 120_000);
+
+	it("a run killed midway leaves nothing unpublished: the next run publishes what it left, each order once", async () => {
+		const ORDERS = 1000;
+		const orders = ordinaryOrders(ORDERS, 10);
+		const legacy = await seedLegacyTable(orders);
+		const source = fromLegacy(legacy);
+		// A short lease, so the killed run's claims run out soon (it must be at least 2× TimeoutMs).
+		const env = {
+			...destinationEnv(table),
+			...source.env,
+			TableStorage__TimeoutMs: "1000",
+			Events__LeaseSeconds: "2",
+		};
+		const before = await countRows(table, "order");
+
+		const first = startCli([...source.args, "--publish"], env);
+		await vi.waitFor(
+			async () => {
+				const firstDone = await Promise.race([first.done, new Promise((r) => setTimeout(r, 0, "running"))]);
+				if (firstDone !== "running")
+					throw new Error(`the import ended before it was killed: ${JSON.stringify(firstDone)}`);
+				expect(await countRows(table, "order")).toBeGreaterThanOrEqual(before + ORDERS / 10);
+			},
+			{ timeout: 90_000, interval: 50 },
+		);
+		first.child.kill("SIGKILL");
+		expect((await first.done).code).toBe(null);
+		await new Promise((r) => setTimeout(r, 2500)); // the killed run's claims (2 s) run out
+
+		const second = await runCli([...source.args, "--publish"], env);
+		expect(second.code, second.stderr).toBe(0);
+		const ids = new Set(orders.map((o) => o.RowKey));
+		const arrived = () => created().filter((id) => ids.has(id));
+		await vi.waitFor(() => expect(new Set(arrived()).size).toBe(ORDERS), { timeout: 60_000, interval: 100 });
+		// Once each: a marker created now arrives after anything either run logged.
+		const marker = await createOrder(service.baseUrl, { customerName: "Marker", productName: "Flag" });
+		await vi.waitFor(() => expect(created()).toContain(marker.orderId), { timeout: 30_000, interval: 50 });
+		expect(arrived()).toHaveLength(ORDERS);
+	}, 240_000);
 });
