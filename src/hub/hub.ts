@@ -35,7 +35,8 @@ export interface HubOptions {
 	 * Nagle for SSE: an event published within this many ms of the last write waits for the end
 	 * of that window and goes out with the others in one write per subscriber. An idle hub writes
 	 * at once. Each write is a syscall per subscriber, so under load this is what keeps a busy
-	 * hub from spending its CPU in the kernel. 0 writes every event at once.
+	 * hub from spending its CPU in the kernel. 0 writes every event at once. The whole window from
+	 * FULL_WINDOW_SUBSCRIBERS subscribers up, proportionally less below (coalesceWindowMs).
 	 */
 	coalesceMs?: number;
 	/** The epoch of event ids: the event log's, or random per hub when there is none. */
@@ -121,6 +122,19 @@ function randomInstanceId(): string {
 	);
 }
 
+/** Subscribers from which the hub holds events for the whole Hub:CoalesceMs window. */
+export const FULL_WINDOW_SUBSCRIBERS = 200;
+
+/**
+ * The coalescing window for `subscribers`: `coalesceMs` from FULL_WINDOW_SUBSCRIBERS up, in
+ * proportion below. A write to a few subscribers costs little, while holding an event costs every
+ * subscriber up to the whole window of latency: with 10 subscribers at 100 events a second the full
+ * window added about 12 ms to the median for nothing (docs/performance.md).
+ */
+export function coalesceWindowMs(coalesceMs: number, subscribers: number): number {
+	return coalesceMs * Math.min(1, subscribers / FULL_WINDOW_SUBSCRIBERS);
+}
+
 export class OrderHub implements OrderEvents {
 	private id: string;
 	private readonly opts: Required<
@@ -158,7 +172,10 @@ export class OrderHub implements OrderEvents {
 		this.id = options.instanceId ?? randomInstanceId();
 		this.history = new ReplayHistory(this.opts.historySize);
 		this.recentMessageIds = new BoundedMap(Math.max(this.opts.historySize, 1000));
-		this.coalescer = new Coalescer(this.opts.coalesceMs, (batch) => this.fanOut(batch));
+		this.coalescer = new Coalescer(
+			() => coalesceWindowMs(this.opts.coalesceMs, this.subscribers.size),
+			(batch) => this.fanOut(batch),
+		);
 		if (options.eventLog) this.eventLog = options.eventLog;
 		this.seq = options.startSeq ?? 0;
 		this.metrics = options.metrics ?? noMetrics;
