@@ -817,8 +817,14 @@ export class AzureTablesOrderStore implements OrderStore {
 		return [...orders];
 	}
 
-	/** Where the scan for unindexed outbox rows stopped (Azure's continuation token); done when true. */
-	private scan: { token?: string; done?: boolean; passes: number } = { passes: 0 };
+	/**
+	 * Where the scan for unindexed outbox rows stopped (Azure's continuation token), how many rows
+	 * the pass so far found; done when true.
+	 */
+	private scan: { token?: string; done?: boolean; passes: number; foundInPass: number } = {
+		passes: 0,
+		foundInPass: 0,
+	};
 
 	/** Whole passes the scan for unindexed outbox rows has made over the table. */
 	get scanPasses(): number {
@@ -847,9 +853,15 @@ export class AzureTablesOrderStore implements OrderStore {
 		});
 		const found = page.filter((r) => Number(r.claimedUntil ?? 0) < now).map((r) => r.partitionKey);
 		this.scan.token = page.continuationToken;
-		if (this.scan.token === undefined) this.scan.passes++;
-		if (this.scan.token === undefined && found.length === 0) {
-			// A whole pass found nothing unindexed: no instance need scan again.
+		this.scan.foundInPass += found.length;
+		const passEnded = this.scan.token === undefined;
+		const passFound = this.scan.foundInPass;
+		if (passEnded) {
+			this.scan.passes++;
+			this.scan.foundInPass = 0;
+		}
+		if (passEnded && passFound === 0) {
+			// A whole pass (every page, not only the last) found nothing: no instance need scan again.
 			await this.call("mark scanned", (abortSignal) =>
 				this.client.upsertEntity(
 					{ partitionKey: PENDING_PARTITION, rowKey: LEGACY_SCANNED_ROW, at: now },

@@ -127,6 +127,41 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 		expect(await store.ordersWithUnclaimedEvents()).toEqual([]);
 	});
 
+	it("marks the table scanned only when a whole pass of the old scan found nothing, not when its last page did", async () => {
+		// Outbox rows from before the index are found by a scan of the whole table, a page of 1,000
+		// at a time; once a pass finds none, a marker tells every instance to stop scanning.
+		const table = uniqueTableName();
+		const cs = inject("azuriteConnectionString");
+		const client = tableClient(cs, table);
+		await client.createTable();
+		const held = Date.now() + 3_600_000;
+		const rows = Array.from({ length: 1001 }, (_, i) => ({
+			partitionKey: `p-${i.toString().padStart(4, "0")}`,
+			rowKey: "o~0000000001",
+			event: "{}",
+			claimedUntil: i === 0 ? 0 : held, // the first page holds the one nobody holds
+		}));
+		for (let i = 0; i < rows.length; i += 50)
+			await Promise.all(rows.slice(i, i + 50).map((r) => client.createEntity(r)));
+		const scanned = () =>
+			client.getEntity(PENDING_PARTITION, "~scanned").then(
+				() => true,
+				() => false,
+			);
+		const pass = async () => {
+			const store = createAzureTablesStore(cs, table, { recordEvents: true });
+			const found: string[] = [];
+			while (store.scanPasses === 0) found.push(...(await store.scanForUnindexedEvents()));
+			return found;
+		};
+
+		expect(await pass()).toEqual(["p-0000"]);
+		expect(await scanned()).toBe(false); // its last page found nothing, the pass did
+		await client.deleteEntity("p-0000", "o~0000000001"); // published and cleared
+		expect(await pass()).toEqual([]);
+		expect(await scanned()).toBe(true);
+	}, 60_000);
+
 	it("keeps a fresh mark whose commit has not landed yet; drops an old one whose event never came", async () => {
 		// Another instance marked an event and is about to commit it (mark first, then the commit's
 		// transaction): a sweep running in between must not take the index row away, or the event
