@@ -25,6 +25,15 @@ export async function benchWorkers(quick: boolean): Promise<RestResult[]> {
 	const results = [
 		...(await runTarget(BARE, { script: "bench/servers/bare-worker.ts", config: null }, seconds)),
 		...(await runTarget("order-tracker Worker, memory", {}, seconds)),
+		// Without the request line per request: under `wrangler dev` every console.log goes through
+		// wrangler's terminal, which costs more than the request itself (docs/performance.md).
+		...(quick
+			? []
+			: await runTarget(
+					"order-tracker Worker, memory, Logging:Level warn",
+					{ vars: { Logging__Level: "warn" } },
+					seconds,
+				)),
 	];
 	// The ratios the table prints, as fields.
 	return results.map((r) => {
