@@ -36,24 +36,42 @@ function fromBase64url(text: string): Uint8Array {
 /** The longest token body verify() takes (the stream's `id` query parameter is bounded just above it). */
 export const MAX_TOKEN_BODY = 4000;
 
+/**
+ * How long the shared secret is used before it is read again. The secret only changes when the
+ * event log's table was deleted and made anew (its row goes with it); reading it again now and then
+ * is how running instances come to agree on the new one without a restart.
+ */
+export const SECRET_REREAD_MS = 60_000;
+
 /** Issues and checks connection tokens under one shared secret. */
 export class ConnectionTokens {
-	private key?: Promise<CryptoKey>;
+	private key?: { value: Promise<CryptoKey>; readAt: number };
 
-	/** `secret` is read once, on first use (it may need storage). */
-	constructor(private readonly secret: () => Promise<string>) {}
+	/** `secret` is read on first use (it may need storage), then again every SECRET_REREAD_MS. */
+	constructor(
+		private readonly secret: () => Promise<string>,
+		private readonly now: () => number = Date.now,
+	) {}
 
 	private hmacKey(): Promise<CryptoKey> {
-		this.key ??= this.secret().then((s) =>
+		const now = this.now();
+		if (this.key && now - this.key.readAt < SECRET_REREAD_MS) return this.key.value;
+		const previous = this.key?.value;
+		const read = this.secret().then((s) =>
 			crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, [
 				"sign",
 				"verify",
 			]),
 		);
-		this.key.catch(() => {
-			this.key = undefined; // storage was down: try again on the next request
+		// Storage down: keep the key there was (read again after another SECRET_REREAD_MS), or, with
+		// none yet, try again on the next request.
+		const value = previous ? read.catch(() => previous) : read;
+		const key = { value, readAt: now };
+		this.key = key;
+		value.catch(() => {
+			if (this.key === key) this.key = undefined;
 		});
-		return this.key;
+		return value;
 	}
 
 	/**
