@@ -810,28 +810,27 @@ export class AzureTablesOrderStore implements OrderStore {
 		for (const listed of await this.pendingIndex.list(1000)) {
 			const row = await this.getEntity<OutboxEntity>(listed.orderId, outboxRowKey(listed.version));
 			if (!row) {
-				if (now - listed.markedAt > eventLeaseMs) await this.pendingIndex.drop(listed);
+				// Not waited for: a drop that fails is tried again by the next sweep.
+				if (now - listed.markedAt > eventLeaseMs) this.pendingIndex.drop(listed).catch(() => {});
 			} else if (Number(row.claimedUntil ?? 0) < now) orders.add(listed.orderId);
 		}
 		for (const orderId of await this.scanForUnindexedEvents(now)) orders.add(orderId);
 		return [...orders];
 	}
 
-	/**
-	 * Where the scan for unindexed outbox rows stopped (Azure's continuation token), how many rows
-	 * the pass so far found; done when true.
-	 */
-	private scan: { token?: string; done?: boolean; passes: number; foundInPass: number } = {
-		passes: 0,
-		foundInPass: 0,
-	};
+	/** Where the scan for unindexed outbox rows stopped (Azure's continuation token); done when true. */
+	private scan: { token?: string; done?: boolean; passes: number } = { passes: 0 };
 
 	/** Whole passes the scan for unindexed outbox rows has made over the table. */
 	get scanPasses(): number {
 		return this.scan.passes;
 	}
 
-	/** One page of the table-wide scan for outbox rows written before the pending index. */
+	/**
+	 * One page of the table-wide scan for outbox rows written before the pending index. Every outbox
+	 * row it sees is marked in the index (held ones too: their holder may stop before publishing),
+	 * so once a pass is over the index names them all and no instance need scan again.
+	 */
 	async scanForUnindexedEvents(now = this.now()): Promise<string[]> {
 		if (this.scan.done) return [];
 		if (this.scan.token === undefined && (await this.getEntity(PENDING_PARTITION, LEGACY_SCANNED_ROW))) {
@@ -843,7 +842,7 @@ export class AzureTablesOrderStore implements OrderStore {
 				.listEntities<OutboxEntity>({
 					queryOptions: {
 						filter: odata`RowKey ge ${OUTBOX_PREFIX} and RowKey lt ${`${OUTBOX_PREFIX}~`}`,
-						select: ["PartitionKey", "claimedUntil"],
+						select: ["PartitionKey", "RowKey", "claimedUntil"],
 					},
 					abortSignal,
 				})
@@ -851,17 +850,14 @@ export class AzureTablesOrderStore implements OrderStore {
 				.next();
 			return (result.value ?? []) as OutboxEntity[] & { continuationToken?: string };
 		});
+		await Promise.all(
+			page.map((r) => this.pendingIndex.mark(r.partitionKey, Number(r.rowKey.slice(OUTBOX_PREFIX.length)))),
+		);
 		const found = page.filter((r) => Number(r.claimedUntil ?? 0) < now).map((r) => r.partitionKey);
 		this.scan.token = page.continuationToken;
-		this.scan.foundInPass += found.length;
-		const passEnded = this.scan.token === undefined;
-		const passFound = this.scan.foundInPass;
-		if (passEnded) {
+		if (this.scan.token === undefined) {
+			// A whole pass is over, and every outbox row it saw is in the index now.
 			this.scan.passes++;
-			this.scan.foundInPass = 0;
-		}
-		if (passEnded && passFound === 0) {
-			// A whole pass (every page, not only the last) found nothing: no instance need scan again.
 			await this.call("mark scanned", (abortSignal) =>
 				this.client.upsertEntity(
 					{ partitionKey: PENDING_PARTITION, rowKey: LEGACY_SCANNED_ROW, at: now },

@@ -2,7 +2,7 @@
 // VS Code extension, so we load the table server directly; this is internal API, which is
 // why package.json pins azurite to an exact version. In-process means no orphaned child
 // holding the port, and close() flushes disk persistence (a SIGTERM'd Azurite CLI does not).
-import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -75,38 +75,51 @@ function liveHolder(text: string | undefined): number | undefined {
 		: undefined;
 }
 
-/** Creates the lock file only if there is none (`wx`): of two processes starting at once, one wins. */
+/**
+ * Creates `path` holding `text` only if there is none: written to a file of this process's first,
+ * then linked in (a link never replaces a file), so no process ever reads it half-written and of
+ * two processes starting at once one wins.
+ */
 function tryCreate(path: string, text: string): boolean {
+	const own = `${path}.${process.pid}.tmp`;
+	writeFileSync(own, text);
 	try {
-		writeFileSync(path, text, { flag: "wx" });
+		linkSync(own, path);
 		return true;
 	} catch (err) {
 		if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
 		throw err;
+	} finally {
+		unlinkSync(own);
 	}
 }
 
+/** A guard left by a process that died while removing a stale lock is taken away after this. */
+const GUARD_STALE_MS = 10_000;
+
 /**
- * Takes away a lock file whose holder is gone, unless it changed since it was judged stale (another
- * process took it over meanwhile): it is renamed aside first, which only one process can do, and
- * put back (a link never replaces a file) when what was renamed is not what was judged.
+ * Removes a lock file whose holder is gone, if it still says what was judged stale. One process at a
+ * time does this, under a guard file: a lock another process took meanwhile could only have been
+ * created after the stale one was removed, so what is removed here is never a live lock. False when
+ * another process holds the guard (try again shortly) or the lock changed.
  */
 function removeStale(path: string, judged: string): boolean {
-	const aside = `${path}.${process.pid}.stale`;
-	try {
-		renameSync(path, aside);
-	} catch {
-		return false; // gone already (another process took it away), or not ours to move
-	}
-	if (readLock(aside) !== judged) {
+	const guard = `${path}.break`;
+	if (!tryCreate(guard, String(process.pid))) {
 		try {
-			linkSync(aside, path);
+			if (Date.now() - statSync(guard).mtimeMs > GUARD_STALE_MS) unlinkSync(guard);
 		} catch {
-			// a newer lock is in place already
+			// gone already
 		}
+		return false;
 	}
-	unlinkSync(aside);
-	return true;
+	try {
+		if (readLock(path) !== judged) return false;
+		unlinkSync(path);
+		return true;
+	} finally {
+		unlinkSync(guard);
+	}
 }
 
 /**
@@ -114,8 +127,9 @@ function removeStale(path: string, judged: string): boolean {
  * the whole database in memory and saves it over the file, so a second process on the same folder
  * would silently lose one side's writes (or read the file before the last one flushed it). A holder
  * still shutting down is waited for, up to `waitMs`; a mark left by a process that is gone (a crash,
- * a kill, or another machine or container: another host name) does not count. The mark is created
- * only where there is none, so two processes starting at once cannot both hold it.
+ * a kill, or another machine or container: another host name) does not count, and is removed by
+ * one process at a time. The mark is created only where there is none, whole, so two processes
+ * starting at once cannot both hold it.
  */
 export async function lockDataDir(dir: string, waitMs = LOCK_WAIT_MS): Promise<() => void> {
 	const path = join(dir, LOCK_FILE);

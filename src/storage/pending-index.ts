@@ -123,9 +123,10 @@ export class PendingIndex {
 			for (const op of ops) {
 				await this.call("pending index", async (abortSignal) => {
 					try {
+						// Stamped now, not when the batch began: a mark must not look older than it is.
 						if (op.kind === "mark")
 							await this.client.upsertEntity(
-								{ partitionKey: PENDING_PARTITION, rowKey: op.rowKey, at },
+								{ partitionKey: PENDING_PARTITION, rowKey: op.rowKey, at: this.now() },
 								"Replace",
 								{
 									abortSignal,

@@ -29,7 +29,7 @@ it("with a window of 0 flushes every item at once", () => {
 	expect(c.scheduled).toBe(false);
 });
 
-it("takes the window as it is at each push", () => {
+it("reads the window when a push finds no flush scheduled", () => {
 	let window = 10_000;
 	const flushes: string[][] = [];
 	const c = new Coalescer<string>(

@@ -127,9 +127,10 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 		expect(await store.ordersWithUnclaimedEvents()).toEqual([]);
 	});
 
-	it("marks the table scanned only when a whole pass of the old scan found nothing, not when its last page did", async () => {
+	it("brings the outbox rows the old scan sees into the index, held ones too, before it marks the table scanned", async () => {
 		// Outbox rows from before the index are found by a scan of the whole table, a page of 1,000
-		// at a time; once a pass finds none, a marker tells every instance to stop scanning.
+		// at a time; once a pass is over, a marker tells every instance to stop scanning. What the
+		// pass saw must be in the index by then, or a row whose holder stops is never found again.
 		const table = uniqueTableName();
 		const cs = inject("azuriteConnectionString");
 		const client = tableClient(cs, table);
@@ -139,27 +140,24 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 			partitionKey: `p-${i.toString().padStart(4, "0")}`,
 			rowKey: "o~0000000001",
 			event: "{}",
-			claimedUntil: i === 0 ? 0 : held, // the first page holds the one nobody holds
+			claimedUntil: i === 0 ? 0 : held, // one nobody holds; the others held by a publisher
 		}));
 		for (let i = 0; i < rows.length; i += 50)
 			await Promise.all(rows.slice(i, i + 50).map((r) => client.createEntity(r)));
-		const scanned = () =>
-			client.getEntity(PENDING_PARTITION, "~scanned").then(
+		const exists = (partitionKey: string, rowKey: string) =>
+			client.getEntity(partitionKey, rowKey).then(
 				() => true,
 				() => false,
 			);
-		const pass = async () => {
-			const store = createAzureTablesStore(cs, table, { recordEvents: true });
-			const found: string[] = [];
-			while (store.scanPasses === 0) found.push(...(await store.scanForUnindexedEvents()));
-			return found;
-		};
 
-		expect(await pass()).toEqual(["p-0000"]);
-		expect(await scanned()).toBe(false); // its last page found nothing, the pass did
-		await client.deleteEntity("p-0000", "o~0000000001"); // published and cleared
-		expect(await pass()).toEqual([]);
-		expect(await scanned()).toBe(true);
+		const store = createAzureTablesStore(cs, table, { recordEvents: true });
+		const found: string[] = [];
+		while (store.scanPasses === 0) found.push(...(await store.scanForUnindexedEvents()));
+		expect(found).toEqual(["p-0000"]); // the held ones are their holders' to publish …
+		expect(await exists(PENDING_PARTITION, "~scanned")).toBe(true);
+		// … and in the index now, on the first page and on the last, should their holders stop.
+		for (const orderId of ["p-0000", "p-0500", "p-1000"])
+			expect(await exists(PENDING_PARTITION, pendingRowKey(orderId, 1))).toBe(true);
 	}, 60_000);
 
 	it("keeps a fresh mark whose commit has not landed yet; drops an old one whose event never came", async () => {

@@ -60,10 +60,12 @@ it("gives a free folder to one of several processes starting at once", async () 
 }, 60_000);
 
 it("gives a folder whose holder is gone to one of several processes starting at once", async () => {
-	const dir = mkdtempSync(join(tmpdir(), "azurite-lock-"));
-	// A pid no process has (above Linux's pid_max) stands for a holder that crashed.
-	writeFileSync(join(dir, "azurite.lock"), JSON.stringify({ pid: 4_194_304 + 1, host: hostname() }));
-	const answers = await contend(dir, 5);
-	expect(answers.filter((a) => a === "held")).toHaveLength(1);
-	expect(answers.filter((a) => a === "DataDirInUseError")).toHaveLength(4);
-}, 60_000);
+	for (let round = 0; round < 3; round++) {
+		const dir = mkdtempSync(join(tmpdir(), "azurite-lock-"));
+		// A pid no process has (above Linux's pid_max) stands for a holder that crashed.
+		writeFileSync(join(dir, "azurite.lock"), JSON.stringify({ pid: 4_194_304 + 1, host: hostname() }));
+		const answers = await contend(dir, 5);
+		expect(answers.filter((a) => a === "held")).toHaveLength(1);
+		expect(answers.filter((a) => a === "DataDirInUseError")).toHaveLength(4);
+	}
+}, 90_000);
