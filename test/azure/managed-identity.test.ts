@@ -120,6 +120,26 @@ describe("Table Storage with a managed identity (TableStorage:ServiceUri)", () =
 		expect(svc.output()).toMatch(/SIGTERM: stopping before start-up finished/);
 	});
 
+	it("renews its token before it expires: requests keep working past the first token's end", async () => {
+		const endpoint = await identityEndpoint();
+		endpoint.lifetimeSeconds = 20; // Azurite refuses a token past its exp
+		const svc = await start(keylessEnvironment(endpoint));
+		const firstExpires = Date.now() + 20_000;
+		// Orders created through the first token's end and well past it, each answered 201.
+		let created = 0;
+		while (Date.now() < firstExpires + 12_000) {
+			const order = await createOrder(svc.baseUrl, { customerName: "Renewal", productName: `#${created}` });
+			expect(order.orderId).toBeTruthy();
+			created++;
+			await new Promise((r) => setTimeout(r, 1000));
+		}
+		expect(created).toBeGreaterThan(20);
+		expect((await readiness(svc)).status).toBe(200);
+		// More than one token was fetched, the later ones before the earlier ran out.
+		expect(endpoint.issued.length).toBeGreaterThan(1);
+		for (const token of endpoint.issued) expect(svc.output()).not.toContain(token.split(".")[2]);
+	}, 90_000);
+
 	it("an expired token is refused by storage and reported", async () => {
 		const endpoint = await identityEndpoint();
 		endpoint.issueExpired = true;

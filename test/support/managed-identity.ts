@@ -29,6 +29,8 @@ export class TestManagedIdentityEndpoint {
 	audienceOverrideFor: string | undefined;
 	/** Issue tokens whose `exp` has passed, while telling the client they are fresh (a skewed clock). */
 	issueExpired = false;
+	/** How long a token is good for (Entra ID's are good for an hour or more). */
+	lifetimeSeconds = 3600;
 	private server!: Server;
 	private privateKey!: KeyObject | CryptoKey;
 	publicKey!: KeyObject | CryptoKey;
@@ -89,15 +91,15 @@ export class TestManagedIdentityEndpoint {
 			.setSubject(this.principalId)
 			.setIssuedAt(issuedAt)
 			.setNotBefore(issuedAt)
-			.setExpirationTime(issuedAt + 3600)
+			.setExpirationTime(issuedAt + this.lifetimeSeconds)
 			.sign(this.privateKey);
 		this.issued.push(token);
 		return {
 			status: 200,
 			body: {
 				access_token: token,
-				// The client is told the token is good for an hour from now, whatever `exp` says.
-				expires_on: String(now + 3600),
+				// The client is told the token is good for its lifetime from now, whatever `exp` says.
+				expires_on: String(now + this.lifetimeSeconds),
 				resource,
 				token_type: "Bearer",
 				client_id: this.clientId,
