@@ -45,7 +45,10 @@ export const SECRET_REREAD_MS = 60_000;
 
 /** Issues and checks connection tokens under one shared secret. */
 export class ConnectionTokens {
-	private key?: { value: Promise<CryptoKey>; readAt: number };
+	/** The key in use, and when its secret was read. */
+	private key?: Promise<CryptoKey>;
+	private readAt = 0;
+	private rereading = false;
 
 	/** `secret` is read on first use (it may need storage), then again every SECRET_REREAD_MS. */
 	constructor(
@@ -53,25 +56,42 @@ export class ConnectionTokens {
 		private readonly now: () => number = Date.now,
 	) {}
 
-	private hmacKey(): Promise<CryptoKey> {
-		const now = this.now();
-		if (this.key && now - this.key.readAt < SECRET_REREAD_MS) return this.key.value;
-		const previous = this.key?.value;
-		const read = this.secret().then((s) =>
+	private readKey(): Promise<CryptoKey> {
+		return this.secret().then((s) =>
 			crypto.subtle.importKey("raw", encoder.encode(s), { name: "HMAC", hash: "SHA-256" }, false, [
 				"sign",
 				"verify",
 			]),
 		);
-		// Storage down: keep the key there was (read again after another SECRET_REREAD_MS), or, with
-		// none yet, try again on the next request.
-		const value = previous ? read.catch(() => previous) : read;
-		const key = { value, readAt: now };
-		this.key = key;
-		value.catch(() => {
-			if (this.key === key) this.key = undefined;
-		});
-		return value;
+	}
+
+	private hmacKey(): Promise<CryptoKey> {
+		const now = this.now();
+		if (!this.key) {
+			const key = this.readKey();
+			this.key = key;
+			this.readAt = now;
+			key.catch(() => {
+				if (this.key === key) this.key = undefined; // storage was down: try again on the next request
+			});
+			return key;
+		}
+		// Read again in the background: requests go on with the key there is (also while storage
+		// cannot be read; then it is tried again after another SECRET_REREAD_MS).
+		if (now - this.readAt >= SECRET_REREAD_MS && !this.rereading) {
+			this.rereading = true;
+			this.readAt = now;
+			this.readKey().then(
+				(key) => {
+					this.key = Promise.resolve(key);
+					this.rereading = false;
+				},
+				() => {
+					this.rereading = false;
+				},
+			);
+		}
+		return this.key;
 	}
 
 	/**

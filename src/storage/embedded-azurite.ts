@@ -2,7 +2,7 @@
 // VS Code extension, so we load the table server directly; this is internal API, which is
 // why package.json pins azurite to an exact version. In-process means no orphaned child
 // holding the port, and close() flushes disk persistence (a SIGTERM'd Azurite CLI does not).
-import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -78,7 +78,7 @@ function liveHolder(text: string | undefined): number | undefined {
 /**
  * Creates `path` holding `text` only if there is none: written to a file of this process's first,
  * then linked in (a link never replaces a file), so no process ever reads it half-written and of
- * two processes starting at once one wins.
+ * two processes starting at once one wins. On a file system without hard links, created in place.
  */
 function tryCreate(path: string, text: string): boolean {
 	const own = `${path}.${process.pid}.tmp`;
@@ -87,29 +87,39 @@ function tryCreate(path: string, text: string): boolean {
 		linkSync(own, path);
 		return true;
 	} catch (err) {
-		if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-		throw err;
+		const code = (err as NodeJS.ErrnoException).code;
+		if (code === "EEXIST") return false;
+		if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EOPNOTSUPP") throw err;
+		try {
+			writeFileSync(path, text, { flag: "wx" });
+			return true;
+		} catch (e) {
+			if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+			throw e;
+		}
 	} finally {
 		unlinkSync(own);
 	}
 }
 
-/** A guard left by a process that died while removing a stale lock is taken away after this. */
-const GUARD_STALE_MS = 10_000;
-
 /**
  * Removes a lock file whose holder is gone, if it still says what was judged stale. One process at a
- * time does this, under a guard file: a lock another process took meanwhile could only have been
- * created after the stale one was removed, so what is removed here is never a live lock. False when
- * another process holds the guard (try again shortly) or the lock changed.
+ * time does this, under a guard file naming it: a lock another process took meanwhile could only
+ * have been created after the stale one was removed, so what is removed here is never a live lock.
+ * A guard whose process is gone (it died right there) is removed the same way. False when another
+ * process holds the guard (try again shortly) or the lock changed.
  */
 function removeStale(path: string, judged: string): boolean {
 	const guard = `${path}.break`;
-	if (!tryCreate(guard, String(process.pid))) {
-		try {
-			if (Date.now() - statSync(guard).mtimeMs > GUARD_STALE_MS) unlinkSync(guard);
-		} catch {
-			// gone already
+	const mine = JSON.stringify({ pid: process.pid, host: hostname() });
+	if (!tryCreate(guard, mine)) {
+		const holder = readLock(guard);
+		if (holder !== undefined && liveHolder(holder) === undefined && readLock(guard) === holder) {
+			try {
+				unlinkSync(guard);
+			} catch {
+				// gone already
+			}
 		}
 		return false;
 	}
@@ -118,7 +128,7 @@ function removeStale(path: string, judged: string): boolean {
 		unlinkSync(path);
 		return true;
 	} finally {
-		unlinkSync(guard);
+		if (readLock(guard) === mine) unlinkSync(guard);
 	}
 }
 

@@ -1,7 +1,7 @@
 // SignalR connection tokens (src/hub/signalr-token.ts): signed under the secret instances share,
 // which is read again now and then, so instances agree on a new one (the event log's table made
 // anew) without a restart, and a storage outage meanwhile does not refuse the tokens there are.
-import { expect, it } from "vitest";
+import { expect, it, vi } from "vitest";
 import { ConnectionTokens, SECRET_REREAD_MS } from "../../src/hub/signalr-token.js";
 
 const claims = (connectionId: string) => ({ connectionId, issuedAt: 1 });
@@ -32,7 +32,10 @@ it("takes a new shared secret within SECRET_REREAD_MS: tokens of the old one are
 	expect(reads()).toBe(1);
 
 	clock.now = SECRET_REREAD_MS;
-	expect(await tokens.verify(old)).toBeUndefined();
+	// Read again in the background: this request still goes on with the key there is …
+	expect(await tokens.verify(old)).toMatchObject({ connectionId: "a" });
+	// … and the next ones use the new secret.
+	await vi.waitFor(async () => expect(await tokens.verify(old)).toBeUndefined());
 	const fresh = (await tokens.issue(claims("b"))) as string;
 	expect(await tokens.verify(fresh)).toMatchObject({ connectionId: "b" });
 	expect(reads()).toBe(2);
@@ -47,9 +50,13 @@ it("keeps the secret it has while storage cannot be read, and tries again at the
 	clock.now = SECRET_REREAD_MS;
 	expect(await tokens.verify(token)).toMatchObject({ connectionId: "a" });
 	expect(reads()).toBe(2);
+	await new Promise((r) => setTimeout(r, 10)); // the failed read is over
 	clock.now = SECRET_REREAD_MS + 1;
 	expect(await tokens.verify(token)).toMatchObject({ connectionId: "a" });
 	expect(reads()).toBe(2); // not every request: once a period
+	clock.now = 2 * SECRET_REREAD_MS;
+	expect(await tokens.verify(token)).toMatchObject({ connectionId: "a" });
+	expect(reads()).toBe(3);
 });
 
 it("without any secret yet, tries again on the next request", async () => {
