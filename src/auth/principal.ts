@@ -29,6 +29,14 @@ export function ownerScope(p: Principal): string | undefined {
 	return p.permissions.has("Orders.ReadAll") ? undefined : p.id;
 }
 
+/**
+ * Whom a per-caller budget charges (replays, SignalR requests carried to other instances): the
+ * principal, else, without auth, the client's address.
+ */
+export function budgetKey(p: Principal, clientAddress: string | undefined): string {
+	return p.id ?? clientAddress ?? "anonymous";
+}
+
 /** The permissions named in a token's claims. */
 export function permissionsOf(claims: Record<string, unknown>): Set<Permission> {
 	const names = new Set<string>();

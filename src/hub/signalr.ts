@@ -17,7 +17,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requirePermission } from "../auth/http.js";
 import { BEARER, SESSION } from "../auth/openapi.js";
-import type { Principal } from "../auth/principal.js";
+import { budgetKey, type Principal } from "../auth/principal.js";
 import { jsonNestingExceeds, MAX_JSON_DEPTH, readLimited } from "../http/json-body.js";
 import { ProblemSchema } from "../orders/schemas.js";
 import { ProblemError, problem } from "../problem.js";
@@ -381,22 +381,17 @@ export class SignalRConnections {
 			if (refuse.length > 0) control.refuse = refuse;
 			// One message for the whole request, and none when there is nothing to do (pings).
 			if (control.refuse || control.handshakeError !== undefined || control.close)
-				await this.deliver(control, senderOf(c, caller));
+				await this.deliver(control, budgetKey(caller, c.get("clientAddress")));
 			return c.body(null, 200);
 		});
 
 		app.openapi(endRoute, async (c) => {
 			const caller = requirePermission(c, "Orders.Read", "Orders.ReadAll");
 			const { connectionId } = await this.claimsFor(c.req.valid("query").id, caller);
-			await this.deliver({ connectionId, close: true }, senderOf(c, caller));
+			await this.deliver({ connectionId, close: true }, budgetKey(caller, c.get("clientAddress")));
 			return c.body(null, 202);
 		});
 	}
-}
-
-/** Whom a request's control message is charged to: the caller, else their address (as replays are). */
-function senderOf(c: Context, caller: Principal): string {
-	return caller.id ?? c.get("clientAddress") ?? "anonymous";
 }
 
 /** A connection id: 128 random bits, URL-safe. */

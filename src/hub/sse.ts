@@ -5,7 +5,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { FORWARDED_CALLER, forwardedCaller, requirePermission } from "../auth/http.js";
 import { BEARER, SESSION } from "../auth/openapi.js";
-import { ownerScope, type Permission, type Principal } from "../auth/principal.js";
+import { budgetKey, ownerScope, type Permission, type Principal } from "../auth/principal.js";
 import type { CorsPolicy } from "../http/cors.js";
 import { REQUEST_ID_HEADER } from "../http/request-telemetry.js";
 import { currentLogContext } from "../observability/context.js";
@@ -290,8 +290,7 @@ export function registerHubRoutes(
 			sink,
 			{ ...filter, ...(owner !== undefined ? { ownerId: owner } : {}) },
 			stream.lastEventId,
-			// Replays are charged to the caller; without auth, to their address.
-			id ?? c.get("clientAddress") ?? "anonymous",
+			budgetKey(caller, c.get("clientAddress")),
 			stream.format,
 		);
 		if (gone) unsubscribe();

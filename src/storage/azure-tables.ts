@@ -121,6 +121,7 @@ export interface AzureTablesOptions extends StoreOptions {
 }
 
 const outboxRowKey = (version: number) => `${OUTBOX_PREFIX}${version.toString().padStart(10, "0")}`;
+const outboxVersion = (rowKey: string) => Number(rowKey.slice(OUTBOX_PREFIX.length));
 const historyRowKey = (version: number) => `${HISTORY_PREFIX}${version.toString().padStart(10, "0")}`;
 const markerRowKey = (messageId: string) => `${MARKER_PREFIX}${base64url(messageId)}`;
 
@@ -243,6 +244,8 @@ export class AzureTablesOrderStore implements OrderStore {
 	private readonly retentionMs: number;
 	private readonly now: () => number;
 	private readonly recordEvents: boolean;
+	/** How long a publisher's claim on an event holds (Events:LeaseSeconds). */
+	private readonly eventLeaseMs: number;
 	private tableReady?: Promise<void>;
 
 	constructor(
@@ -250,6 +253,7 @@ export class AzureTablesOrderStore implements OrderStore {
 		private readonly options: AzureTablesOptions = {},
 	) {
 		this.timeoutMs = options.timeoutMs ?? 5000;
+		this.eventLeaseMs = options.eventLeaseMs ?? DEFAULT_EVENT_LEASE_MS;
 		this.listBudgetMs = options.listBudgetMs ?? 2000;
 		this.retentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
 		this.now = options.now ?? Date.now;
@@ -279,13 +283,16 @@ export class AzureTablesOrderStore implements OrderStore {
 
 	/** The outbox row recording `event` in its order's partition (in the change's transaction). */
 	private outboxRow(orderId: string, version: number, event: OrderEvent) {
-		const { eventHolder, eventLeaseMs = DEFAULT_EVENT_LEASE_MS } = this.options;
+		const { eventHolder } = this.options;
 		return {
 			partitionKey: orderId,
 			rowKey: outboxRowKey(version),
 			event: JSON.stringify(event),
 			...(eventHolder
-				? { claimedBy: eventHolder, claimedUntil: this.stampedClaims.stamp(orderId, version, eventLeaseMs) }
+				? {
+						claimedBy: eventHolder,
+						claimedUntil: this.stampedClaims.stamp(orderId, version, this.eventLeaseMs),
+					}
 				: {}),
 		};
 	}
@@ -747,7 +754,7 @@ export class AzureTablesOrderStore implements OrderStore {
 		});
 		return rows.map((r) => ({
 			orderId,
-			version: Number(r.rowKey.slice(OUTBOX_PREFIX.length)),
+			version: outboxVersion(r.rowKey),
 			event: JSON.parse(r.event) as OrderEvent,
 			...(r.claimedBy !== undefined ? { claimedBy: r.claimedBy } : {}),
 			...(r.claimedUntil !== undefined ? { claimedUntil: Number(r.claimedUntil) } : {}),
@@ -806,12 +813,11 @@ export class AzureTablesOrderStore implements OrderStore {
 		// instances left. One point read of each tells whether it is there and held.
 		// A row without its event is dropped only once it is older than the lease: a younger one may
 		// be a mark whose commit has not landed yet (see pending-index.ts).
-		const { eventLeaseMs = DEFAULT_EVENT_LEASE_MS } = this.options;
 		for (const listed of await this.pendingIndex.list(1000)) {
 			const row = await this.getEntity<OutboxEntity>(listed.orderId, outboxRowKey(listed.version));
 			if (!row) {
 				// Not waited for: a drop that fails is tried again by the next sweep.
-				if (now - listed.markedAt > eventLeaseMs) this.pendingIndex.drop(listed).catch(() => {});
+				if (now - listed.markedAt > this.eventLeaseMs) this.pendingIndex.drop(listed).catch(() => {});
 			} else if (Number(row.claimedUntil ?? 0) < now) orders.add(listed.orderId);
 		}
 		for (const orderId of await this.scanForUnindexedEvents(now)) orders.add(orderId);
@@ -850,9 +856,7 @@ export class AzureTablesOrderStore implements OrderStore {
 				.next();
 			return (result.value ?? []) as OutboxEntity[] & { continuationToken?: string };
 		});
-		await Promise.all(
-			page.map((r) => this.pendingIndex.mark(r.partitionKey, Number(r.rowKey.slice(OUTBOX_PREFIX.length)))),
-		);
+		await Promise.all(page.map((r) => this.pendingIndex.mark(r.partitionKey, outboxVersion(r.rowKey))));
 		const found = page.filter((r) => Number(r.claimedUntil ?? 0) < now).map((r) => r.partitionKey);
 		this.scan.token = page.continuationToken;
 		if (this.scan.token === undefined) {

@@ -150,7 +150,9 @@ export async function lockDataDir(dir: string, waitMs = LOCK_WAIT_MS): Promise<(
 		const pid = liveHolder(text);
 		if (text === undefined || (pid === undefined && removeStale(path, text))) continue; // try again at once
 		if (Date.now() >= until) {
-			if (pid !== undefined) throw new DataDirInUseError(dir, pid);
+			// The stale lock may have been replaced by a live one while another process removed it.
+			const holder = pid ?? liveHolder(readLock(path));
+			if (holder !== undefined) throw new DataDirInUseError(dir, holder);
 			throw new Error(`${path} exists and cannot be replaced: delete it, or give this process the right to.`);
 		}
 		await new Promise((resolve) => setTimeout(resolve, 100));

@@ -166,7 +166,8 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 		// would be unfindable should that instance stop before publishing it.
 		const table = uniqueTableName();
 		const cs = inject("azuriteConnectionString");
-		const sweeper = createAzureTablesStore(cs, table, { recordEvents: true, eventLeaseMs: 10_000 });
+		// A lease far longer than this test takes on any machine.
+		const sweeper = createAzureTablesStore(cs, table, { recordEvents: true, eventLeaseMs: 600_000 });
 		const client = tableClient(cs, table);
 		await sweeper.ordersWithUnclaimedEvents(); // creates the table
 		const row = (orderId: string, at: number) => ({
@@ -180,7 +181,7 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 				() => false,
 			);
 		await client.createEntity(row("fresh-mark", Date.now()));
-		await client.createEntity(row("failed-commit", Date.now() - 60_000)); // older than the lease
+		await client.createEntity(row("failed-commit", Date.now() - 3_600_000)); // older than the lease
 
 		expect(await sweeper.ordersWithUnclaimedEvents()).toEqual([]);
 		// The old row is dropped (the marker that the sweep's drops are done) …

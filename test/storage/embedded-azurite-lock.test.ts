@@ -11,7 +11,7 @@ import { expect, it } from "vitest";
 
 const modulePath = fileURLToPath(new URL("../../src/storage/embedded-azurite.ts", import.meta.url));
 
-// Each contender loads the module, says "ready", waits for "go", tries for 300 ms, says how it went,
+// Each contender loads the module, says "ready", waits for "go", tries for 1 s, says how it went,
 // and holds what it got until its stdin ends.
 const contender = `
 import { createInterface } from "node:readline";
@@ -21,7 +21,7 @@ console.log("ready");
 for await (const line of lines) {
 	if (line !== "go") continue;
 	try {
-		await lockDataDir(process.env.LOCK_DIR, 300);
+		await lockDataDir(process.env.LOCK_DIR, 1000);
 		console.log("held");
 	} catch (err) {
 		console.log(err.name);
