@@ -16,6 +16,7 @@ import {
 	unavailableReason,
 } from "../storage/azure-tables.js";
 import { StoreUnavailableError } from "../storage/port.js";
+import { deadlineSignal } from "../util/deadline-signal.js";
 import { ClaimExpiredError, type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
 
 const META = { partitionKey: "meta", rowKey: "meta" };
@@ -63,11 +64,11 @@ export class AzureTablesEventLog implements EventLog {
 
 	/** One storage call with a deadline; what cannot reach storage becomes StoreUnavailableError. */
 	private async call<T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-		const deadline = AbortSignal.timeout(this.timeoutMs);
+		const deadline = deadlineSignal(this.timeoutMs);
 		try {
-			return await fn(deadline);
+			return await fn(deadline.signal);
 		} catch (err) {
-			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
+			const reason = deadline.signal.aborted ? "timeout" : unavailableReason(err);
 			if (reason) {
 				throw new StoreUnavailableError(`event log unavailable (${what}, ${reason}): ${errorSummary(err)}`, {
 					cause: err,
@@ -75,6 +76,8 @@ export class AzureTablesEventLog implements EventLog {
 				});
 			}
 			throw err;
+		} finally {
+			deadline.clear();
 		}
 	}
 

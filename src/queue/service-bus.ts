@@ -19,6 +19,7 @@ import {
 	type ServiceBusConnection,
 	serviceBusError,
 } from "../service-bus-connection.js";
+import { withDeadlineSignal } from "../util/deadline-signal.js";
 import {
 	QueueUnavailableError,
 	type Settlement,
@@ -87,15 +88,17 @@ export class ServiceBusStatusQueue implements StatusQueue {
 	async send(change: StatusChange): Promise<void> {
 		if (this.closing) throw new QueueUnavailableError("the status queue is shutting down");
 		try {
-			await this.sender.sendMessages(
-				{
-					body: statusMessageBody(change),
-					contentType: "application/json",
-					messageId: change.messageId,
-					subject: STATUS_MESSAGE_SUBJECT,
-					applicationProperties: originProperties(),
-				},
-				{ abortSignal: AbortSignal.timeout(this.sendTimeoutMs) },
+			await withDeadlineSignal(this.sendTimeoutMs, (abortSignal) =>
+				this.sender.sendMessages(
+					{
+						body: statusMessageBody(change),
+						contentType: "application/json",
+						messageId: change.messageId,
+						subject: STATUS_MESSAGE_SUBJECT,
+						applicationProperties: originProperties(),
+					},
+					{ abortSignal },
+				),
 			);
 		} catch (err) {
 			throw new QueueUnavailableError(`Service Bus send failed: ${(err as Error).message}`, { cause: err });

@@ -24,6 +24,7 @@ import type { HistoryEntry, NewOrder, Order } from "../domain/order.js";
 import type { OrderStatus } from "../domain/status.js";
 import type { UnavailableReason } from "../unavailable.js";
 import { BoundedMap } from "../util/bounded-map.js";
+import { deadlineSignal } from "../util/deadline-signal.js";
 import { ClaimStamps } from "./claim-stamps.js";
 import { PENDING_PARTITION, PendingIndex } from "./pending-index.js";
 import {
@@ -304,18 +305,20 @@ export class AzureTablesOrderStore implements OrderStore {
 	}
 
 	private async raw<T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-		const deadline = AbortSignal.timeout(this.timeoutMs);
+		const deadline = deadlineSignal(this.timeoutMs);
 		try {
-			return await fn(deadline);
+			return await fn(deadline.signal);
 		} catch (err) {
 			// The SDK may report an aborted call as some other error: the deadline says what happened.
-			const reason = deadline.aborted ? "timeout" : unavailableReason(err);
+			const reason = deadline.signal.aborted ? "timeout" : unavailableReason(err);
 			if (reason)
 				throw new StoreUnavailableError(
 					`Table Storage unavailable (${what}, ${reason}): ${errorSummary(err)}`,
 					{ cause: err, reason },
 				);
 			throw err;
+		} finally {
+			deadline.clear();
 		}
 	}
 
