@@ -97,7 +97,7 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 				return false;
 			}
 		};
-		return { store, indexed };
+		return { store, indexed, client };
 	};
 	const createAndClear = async (store: ReturnType<typeof setUp>["store"]) => {
 		const created = await store.create(newOrder);
@@ -159,6 +159,62 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 		for (const orderId of ["p-0000", "p-0500", "p-1000"])
 			expect(await exists(PENDING_PARTITION, pendingRowKey(orderId, 1))).toBe(true);
 	}, 60_000);
+
+	it("indexes a redelivered change's event when its instance stopped between the commit and the index row", async () => {
+		// A status change's index row is written alongside its commit (the queue message is settled
+		// only after both): a stop in between leaves the event in the outbox, unindexed, and the
+		// message comes back. Its redelivery, found applied, must index the event for the sweep.
+		const table = uniqueTableName();
+		const cs = inject("azuriteConnectionString");
+		const client = tableClient(cs, table);
+		const stopped = createAzureTablesStore(cs, table, { recordEvents: true });
+		const created = await stopped.create(newOrder);
+		if (created.kind !== "created") throw new Error(created.kind);
+		const { orderId } = created.order;
+		const [createdEvent] = await stopped.pendingEvents(orderId);
+		if (!createdEvent) throw new Error("not recorded");
+		await stopped.clearPendingEvent(createdEvent);
+		// A sweep an hour later (every claim run out), once the scan for rows from before the index
+		// is done: from then on it finds events through the index only.
+		const later = () => Date.now() + 3_600_000;
+		const sweeper = createAzureTablesStore(cs, table, { recordEvents: true, now: later });
+		while (sweeper.scanPasses === 0) await sweeper.scanForUnindexedEvents();
+		const change = {
+			orderId,
+			status: "Processing" as const,
+			messageId: "m1",
+			occurredAt: new Date().toISOString(),
+		};
+		expect((await applyStatusChange(stopped, change)).kind).toBe("applied");
+		// What the stop leaves: the commit landed, the index row did not.
+		await client.deleteEntity(PENDING_PARTITION, pendingRowKey(orderId, 1));
+		expect(await sweeper.ordersWithUnclaimedEvents()).not.toContain(orderId);
+
+		const other = createAzureTablesStore(cs, table, { recordEvents: true });
+		expect((await applyStatusChange(other, change)).kind).toBe("duplicate");
+		expect(await sweeper.ordersWithUnclaimedEvents()).toContain(orderId);
+		expect((await sweeper.pendingEvents(orderId)).map((p) => p.version)).toEqual([1]);
+	});
+
+	it("does not index a redelivered change whose event was published", async () => {
+		const { store, client } = setUp();
+		const created = await store.create(newOrder);
+		if (created.kind !== "created") throw new Error(created.kind);
+		const { orderId } = created.order;
+		const change = {
+			orderId,
+			status: "Processing" as const,
+			messageId: "m1",
+			occurredAt: new Date().toISOString(),
+		};
+		expect((await applyStatusChange(store, change)).kind).toBe("applied");
+		for (const pending of await store.pendingEvents(orderId)) await store.clearPendingEvent(pending);
+		await client.deleteEntity(PENDING_PARTITION, pendingRowKey(orderId, 1)).catch(() => {});
+		expect((await applyStatusChange(store, change)).kind).toBe("duplicate");
+		await expect(client.getEntity(PENDING_PARTITION, pendingRowKey(orderId, 1))).rejects.toMatchObject({
+			statusCode: 404,
+		});
+	});
 
 	it("keeps a fresh mark whose commit has not landed yet; drops an old one whose event never came", async () => {
 		// Another instance marked an event and is about to commit it (mark first, then the commit's
