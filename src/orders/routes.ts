@@ -208,8 +208,7 @@ export function orderRoutes({ store, queue, events }: OrderRouteDeps) {
 				}
 				if (verdict === "noop") return c.json({ orderId, status }, 202);
 				const key = c.req.valid("header")["idempotency-key"];
-				const messageId =
-					key === undefined ? crypto.randomUUID() : await changeMessageId(orderId, key, status);
+				const messageId = key === undefined ? crypto.randomUUID() : changeMessageId(orderId, key, status);
 				const change = { orderId, status, messageId, occurredAt: new Date().toISOString(), source: "api" };
 				// The adapter owns its short, bounded retry; failing that, 503. The send's span is the parent
 				// of the receiver's work (its context travels in the message).

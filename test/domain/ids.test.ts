@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { newOrderId } from "../../src/domain/ids.js";
+import { changeMessageId, newOrderId } from "../../src/domain/ids.js";
 
 describe("newOrderId", () => {
 	it("makes UUIDv7 strings that grow strictly, also within one millisecond", () => {
@@ -16,6 +16,21 @@ describe("newOrderId", () => {
 		expect(b > a).toBe(true);
 		expect(Number.parseInt(b.replace(/-/g, "").slice(0, 12), 16)).toBeGreaterThanOrEqual(
 			Date.now() + 10_000 - 1,
+		);
+	});
+});
+
+describe("changeMessageId", () => {
+	it("is the same name-based UUID (version 5) in every release, for every order, status and key", () => {
+		// A PUT retried across an upgrade must get the message id it got before, or the queue's
+		// duplicate detection lets the retry through. The value was computed by the first
+		// implementation (WebCrypto's SHA-1).
+		expect(changeMessageId("ord-1", "key-é", "Shipped")).toBe("7ba10600-cf5f-5951-b584-37b086329578");
+		expect(changeMessageId("ord-1", "key-é", "Processing")).not.toBe(
+			changeMessageId("ord-1", "key-é", "Shipped"),
+		);
+		expect(changeMessageId("ord-2", "key-é", "Shipped")).not.toBe(
+			changeMessageId("ord-1", "key-é", "Shipped"),
 		);
 	});
 });
