@@ -147,7 +147,7 @@ export const ConfigSchema = z
 				RetryMs: intFromString(0, 3_600_000).default(2000),
 				MaxSubscribers: intFromString(1, 1_000_000).default(10_000),
 				MaxBufferedBytes: intFromString(1024, 1 << 30).default(256 * 1024),
-				CoalesceMs: intFromString(0, 1000).default(25),
+				CoalesceMs: intFromString(0, 1000).default(50),
 				/** Streams one principal may hold at once (with Auth:Mode Jwt). */
 				MaxSubscribersPerPrincipal: intFromString(1, 100_000).default(10),
 				/** Event log rows one caller's replays may read per minute; past it, `reset`. */

@@ -32,7 +32,7 @@ describe("configuration", () => {
 				RetryMs: 2000,
 				MaxSubscribers: 10_000,
 				MaxBufferedBytes: 262_144,
-				CoalesceMs: 25,
+				CoalesceMs: 50,
 				MaxSubscribersPerPrincipal: 10,
 				MaxReplayReadsPerMinute: 20_000,
 			},

@@ -1,7 +1,7 @@
 // The hub's Nagle for SSE (src/hub/coalescer.ts) and its window, which grows with the subscribers.
 import { expect, it, vi } from "vitest";
 import { Coalescer } from "../../src/hub/coalescer.js";
-import { coalesceWindowMs, FULL_WINDOW_SUBSCRIBERS } from "../../src/hub/hub.js";
+import { coalesceWindowMs, DEFAULT_COALESCE_MS, FULL_WINDOW_SUBSCRIBERS } from "../../src/hub/hub.js";
 
 it("flushes an item at once when idle, and holds the next ones until the window ends", async () => {
 	const flushes: string[][] = [];
@@ -43,9 +43,12 @@ it("reads the window when a push finds no flush scheduled", () => {
 });
 
 it("holds events for the whole Hub:CoalesceMs only with many subscribers", () => {
-	expect(coalesceWindowMs(25, 0)).toBe(0);
-	expect(coalesceWindowMs(25, 10)).toBeCloseTo(25 * (10 / FULL_WINDOW_SUBSCRIBERS));
-	expect(coalesceWindowMs(25, FULL_WINDOW_SUBSCRIBERS)).toBe(25);
-	expect(coalesceWindowMs(25, 15_000)).toBe(25);
+	expect(coalesceWindowMs(50, 0)).toBe(0);
+	expect(coalesceWindowMs(50, 10)).toBeCloseTo(50 * (10 / FULL_WINDOW_SUBSCRIBERS));
+	// The default holds events as long as before the window grew past 200 subscribers (25 ms).
+	expect(coalesceWindowMs(DEFAULT_COALESCE_MS, 10)).toBeCloseTo(1.25);
+	expect(coalesceWindowMs(DEFAULT_COALESCE_MS, 200)).toBeCloseTo(25);
+	expect(coalesceWindowMs(50, FULL_WINDOW_SUBSCRIBERS)).toBe(50);
+	expect(coalesceWindowMs(50, 15_000)).toBe(50);
 	expect(coalesceWindowMs(0, 15_000)).toBe(0);
 });
