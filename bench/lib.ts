@@ -1,5 +1,6 @@
 // Shared helpers for the benchmark harness: child processes that print one JSON line.
 import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 export interface Child {
@@ -95,6 +96,13 @@ export function startService(
 		...(cwd ? { cwd } : {}),
 	});
 	const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+	// BENCH_SERVICE_LOGS=<dir>: the service's warnings and errors into <dir>/service-<pid>.log.
+	const logDir = process.env.BENCH_SERVICE_LOGS;
+	if (logDir)
+		lines.on("line", (line) => {
+			if (/"level":"(warn|error|fatal)"/.test(line))
+				appendFileSync(`${logDir}/service-${proc.pid}.log`, `${line}\n`);
+		});
 	const url = new Promise<string>((resolve, reject) => {
 		lines.on("line", (line) => {
 			const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);

@@ -66,10 +66,10 @@ export async function benchScaleout(quick: boolean): Promise<ScaleoutResult> {
 
 export function scaleoutTable(r: ScaleoutResult): string {
 	const row = (label: string, x: E2eResult, ratio = "") =>
-		`| ${label} | ${x.subscribers} | ${x.changes} | ${fmt(x.achievedRate, 1)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.max, 1)} | ${x.expectedEvents - x.lost}/${x.expectedEvents} | ${x.lost} | ${x.doubled} | ${ratio} |`;
+		`| ${label} | ${x.subscribers} | ${x.changes} | ${fmt(x.achievedRate, 1)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.max, 1)} | ${x.expectedEvents - x.lost}/${x.expectedEvents} | ${x.lost} | ${x.doubled} | ${x.rejected} | ${ratio} |`;
 	return [
-		"| instances (PUT → queue → apply → log → topic → SSE) | subscribers | changes | achieved/s | p50 ms | p99 ms | max ms | events delivered | lost | doubled | p50 / p99 of one instance |",
-		"|---|---|---|---|---|---|---|---|---|---|---|",
+		"| instances (PUT → queue → apply → log → topic → SSE) | subscribers | changes | achieved/s | p50 ms | p99 ms | max ms | events delivered | lost (not there 30 s after the last PUT) | doubled | PUTs refused (503) | p50 / p99 of one instance |",
+		"|---|---|---|---|---|---|---|---|---|---|---|---|",
 		row("one", r.single),
 		row("three", r.three, `${fmt(r.p50Ratio, 2)} / ${fmt(r.p99Ratio, 2)}`),
 	].join("\n");
