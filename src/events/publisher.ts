@@ -16,6 +16,12 @@ import { ClaimExpiredError, type EventFeed, type EventLog } from "./port.js";
 
 /** How soon an instance looks again when an older event of the order is being published by another. */
 const WAIT_FOR_HOLDER_MS = 50;
+/**
+ * After a failed relay (storage or the log timed out), this instance tries the order again after
+ * 1 s, 2 s and 4 s, within its own claim (the lease, 10 s by default): an event should not wait for
+ * the sweep (every Events:SweepSeconds, after the lease) when storage comes back within seconds.
+ */
+const RETRY_DELAYS_MS = [1000, 2000, 4000];
 
 export interface EventPublisherOptions {
 	/** This instance's name in claims. */
@@ -53,6 +59,9 @@ export class EventPublisher implements OrderEvents {
 	private published = 0;
 	/** The newest version of each recently published order this instance cleared from the outbox. */
 	private readonly lastCleared = new BoundedMap<string, number>(10_000);
+	/** Retries of failed relays waiting for their moment, by order. */
+	private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
+	private stopped = false;
 
 	constructor(
 		private readonly store: OrderStore,
@@ -79,7 +88,7 @@ export class EventPublisher implements OrderEvents {
 	 * Logs and sends the order's pending events; resolves when this instance has nothing more to do.
 	 * `committed` is the event this instance just committed (its outbox row claimed for it).
 	 */
-	relay(orderId: string, committed?: OrderEvent): Promise<void> {
+	relay(orderId: string, committed?: OrderEvent, attempt = 0): Promise<void> {
 		const current = this.running.get(orderId);
 		if (current) {
 			current.again = true;
@@ -103,16 +112,30 @@ export class EventPublisher implements OrderEvents {
 					}
 				}
 			} catch (err) {
-				// Left in the outbox: the next change of this order, a redelivery or the sweep moves it.
+				// Left in the outbox: a retry here shortly, the next change of this order, a redelivery
+				// or the sweep moves it.
 				this.logger.warn(
 					`publishing the events of order ${orderId} failed, left for a retry: ${(err as Error).message}`,
 				);
+				this.retryLater(orderId, attempt);
 			} finally {
 				this.running.delete(orderId);
 			}
 		})();
 		this.running.set(orderId, state);
 		return state.done;
+	}
+
+	private retryLater(orderId: string, attempt: number): void {
+		const delay = RETRY_DELAYS_MS[attempt];
+		if (delay === undefined || this.stopped || this.retries.has(orderId)) return;
+		const timer = setTimeout(() => {
+			this.retries.delete(orderId);
+			void this.relay(orderId, undefined, attempt + 1);
+		}, delay);
+		// A retry never keeps a stopping process alive: the sweep of another instance takes over.
+		(timer as { unref?: () => void }).unref?.();
+		this.retries.set(orderId, timer);
 	}
 
 	/**
@@ -202,8 +225,11 @@ export class EventPublisher implements OrderEvents {
 		return orders.length;
 	}
 
-	/** Waits for the relays in flight (graceful shutdown). */
+	/** Waits for the relays in flight (graceful shutdown); retries not yet due are dropped. */
 	async drain(): Promise<void> {
+		this.stopped = true;
+		for (const timer of this.retries.values()) clearTimeout(timer);
+		this.retries.clear();
 		while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
 	}
 }
