@@ -696,12 +696,7 @@ export class AzureTablesOrderStore implements OrderStore {
 			messageId: change.messageId,
 			...(change.source ? { source: change.source } : {}),
 		};
-		// The index row goes alongside the commit, not before it (as a create's does): a change is
-		// committed while its queue message is unsettled, so a stop before both are written brings the
-		// message back, and its redelivery indexes the event (indexIfPending). One round trip less
-		// between a change's arrival and its event.
-		const indexed = this.recordEvents ? this.pendingIndex.mark(orderId, version) : Promise.resolve();
-		indexed.catch(() => {}); // a failed commit answers first; the mark's own failure is awaited below
+		if (this.recordEvents) await this.pendingIndex.mark(orderId, version);
 		try {
 			const result = await this.call("commit change", (abortSignal) =>
 				this.client.submitTransaction(
@@ -736,6 +731,7 @@ export class AzureTablesOrderStore implements OrderStore {
 				const order = { ...stored.order, status: change.status, updatedAt: change.at };
 				this.remember({ order, version, etag });
 			} else this.recentRows.delete(orderId);
+			return "committed";
 		} catch (err) {
 			this.recentRows.delete(orderId); // whatever happened, the row is read afresh next time
 			// 412: the order changed since it was loaded; 409: its next history row or this message's
@@ -744,13 +740,6 @@ export class AzureTablesOrderStore implements OrderStore {
 			if (status === 412 || status === 409) return "conflict";
 			throw err;
 		}
-		// Committed but not indexed: the caller retries, finds the change applied, and indexes it then.
-		await indexed;
-		return "committed";
-	}
-
-	async indexIfPending(orderId: string, version: number): Promise<void> {
-		if (await this.isPending(orderId, version)) await this.pendingIndex.mark(orderId, version);
 	}
 
 	async pendingEvents(orderId: string): Promise<PendingEvent[]> {

@@ -1,11 +1,9 @@
 // An index of the outbox: one row per pending event in one partition of the orders table,
 //   PartitionKey = "~pending"   RowKey = "<orderId>~<version, 10 digits>"   at
 // so that the sweep for events a stopped instance left behind reads one partition instead of
-// scanning every order's rows. Rows are marked BEFORE the commit of a create or an import, and
-// alongside the commit of a status change (whose queue message comes back if the instance stops
-// before both are written: see OrderStore.commitChange); a stopped instance leaves the index row
-// behind with its outbox row, and a commit that fails leaves an index row without an event, which
-// the sweep drops. Rows are unmarked after the outbox row is cleared.
+// scanning every order's rows. Rows are marked BEFORE the commit that writes the outbox row (a
+// stopped instance leaves the index row behind with it; a commit that then fails leaves an index
+// row without an event, which the sweep drops) and unmarked after the outbox row is cleared.
 //
 // Every change marks and unmarks a row: the writes of one moment go together, up to 100 in one
 // transaction (one partition), one transaction at a time — under load one request carries many

@@ -162,19 +162,8 @@ export interface OrderStore {
 	 * Atomically, and only while the order is as `stored` says: sets its status and updatedAt, appends
 	 * the history entry and records the message id as applied. "conflict" when something changed it
 	 * first (or this message was recorded meanwhile): load again. No rules here: see applyStatusChange.
-	 * Called only while the change's queue message is unsettled: a store that indexes pending events
-	 * may write the index alongside the commit, because a stop before both are written brings the
-	 * message back, and its redelivery calls indexIfPending.
 	 */
 	commitChange(stored: StoredOrder, change: ChangeToCommit): Promise<"committed" | "conflict">;
-	/**
-	 * A redelivered change found applied: if the order's event of `version` (its newest) still waits
-	 * in the outbox, make sure the sweep can find it (its instance may have stopped between the
-	 * commit and the index row). Older events of the order wait only while a newer one does (they
-	 * leave the outbox oldest first), and the sweep relays all of an order's events. Stores without
-	 * such an index leave it out.
-	 */
-	indexIfPending?(orderId: string, version: number): Promise<void>;
 	/**
 	 * Writes an order brought over from another system with its own id, status and timestamps, and
 	 * one history entry at its updatedAt saying it was imported (source "import"): in one

@@ -33,9 +33,6 @@ export async function applyStatusChange(store: OrderStore, change: StatusChange)
 		const applied = !applies && (await store.wasApplied(change.orderId, change.messageId));
 		const decision = decide(order.status, change.status, applied);
 		if (decision.kind === "reject") return { kind: "rejected", order, reason: decision.reason };
-		// Applied before, maybe by an instance that stopped between its commit and the index row
-		// written alongside it (see OrderStore.commitChange): this delivery indexes what still waits.
-		if (decision.kind === "duplicate") await store.indexIfPending?.(change.orderId, stored.version);
 		if (decision.kind !== "apply") return { kind: decision.kind, order };
 		const at = nextUpdatedAt(order.updatedAt);
 		const changed: Order = { ...order, status: change.status, updatedAt: at };

@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, inject, it } from "vitest";
 import { createAzureTablesStore, tableClient } from "../../src/storage/azure-tables.js";
 import { PENDING_PARTITION, pendingRowKey } from "../../src/storage/pending-index.js";
@@ -97,7 +99,7 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 				return false;
 			}
 		};
-		return { store, indexed, client };
+		return { store, indexed };
 	};
 	const createAndClear = async (store: ReturnType<typeof setUp>["store"]) => {
 		const created = await store.create(newOrder);
@@ -160,62 +162,6 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 			expect(await exists(PENDING_PARTITION, pendingRowKey(orderId, 1))).toBe(true);
 	}, 60_000);
 
-	it("indexes a redelivered change's event when its instance stopped between the commit and the index row", async () => {
-		// A status change's index row is written alongside its commit (the queue message is settled
-		// only after both): a stop in between leaves the event in the outbox, unindexed, and the
-		// message comes back. Its redelivery, found applied, must index the event for the sweep.
-		const table = uniqueTableName();
-		const cs = inject("azuriteConnectionString");
-		const client = tableClient(cs, table);
-		const stopped = createAzureTablesStore(cs, table, { recordEvents: true });
-		const created = await stopped.create(newOrder);
-		if (created.kind !== "created") throw new Error(created.kind);
-		const { orderId } = created.order;
-		const [createdEvent] = await stopped.pendingEvents(orderId);
-		if (!createdEvent) throw new Error("not recorded");
-		await stopped.clearPendingEvent(createdEvent);
-		// A sweep an hour later (every claim run out), once the scan for rows from before the index
-		// is done: from then on it finds events through the index only.
-		const later = () => Date.now() + 3_600_000;
-		const sweeper = createAzureTablesStore(cs, table, { recordEvents: true, now: later });
-		while (sweeper.scanPasses === 0) await sweeper.scanForUnindexedEvents();
-		const change = {
-			orderId,
-			status: "Processing" as const,
-			messageId: "m1",
-			occurredAt: new Date().toISOString(),
-		};
-		expect((await applyStatusChange(stopped, change)).kind).toBe("applied");
-		// What the stop leaves: the commit landed, the index row did not.
-		await client.deleteEntity(PENDING_PARTITION, pendingRowKey(orderId, 1));
-		expect(await sweeper.ordersWithUnclaimedEvents()).not.toContain(orderId);
-
-		const other = createAzureTablesStore(cs, table, { recordEvents: true });
-		expect((await applyStatusChange(other, change)).kind).toBe("duplicate");
-		expect(await sweeper.ordersWithUnclaimedEvents()).toContain(orderId);
-		expect((await sweeper.pendingEvents(orderId)).map((p) => p.version)).toEqual([1]);
-	});
-
-	it("does not index a redelivered change whose event was published", async () => {
-		const { store, client } = setUp();
-		const created = await store.create(newOrder);
-		if (created.kind !== "created") throw new Error(created.kind);
-		const { orderId } = created.order;
-		const change = {
-			orderId,
-			status: "Processing" as const,
-			messageId: "m1",
-			occurredAt: new Date().toISOString(),
-		};
-		expect((await applyStatusChange(store, change)).kind).toBe("applied");
-		for (const pending of await store.pendingEvents(orderId)) await store.clearPendingEvent(pending);
-		await client.deleteEntity(PENDING_PARTITION, pendingRowKey(orderId, 1)).catch(() => {});
-		expect((await applyStatusChange(store, change)).kind).toBe("duplicate");
-		await expect(client.getEntity(PENDING_PARTITION, pendingRowKey(orderId, 1))).rejects.toMatchObject({
-			statusCode: 404,
-		});
-	});
-
 	it("keeps a fresh mark whose commit has not landed yet; drops an old one whose event never came", async () => {
 		// Another instance marked an event and is about to commit it (mark first, then the commit's
 		// transaction): a sweep running in between must not take the index row away, or the event
@@ -250,4 +196,69 @@ describe("AzureTablesOrderStore: the outbox's index", () => {
 		await client.createEntity({ partitionKey: "fresh-mark", rowKey: "o~0000000001", event: "{}" });
 		expect(await sweeper.ordersWithUnclaimedEvents()).toEqual(["fresh-mark"]);
 	});
+});
+
+describe("AzureTablesOrderStore: no status change committed without its index row", () => {
+	// The in-process queue does not redeliver after a kill, and a Service Bus message may be
+	// delivered for the last time: whatever the queue does, the sweep must be able to find every
+	// event that was committed. So the index row is written first, and a change whose index write
+	// fails is not committed. Storage here refuses (503) every write to the index partition.
+	it("leaves the order as it was when the index cannot be written, and applies it once it can", async () => {
+		const cs = inject("azuriteConnectionString");
+		const azuritePort = Number(/TableEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(cs)?.[1]);
+		let refuseIndex = false;
+		const proxy = createServer((req, res) => {
+			const chunks: Buffer[] = [];
+			req.on("data", (c: Buffer) => chunks.push(c));
+			req.on("end", () => {
+				const body = Buffer.concat(chunks);
+				if (refuseIndex && body.toString().includes(`PartitionKey='${PENDING_PARTITION}'`)) {
+					res.writeHead(503, { "content-type": "application/json" });
+					res.end('{"odata.error":{"code":"ServerBusy","message":{"value":"refused by the test"}}}');
+					return;
+				}
+				const upstream = httpRequest(
+					{ host: "127.0.0.1", port: azuritePort, method: req.method, path: req.url, headers: req.headers },
+					(answer) => {
+						res.writeHead(answer.statusCode ?? 502, answer.headers);
+						answer.pipe(res);
+					},
+				);
+				upstream.on("error", () => res.destroy());
+				upstream.end(body);
+			});
+		});
+		await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+		try {
+			const { port } = proxy.address() as AddressInfo;
+			const table = uniqueTableName();
+			const store = createAzureTablesStore(cs.replace(`:${azuritePort}/`, `:${port}/`), table, {
+				recordEvents: true,
+				timeoutMs: 3_000,
+			});
+			const created = await store.create({ customerName: "C", productName: "P", partitionKey: "Orders" });
+			if (created.kind !== "created") throw new Error(created.kind);
+			const { orderId } = created.order;
+			const change = {
+				orderId,
+				status: "Processing" as const,
+				messageId: "m1",
+				occurredAt: new Date().toISOString(),
+			};
+
+			refuseIndex = true;
+			await expect(applyStatusChange(store, change)).rejects.toThrow();
+			const reader = createAzureTablesStore(cs, table);
+			expect((await reader.get(orderId))?.status).toBe("Pending");
+			expect((await reader.history(orderId))?.map((h) => h.status)).toEqual(["Pending"]);
+
+			refuseIndex = false;
+			expect((await applyStatusChange(store, change)).kind).toBe("applied");
+			await expect(
+				tableClient(cs, table).getEntity(PENDING_PARTITION, pendingRowKey(orderId, 1)),
+			).resolves.toBeTruthy();
+		} finally {
+			await new Promise<void>((resolve) => proxy.close(() => resolve()));
+		}
+	}, 60_000);
 });
