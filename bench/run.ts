@@ -1,5 +1,5 @@
 // `npm run bench` (full, several minutes) or `npm run bench -- --quick` (under 90 s; smaller shapes,
-// without the calls, telemetry, scale, scaleout and workers sections): runs the benchmarks, prints Markdown
+// without the calls, transactions, telemetry, scale, scaleout and workers sections): runs the benchmarks, prints Markdown
 // tables and writes bench/results/latest.json (quick: quick.json; `--only=rest,workers`:
 // bench/results/only-rest-workers.json). Not part of `npm test`. The tables in docs/performance.md are
 // copied from its output.
@@ -14,6 +14,7 @@ import { benchScaleout, scaleoutTable } from "./scaleout.js";
 import { benchStorageCalls, callsTable } from "./storage-calls.js";
 import { benchStorageScale, scaleTable } from "./storage-scale.js";
 import { benchTelemetry, telemetryTable } from "./telemetry.js";
+import { benchTransactions, transactionsTable } from "./transactions.js";
 import { benchWorkers, workersTable } from "./workers.js";
 
 const quick = process.argv.includes("--quick");
@@ -27,7 +28,7 @@ const machine = {
 const started = Date.now();
 const results: Record<string, unknown> = { startedAt: new Date().toISOString(), quick, machine };
 /** Sections the quick run leaves to the full run (or to --only): slow to set up, or slow to fill. */
-const NOT_QUICK = ["calls", "telemetry", "scale", "scaleout", "workers"];
+const NOT_QUICK = ["calls", "transactions", "telemetry", "scale", "scaleout", "workers"];
 /** Seconds each section took (the quick run has a time budget). */
 const sectionSeconds: Record<string, number> = {};
 let sectionStarted = Date.now();
@@ -64,6 +65,12 @@ if (run("calls")) {
 	results.storageCalls = calls;
 	console.log(`\n${callsTable(calls)}\n`);
 	took("calls");
+}
+if (run("transactions")) {
+	const transactions = await benchTransactions(quick);
+	results.transactions = transactions;
+	console.log(`\n${transactionsTable(transactions)}\n`);
+	took("transactions");
 }
 if (run("scale")) {
 	const scale = await benchStorageScale(quick);

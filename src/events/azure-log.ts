@@ -16,6 +16,7 @@ import {
 	unavailableReason,
 } from "../storage/azure-tables.js";
 import { StoreUnavailableError } from "../storage/port.js";
+import { submitTransaction } from "../storage/table-transaction.js";
 import { deadlineSignal } from "../util/deadline-signal.js";
 import { ClaimExpiredError, type EventLog, LOG_PAGE, type LoggedEvent } from "./port.js";
 
@@ -227,7 +228,8 @@ export class AzureTablesEventLog implements EventLog {
 			}
 			try {
 				await this.call("append", (abortSignal) =>
-					this.client.submitTransaction(
+					submitTransaction(
+						this.client,
 						[
 							...rows.map((r): TransactionAction => ["create", r]),
 							...(guardInTransaction

@@ -51,6 +51,7 @@ import {
 	StoreUnavailableError,
 	sameImportedFields,
 } from "./port.js";
+import { submitTransaction } from "./table-transaction.js";
 
 const ORDER_ROW = "order";
 const OUTBOX_PREFIX = "o~";
@@ -385,7 +386,8 @@ export class AzureTablesOrderStore implements OrderStore {
 				if (!this.recordEvents) await this.client.createEntity(entity, { abortSignal });
 				else {
 					const event = createdEvent(toOrder(entity));
-					await this.client.submitTransaction(
+					await submitTransaction(
+						this.client,
 						[
 							["create", entity],
 							["create", this.outboxRow(orderId, 0, event)],
@@ -436,7 +438,8 @@ export class AzureTablesOrderStore implements OrderStore {
 			if (event) await this.pendingIndex.mark(orderId, 0);
 			try {
 				await this.call("import order", (abortSignal) =>
-					this.client.submitTransaction(
+					submitTransaction(
+						this.client,
 						[
 							["create", entity],
 							["create", this.importHistoryRow(imported, 0)],
@@ -469,7 +472,8 @@ export class AzureTablesOrderStore implements OrderStore {
 			if (event) await this.pendingIndex.mark(orderId, version);
 			try {
 				await this.call("import update", (abortSignal) =>
-					this.client.submitTransaction(
+					submitTransaction(
+						this.client,
 						[
 							[
 								"update",
@@ -699,7 +703,8 @@ export class AzureTablesOrderStore implements OrderStore {
 		if (this.recordEvents) await this.pendingIndex.mark(orderId, version);
 		try {
 			const result = await this.call("commit change", (abortSignal) =>
-				this.client.submitTransaction(
+				submitTransaction(
+					this.client,
 					[
 						[
 							"update",

@@ -16,6 +16,7 @@
 // way, and dropping it would leave that event unfindable if its instance then stopped. The drop is
 // conditional on the row's ETag, so a row marked again meanwhile is kept.
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { submitTransaction } from "./table-transaction.js";
 
 export const PENDING_PARTITION = "~pending";
 const MAX_BATCH = 100;
@@ -115,7 +116,7 @@ export class PendingIndex {
 		);
 		try {
 			await this.call("pending index", (abortSignal) =>
-				this.client.submitTransaction(actions, { abortSignal }),
+				submitTransaction(this.client, actions, { abortSignal }),
 			);
 		} catch (err) {
 			// A delete of a row already gone fails the whole transaction: write them one by one.
