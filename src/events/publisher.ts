@@ -18,8 +18,10 @@ import { ClaimExpiredError, type EventFeed, type EventLog } from "./port.js";
 const WAIT_FOR_HOLDER_MS = 50;
 /**
  * After a failed relay (storage or the log timed out), this instance tries the order again after
- * 1 s, 2 s and 4 s, within its own claim (the lease, 10 s by default): an event should not wait for
- * the sweep (every Events:SweepSeconds, after the lease) when storage comes back within seconds.
+ * about 1 s, 2 s and 4 s (each try claims the order's events afresh, as any relay does): an event
+ * should not wait for the sweep (every Events:SweepSeconds, after the lease) when storage comes back
+ * within seconds. Each delay is spread by ±50%, so the orders of one failed append (up to 100) do not
+ * come back to a recovering store all at once.
  */
 const RETRY_DELAYS_MS = [1000, 2000, 4000];
 
@@ -111,6 +113,7 @@ export class EventPublisher implements OrderEvents {
 						state.again = true;
 					}
 				}
+				this.cancelRetry(orderId); // everything of this order is out: a retry would find nothing
 			} catch (err) {
 				// Left in the outbox: a retry here shortly, the next change of this order, a redelivery
 				// or the sweep moves it.
@@ -129,13 +132,23 @@ export class EventPublisher implements OrderEvents {
 	private retryLater(orderId: string, attempt: number): void {
 		const delay = RETRY_DELAYS_MS[attempt];
 		if (delay === undefined || this.stopped || this.retries.has(orderId)) return;
-		const timer = setTimeout(() => {
-			this.retries.delete(orderId);
-			void this.relay(orderId, undefined, attempt + 1);
-		}, delay);
+		const timer = setTimeout(
+			() => {
+				this.retries.delete(orderId);
+				void this.relay(orderId, undefined, attempt + 1);
+			},
+			delay * (0.5 + Math.random()),
+		);
 		// A retry never keeps a stopping process alive: the sweep of another instance takes over.
 		(timer as { unref?: () => void }).unref?.();
 		this.retries.set(orderId, timer);
+	}
+
+	private cancelRetry(orderId: string): void {
+		const timer = this.retries.get(orderId);
+		if (timer === undefined) return;
+		clearTimeout(timer);
+		this.retries.delete(orderId);
 	}
 
 	/**

@@ -11,6 +11,7 @@ import {
 	type ServiceBusConnection,
 	serviceBusError,
 } from "../service-bus-connection.js";
+import { withDeadlineSignal } from "../util/deadline-signal.js";
 import type { ControlMessage, EventFeed, LoggedEvent } from "./port.js";
 
 export interface ServiceBusTopicFeedOptions {
@@ -48,15 +49,18 @@ export class ServiceBusTopicFeed implements EventFeed {
 	}
 
 	async send({ seq, event, epoch, traceparent }: LoggedEvent): Promise<void> {
-		await this.sender.sendMessages(
-			{
-				body: { seq, event, epoch },
-				contentType: "application/json",
-				messageId: `${event.order.orderId}:${event.version ?? seq}:${seq}`,
-				subject: ORDER_EVENT_SUBJECT,
-				...(traceparent ? { applicationProperties: { traceparent, "Diagnostic-Id": traceparent } } : {}),
-			},
-			{ abortSignal: AbortSignal.timeout(this.options.sendTimeoutMs ?? 3000) },
+		// One send per event: a deadline whose timer goes with the answer (src/util/deadline-signal.ts).
+		await withDeadlineSignal(this.options.sendTimeoutMs ?? 3000, (abortSignal) =>
+			this.sender.sendMessages(
+				{
+					body: { seq, event, epoch },
+					contentType: "application/json",
+					messageId: `${event.order.orderId}:${event.version ?? seq}:${seq}`,
+					subject: ORDER_EVENT_SUBJECT,
+					...(traceparent ? { applicationProperties: { traceparent, "Diagnostic-Id": traceparent } } : {}),
+				},
+				{ abortSignal },
+			),
 		);
 	}
 
